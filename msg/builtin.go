@@ -1,0 +1,103 @@
+package msg
+
+// Built-in protocol messages. Every Registry starts with these; ids 1-31 are
+// reserved for tickwire. They are declared exactly like game messages.
+
+// Help asks for the list of commands; the server answers with INFO lines.
+type Help struct{}
+
+// Ping asks for a Pong carrying the same token (e.g. a timestamp, to measure
+// round-trip time).
+type Ping struct {
+	Token string `tw:"token,optional,max=64"`
+}
+
+// Pong answers a Ping.
+type Pong struct {
+	Token string `tw:"token,optional,max=64"`
+}
+
+// Auth logs in. With an auth service, Secret is a one-time token from
+// POST /v1/login; "AUTH guest" logs in as a guest where guests are enabled.
+type Auth struct {
+	User   string `tw:"user,max=64"`
+	Secret string `tw:"secret,optional,max=256"`
+}
+
+// Welcome confirms a login: the player's id and display name.
+type Welcome struct {
+	ID   uint64 `tw:"id"`
+	Name string `tw:"name,max=64"`
+}
+
+// Quit asks the server to close the connection; it answers BYE quit.
+type Quit struct{}
+
+// Bye is the last message before the server closes a connection.
+type Bye struct {
+	Reason string `tw:"reason,max=64"`
+}
+
+// Use switches the connection's encoding: text, json or msgpack. The server
+// answers USING in the old encoding, and everything after that line travels
+// in the new one, in both directions.
+type Use struct {
+	Encoding string `tw:"encoding,max=16"`
+}
+
+// Using confirms an encoding switch.
+type Using struct {
+	Encoding string `tw:"encoding,max=16"`
+}
+
+// Log ships a client log line to the server's log.
+type Log struct {
+	Level string `tw:"level,max=8"`
+	Text  string `tw:"text,max=512,rest"`
+}
+
+// Notice is a line of human-readable information (the INFO message), such as
+// the answer to HELP.
+type Notice struct {
+	Text string `tw:"text,max=1024,rest"`
+}
+
+// Err reports a refused message: a short snake_case code and a human text.
+type Err struct {
+	Code string `tw:"code,max=32"`
+	Text string `tw:"text,optional,max=512,rest"`
+}
+
+// Built-in message ids.
+const (
+	IDHelp    = 1
+	IDPing    = 2
+	IDPong    = 3
+	IDAuth    = 4
+	IDWelcome = 5
+	IDQuit    = 6
+	IDBye     = 7
+	IDUse     = 8
+	IDUsing   = 9
+	IDLog     = 10
+	IDInfo    = 11
+	IDErr     = 12
+	// FirstGameID is the lowest id a game may use; ids below it are
+	// reserved for tickwire (built-ins and the replica package).
+	FirstGameID = 32
+)
+
+func defineBuiltins(r *Registry) {
+	Define[Help](r, Info{ID: IDHelp, Name: "HELP", Dir: ToServer, Doc: "list the commands", Causes: []string{"INFO"}})
+	Define[Ping](r, Info{ID: IDPing, Name: "PING", Dir: ToServer, Doc: "ask for a PONG with the same token", Causes: []string{"PONG"}})
+	Define[Pong](r, Info{ID: IDPong, Name: "PONG", Dir: ToClient, Doc: "answer to PING"})
+	Define[Auth](r, Info{ID: IDAuth, Name: "AUTH", Dir: ToServer, Doc: "log in: AUTH guest, or AUTH <user> <token from the auth service>", Causes: []string{"WELCOME", "ERR"}})
+	Define[Welcome](r, Info{ID: IDWelcome, Name: "WELCOME", Dir: ToClient, Doc: "login accepted: your id and name"})
+	Define[Quit](r, Info{ID: IDQuit, Name: "QUIT", Dir: ToServer, Doc: "close the connection", Causes: []string{"BYE"}})
+	Define[Bye](r, Info{ID: IDBye, Name: "BYE", Dir: ToClient, Doc: "the server is closing the connection, and why"})
+	Define[Use](r, Info{ID: IDUse, Name: "USE", Dir: ToServer, Doc: "switch encoding: USE text|json|msgpack", Causes: []string{"USING"}})
+	Define[Using](r, Info{ID: IDUsing, Name: "USING", Dir: ToClient, Doc: "encoding switched; what follows is in the new encoding"})
+	Define[Log](r, Info{ID: IDLog, Name: "LOG", Dir: ToServer, Doc: "write to the server log: LOG debug|info|warn|error <text>"})
+	Define[Notice](r, Info{ID: IDInfo, Name: "INFO", Dir: ToClient, Doc: "human-readable information"})
+	Define[Err](r, Info{ID: IDErr, Name: "ERR", Dir: ToClient, Doc: "a refused message: ERR <code> <text>"})
+}

@@ -1,0 +1,516 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tickwire/tickwire/frame"
+	"github.com/tickwire/tickwire/msg"
+)
+
+// A conn is one client connection. Two goroutines serve it and only move
+// bytes: the reader frames and decodes input and hands it to the tick; the
+// writer encodes queued output and writes it. The tick goroutine never
+// touches the socket, so a slow or dead client cannot stall the world.
+
+type ctlKind uint8
+
+const (
+	ctlNone   ctlKind = iota
+	ctlClose          // close the connection after writing what precedes
+	ctlSwitch         // switch the output encoding from here on
+)
+
+// outItem is one entry of a connection's outbound queue.
+type outItem struct {
+	m      any
+	rid    uint32
+	ctl    ctlKind
+	enc    msg.Encoding // ctlSwitch
+	reason error        // ctlClose
+}
+
+type evKind uint8
+
+const (
+	evJoin evKind = iota + 1
+	evMsg
+	evLeave
+)
+
+// event is one entry of a connection's inbound queue, read by the tick.
+type event struct {
+	kind   evKind
+	env    msg.Envelope
+	ident  Identity // evJoin
+	reason error    // evLeave
+}
+
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	id     uint64
+	remote netip.Addr
+	log    *slog.Logger                // conn id and peer address
+	plog   atomic.Pointer[slog.Logger] // plus the player name, after login
+
+	encoding atomic.Uint32 // current output encoding, for Player.Encoding
+	loggedIn bool          // reader goroutine only
+
+	// Inbound: reader -> tick. Bounded by Config.MaxInbound.
+	inMu    sync.Mutex
+	inbox   []event
+	queued  bool          // on the server's ready list
+	inSpace chan struct{} // signalled when the tick drains the inbox
+
+	// Outbound: tick and reader -> writer. Bounded by Config.MaxOutbound.
+	outMu sync.Mutex
+	out   []outItem
+	wake  chan struct{}
+
+	closeOnce sync.Once
+	done      chan struct{}
+	reason    error // why the connection closed; set before done is closed
+
+	logLimit *rate.Limiter // client LOG lines; reader goroutine only
+
+	player *Player // tick goroutine only
+}
+
+func (s *Server) newConn(nc net.Conn, id uint64) *conn {
+	c := &conn{
+		srv:     s,
+		nc:      nc,
+		id:      id,
+		remote:  addrOf(nc.RemoteAddr()),
+		inSpace: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	c.log = s.log.With("conn", id, "peer", nc.RemoteAddr().String())
+	c.plog.Store(c.log)
+	c.encoding.Store(uint32(c.initialEncoding()))
+	return c
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case interface{ AddrPort() netip.AddrPort }:
+		return a.AddrPort().Addr().Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// close closes the connection at once. The first reason wins.
+func (c *conn) close(reason error) {
+	c.closeOnce.Do(func() {
+		c.reason = reason
+		close(c.done)
+		c.nc.Close()
+		level := slog.LevelInfo
+		if !isExpected(reason) {
+			level = slog.LevelWarn
+		}
+		c.log.Log(context.Background(), level, "connection closed", "reason", reason.Error())
+	})
+}
+
+func isExpected(err error) bool {
+	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrKicked, ErrShutdown} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// enqueue adds items to the outbound queue and wakes the writer. A full
+// queue means the client is not reading: it is cut off as a slow consumer.
+func (c *conn) enqueue(items ...outItem) {
+	if c.closed() {
+		return
+	}
+	c.outMu.Lock()
+	if len(c.out)+len(items) > c.srv.cfg.MaxOutbound {
+		c.outMu.Unlock()
+		c.close(ErrSlowConsumer)
+		return
+	}
+	c.out = append(c.out, items...)
+	c.outMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// send queues one message from the reader goroutine (protocol answers that
+// do not wait for the tick: PONG, ERR, INFO).
+func (c *conn) send(m any, rid uint32) { c.enqueue(outItem{m: m, rid: rid}) }
+
+// bye queues BYE reason and a close after it.
+func (c *conn) bye(reason string, err error) {
+	c.enqueue(outItem{m: &msg.Bye{Reason: reason}}, outItem{ctl: ctlClose, reason: err})
+}
+
+func (c *conn) strike(reason string) {
+	g := c.srv.cfg.Guard
+	if g == nil || !c.remote.IsValid() {
+		return
+	}
+	g.Strike(c.remote, reason)
+	if err := g.Admit(c.remote); err != nil {
+		c.bye("banned", ErrBanned)
+	}
+}
+
+// post hands an event to the tick. Input waits while the inbox is full, so
+// a flooding client is slowed by TCP flow control instead of growing memory.
+func (c *conn) post(ev event) bool {
+	for {
+		c.inMu.Lock()
+		if ev.kind != evMsg || len(c.inbox) < c.srv.cfg.MaxInbound {
+			c.inbox = append(c.inbox, ev)
+			if !c.queued {
+				c.queued = true
+				c.srv.markReady(c)
+			}
+			c.inMu.Unlock()
+			return true
+		}
+		c.inMu.Unlock()
+		select {
+		case <-c.inSpace:
+		case <-c.done:
+			return false
+		}
+	}
+}
+
+// deadlineReader refreshes the read deadline before every read: the login
+// timeout until the connection logs in, the idle timeout after.
+type deadlineReader struct{ c *conn }
+
+func (r deadlineReader) Read(p []byte) (int, error) {
+	c := r.c
+	timeout := c.srv.cfg.LoginTimeout
+	if c.loggedIn {
+		timeout = c.srv.cfg.IdleTimeout
+	}
+	if err := c.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return 0, err
+	}
+	return c.nc.Read(p)
+}
+
+// initialEncoder lets a transport choose the first encoding (a WebSocket
+// subprotocol, for instance).
+type initialEncoder interface{ InitialEncoding() string }
+
+func (c *conn) initialEncoding() msg.Encoding {
+	if ie, ok := c.nc.(initialEncoder); ok {
+		if e, err := msg.ParseEncoding(ie.InitialEncoding()); err == nil {
+			return e
+		}
+	}
+	return msg.Text
+}
+
+// readLoop runs on the connection's reader goroutine until the connection
+// ends, then tells the tick.
+func (c *conn) readLoop() {
+	s := c.srv
+	enc := msg.Encoding(c.encoding.Load())
+	dec := s.cfg.Registry.NewCodec(enc)
+	fr := frame.NewReader(deadlineReader{c}, s.cfg.MaxMessage)
+	fr.SetMode(enc.FrameMode())
+	joined := false
+	defer func() {
+		<-c.done // the writer closes it once BYE or ERR is out, or times out
+		if joined {
+			c.post(event{kind: evLeave, reason: c.reason}) // the tick forgets it
+		} else {
+			s.forget(c)
+		}
+		s.connWG.Done()
+	}()
+	if s.cfg.Banner != "" {
+		c.send(&msg.Notice{Text: s.cfg.Banner}, 0)
+	}
+	if s.cfg.AutoLogin {
+		joined = c.login(Identity{Name: fmt.Sprintf("guest-%d", c.id), Guest: true})
+	}
+	for {
+		data, err := fr.Next()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		env, err := dec.Decode(data, msg.ToServer)
+		if err != nil {
+			var de *msg.DecodeError
+			if errors.As(err, &de) {
+				c.send(&msg.Err{Code: de.Code, Text: de.Text()}, de.RID)
+			} else {
+				c.send(&msg.Err{Code: msg.CodeBadSyntax, Text: err.Error()}, 0)
+			}
+			c.log.Debug("refused message", "err", err)
+			c.strike("bad_message")
+			continue
+		}
+		switch m := env.Msg.(type) {
+		case *msg.Ping:
+			c.send(&msg.Pong{Token: m.Token}, env.RID)
+		case *msg.Help:
+			c.help(env.RID)
+		case *msg.Quit:
+			c.bye("quit", ErrQuit)
+			return
+		case *msg.Use:
+			e, err := msg.ParseEncoding(m.Encoding)
+			if err != nil {
+				c.send(&msg.Err{Code: msg.CodeBadField, Text: "USE encoding: want text, json or msgpack"}, env.RID)
+				continue
+			}
+			// The reply goes out in the old encoding; everything queued
+			// after the switch marker in the new one.
+			c.enqueue(outItem{m: &msg.Using{Encoding: e.String()}, rid: env.RID}, outItem{ctl: ctlSwitch, enc: e})
+			c.encoding.Store(uint32(e))
+			dec.SetEncoding(e)
+			fr.SetMode(e.FrameMode())
+		case *msg.Auth:
+			if c.loggedIn {
+				c.send(&msg.Err{Code: "already_logged_in", Text: "this connection is logged in"}, env.RID)
+				continue
+			}
+			ident, err := c.authenticate(m)
+			if err != nil {
+				c.send(&msg.Err{Code: "auth", Text: err.Error()}, env.RID)
+				c.log.Info("login refused", "user", m.User, "err", err.Error())
+				c.strike("auth_failed")
+				continue
+			}
+			joined = c.login(ident)
+		case *msg.Log:
+			c.clientLog(m)
+		default:
+			if !c.loggedIn {
+				c.send(&msg.Err{Code: "not_logged_in", Text: "log in first: AUTH guest, or AUTH <user> <token>"}, env.RID)
+				continue
+			}
+			if !c.post(event{kind: evMsg, env: env}) {
+				return
+			}
+		}
+	}
+}
+
+// readFailed ends the connection after a read error, answering what can be
+// answered.
+func (c *conn) readFailed(err error) {
+	switch {
+	case c.closed():
+		// Closed by the writer, the tick or shutdown; the reason is set.
+	case errors.Is(err, frame.ErrTooLong) || errors.Is(err, frame.ErrBadPrefix):
+		c.send(&msg.Err{Code: "too_long", Text: fmt.Sprintf("message longer than %d bytes; closing", c.srv.cfg.MaxMessage)}, 0)
+		c.strike("too_long")
+		c.bye("too_long", ErrTooLong)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.bye("timeout", ErrTimeout)
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		c.close(ErrClosed)
+	default:
+		c.close(fmt.Errorf("read: %w", err))
+	}
+}
+
+func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
+	cfg := &c.srv.cfg
+	if strings.EqualFold(m.User, "guest") && m.Secret == "" {
+		if cfg.DisableGuests {
+			return Identity{}, errors.New("guest logins are disabled on this server")
+		}
+		return Identity{Name: fmt.Sprintf("guest-%d", c.id), Guest: true}, nil
+	}
+	if cfg.Authenticator == nil {
+		return Identity{}, errors.New("this server has no accounts; use AUTH guest")
+	}
+	if m.Secret == "" {
+		return Identity{}, errors.New("missing token: AUTH <user> <token from the auth service>")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.AuthTimeout)
+	defer cancel()
+	return cfg.Authenticator.Authenticate(ctx, m.User, m.Secret, c.remote)
+}
+
+// login switches the connection to the idle timeout and asks the tick to
+// admit the player.
+func (c *conn) login(ident Identity) bool {
+	c.loggedIn = true
+	l := c.log.With("player", ident.Name)
+	c.plog.Store(l)
+	l.Info("logged in", "guest", ident.Guest)
+	return c.post(event{kind: evJoin, ident: ident})
+}
+
+func (c *conn) help(rid uint32) {
+	lines := []string{"commands (one per line; @<n> before a command tags its answer):"}
+	for _, t := range c.srv.cfg.Registry.Types() {
+		if t.Dir&msg.ToServer == 0 {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%-22s %s", t.Usage(), t.Doc))
+	}
+	lines = append(lines, `strings with spaces go in double quotes: AUTH "a b" x; a blank line is a keepalive`)
+	items := make([]outItem, len(lines))
+	for i, l := range lines {
+		items[i] = outItem{m: &msg.Notice{Text: l}, rid: rid}
+	}
+	c.enqueue(items...)
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+func (c *conn) clientLog(m *msg.Log) {
+	level, ok := logLevels[strings.ToLower(m.Level)]
+	if !ok {
+		c.send(&msg.Err{Code: msg.CodeBadField, Text: "LOG level: want debug, info, warn or error"}, 0)
+		return
+	}
+	if c.logLimit == nil {
+		c.logLimit = rate.NewLimiter(rate.Limit(c.srv.cfg.LogRate), c.srv.cfg.LogBurst)
+	}
+	if !c.logLimit.Allow() {
+		c.srv.droppedLogs.Add(1)
+		return
+	}
+	c.plog.Load().Log(context.Background(), level, "client log", "text", m.Text)
+}
+
+// messageTyper is a message-oriented transport (WebSocket) that must be told
+// whether the next writes carry text lines or binary frames.
+type messageTyper interface{ SetBinary(bool) }
+
+// write writes buf with the write deadline; false means the connection is
+// now closed.
+func (c *conn) write(buf []byte) bool {
+	if len(buf) == 0 {
+		return true
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
+		c.close(fmt.Errorf("write: %w", err))
+		return false
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.close(ErrSlowConsumer)
+		} else {
+			c.close(fmt.Errorf("write: %w", err))
+		}
+		return false
+	}
+	c.srv.bytesOut.Add(uint64(len(buf)))
+	return true
+}
+
+// writeLoop runs on the connection's writer goroutine: it encodes queued
+// messages in one buffer and writes them with one call, sends a keepalive
+// when nothing was sent for half the idle timeout, and cuts the client off
+// when a write stalls.
+func (c *conn) writeLoop() {
+	s := c.srv
+	enc := s.cfg.Registry.NewCodec(msg.Encoding(c.encoding.Load()))
+	interval := s.cfg.IdleTimeout / 2
+	keepalive := time.NewTimer(interval)
+	defer keepalive.Stop()
+	var batch []outItem
+	var buf []byte
+	for {
+		idle := false
+		select {
+		case <-c.done:
+			return
+		case <-c.wake:
+		case <-keepalive.C:
+			idle = true
+		}
+		c.outMu.Lock()
+		batch, c.out = c.out, batch[:0]
+		c.outMu.Unlock()
+		buf = buf[:0]
+		var closeAfter error
+		for i := range batch {
+			it := &batch[i]
+			switch it.ctl {
+			case ctlSwitch:
+				if ms, ok := c.nc.(messageTyper); ok {
+					// Message transports carry one framing per message:
+					// send what precedes the switch in its own message.
+					if !c.write(buf) {
+						return
+					}
+					buf = buf[:0]
+					ms.SetBinary(it.enc.FrameMode() == frame.Binary)
+				}
+				enc.SetEncoding(it.enc)
+			case ctlClose:
+				if closeAfter == nil {
+					closeAfter = it.reason
+				}
+			default:
+				if closeAfter != nil {
+					break
+				}
+				var err error
+				buf, err = enc.Append(buf, it.m, it.rid)
+				if err != nil {
+					c.log.Error("cannot encode message; dropped (a game bug)", "err", err)
+				}
+			}
+			*it = outItem{} // drop references for the GC
+		}
+		if len(buf) == 0 && idle {
+			buf = append(buf, frame.Keepalive(enc.Encoding().FrameMode())...)
+		}
+		if !c.write(buf) {
+			return
+		}
+		keepalive.Reset(interval)
+		if closeAfter != nil {
+			c.close(closeAfter)
+			return
+		}
+		if cap(buf) > 64<<10 {
+			buf = nil // do not pin a burst's buffer on an idle connection
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"time"
+
+	"github.com/tickwire/tickwire/msg"
+)
+
+// Game is the code a game author writes. The server calls it from a single
+// goroutine, the tick goroutine, which owns the world: a Game needs no locks.
+// Each tick the server calls Join for players who logged in since the last
+// tick, then Update once with every message that arrived, then Leave for
+// players who left.
+type Game interface {
+	// Join admits a player who just logged in. Returning an error refuses
+	// the player: it gets ERR join_refused with the error text and is
+	// disconnected.
+	Join(t *Tick, p *Player) error
+	// Update advances the world one tick. t.Inputs holds every message
+	// received since the previous tick, in arrival order per player.
+	Update(t *Tick)
+	// Leave tells the game a player is gone, and why (see the Err*
+	// reasons). The player can no longer be sent anything.
+	Leave(t *Tick, p *Player, reason error)
+}
+
+// Reasons a player leaves, passed to Game.Leave. Errors not listed here are
+// I/O errors from the connection.
+var (
+	ErrQuit         = errors.New("quit")          // the client sent QUIT
+	ErrClosed       = errors.New("closed")        // the client closed the connection
+	ErrTimeout      = errors.New("timeout")       // the client was silent too long
+	ErrSlowConsumer = errors.New("slow_consumer") // the client did not read fast enough
+	ErrTooLong      = errors.New("too_long")      // the client sent an over-long message
+	ErrKicked       = errors.New("kicked")        // the game called Player.Kick
+	ErrBanned       = errors.New("banned")        // the client's address was banned
+	ErrShutdown     = errors.New("shutdown")      // the server is shutting down
+)
+
+// Input is one message from a player.
+type Input struct {
+	Player *Player
+	Type   *msg.Type
+	// Msg is a pointer to the decoded message struct, e.g. *Move.
+	Msg any
+	// RID is the request id the client attached, 0 if none. Player.Reply
+	// echoes it.
+	RID uint32
+}
+
+// Tick is one step of the world. It is valid only during the call it is
+// passed to.
+type Tick struct {
+	// N counts ticks from 1.
+	N uint64
+	// Now is the tick's start time; Dt the fixed tick period.
+	Now time.Time
+	Dt  time.Duration
+	// Inputs is set during Update; empty during Join and Leave.
+	Inputs []Input
+	s      *Server
+}
+
+// Players returns every player currently in the game, in join order. The
+// slice is shared: do not modify it or keep it past the call.
+func (t *Tick) Players() []*Player { return t.s.playerList }
+
+// Broadcast sends m to every player except the given one (nil for none).
+func (t *Tick) Broadcast(m any, except *Player) {
+	for _, p := range t.s.playerList {
+		if p != except {
+			p.Send(m)
+		}
+	}
+}
+
+// Logger is the server's logger.
+func (t *Tick) Logger() *slog.Logger { return t.s.log }
+
+// Player is a logged-in connection as the game sees it. Its methods must be
+// called only from the tick goroutine (inside Game methods).
+type Player struct {
+	// Data is the game's own per-player state; tickwire never touches it.
+	Data any
+
+	c        *conn
+	id       uint64
+	ident    Identity
+	gone     bool
+	dirty    bool
+	pending  []outItem
+	latestIx map[uint64]int // SendLatest key -> index in pending
+}
+
+// ID is the player's connection id, unique for the server's lifetime.
+func (p *Player) ID() uint64 { return p.id }
+
+// Name is the player's display name.
+func (p *Player) Name() string { return p.ident.Name }
+
+// Identity is who the player logged in as.
+func (p *Player) Identity() Identity { return p.ident }
+
+// Addr is the player's network address.
+func (p *Player) Addr() netip.Addr { return p.c.remote }
+
+// Encoding is the player's current wire encoding.
+func (p *Player) Encoding() msg.Encoding { return msg.Encoding(p.c.encoding.Load()) }
+
+// Logger returns a logger tagged with the player's connection and name.
+func (p *Player) Logger() *slog.Logger { return p.c.log }
+
+// Send queues m, a registered message value or pointer, for this tick's
+// flush. Everything sent to one player in one tick leaves in one write.
+func (p *Player) Send(m any) { p.queue(outItem{m: m}) }
+
+// Reply sends m as the answer to in, echoing its request id.
+func (p *Player) Reply(in Input, m any) { p.queue(outItem{m: m, rid: in.RID}) }
+
+// SendLatest sends m unless a later SendLatest with the same key in the same
+// tick replaces it: use it for state, such as an entity's position, where
+// only the newest value matters. The message keeps the place of the first
+// send with that key.
+func (p *Player) SendLatest(key uint64, m any) {
+	if p.gone {
+		return
+	}
+	if i, ok := p.latestIx[key]; ok {
+		p.pending[i].m = m
+		return
+	}
+	if p.latestIx == nil {
+		p.latestIx = make(map[uint64]int)
+	}
+	p.latestIx[key] = len(p.pending)
+	p.queue(outItem{m: m})
+}
+
+// Error sends ERR code text in answer to in.
+func (p *Player) Error(in Input, code, text string) {
+	p.Reply(in, &msg.Err{Code: code, Text: text})
+}
+
+// Kick sends BYE reason and disconnects the player once this tick's output
+// is written. Game.Leave follows in a later tick with ErrKicked.
+func (p *Player) Kick(reason string) {
+	if p.gone {
+		return
+	}
+	p.queue(outItem{m: &msg.Bye{Reason: reason}})
+	p.queue(outItem{ctl: ctlClose, reason: ErrKicked})
+	p.gone = true
+}
+
+// Strike counts an offence (such as impossible movement) against the
+// player's address; with a Guard configured, enough strikes ban it.
+func (p *Player) Strike(reason string) { p.c.strike(reason) }
+
+func (p *Player) queue(it outItem) {
+	if p.gone {
+		return
+	}
+	p.pending = append(p.pending, it)
+	if !p.dirty {
+		p.dirty = true
+		p.c.srv.dirty = append(p.c.srv.dirty, p)
+	}
+}
+
+// Refusal is an error a handler returns to answer the sender with
+// ERR <Code> <Text>.
+type Refusal struct {
+	Code string
+	Text string
+}
+
+func (r *Refusal) Error() string { return r.Code + ": " + r.Text }
+
+// Refuse builds a Refusal with a formatted text.
+func Refuse(code, format string, args ...any) error {
+	return &Refusal{Code: code, Text: fmt.Sprintf(format, args...)}
+}
+
+// Handlers dispatches inputs to typed handler functions, one per message
+// type, replacing a hand-written switch. Build it once at start-up with
+// Handle; call Dispatch from Game.Update.
+type Handlers struct {
+	byType map[reflect.Type]func(t *Tick, in Input) error
+}
+
+// Handle registers fn for messages of type T (the struct type, which must
+// be registered in the server's msg.Registry). fn gets the decoded *T. A
+// returned *Refusal is sent to the player as ERR with its code; any other
+// error as ERR refused.
+func Handle[T any](h *Handlers, fn func(t *Tick, p *Player, m *T) error) {
+	if h.byType == nil {
+		h.byType = map[reflect.Type]func(*Tick, Input) error{}
+	}
+	gt := reflect.TypeFor[T]()
+	if _, dup := h.byType[gt]; dup {
+		panic("server: two handlers for " + gt.String())
+	}
+	h.byType[gt] = func(t *Tick, in Input) error { return fn(t, in.Player, in.Msg.(*T)) }
+}
+
+// Dispatch runs the handler of every input in t.Inputs, in order. An input
+// with no handler is answered with ERR unhandled.
+func (h *Handlers) Dispatch(t *Tick) {
+	for _, in := range t.Inputs {
+		h.Run(t, in)
+	}
+}
+
+// Run runs the handler of one input and answers a refusal with ERR.
+func (h *Handlers) Run(t *Tick, in Input) {
+	fn, ok := h.byType[in.Type.GoType()]
+	if !ok {
+		in.Player.Error(in, "unhandled", in.Type.Name+" is not handled by this game")
+		return
+	}
+	if err := fn(t, in); err != nil {
+		var r *Refusal
+		if errors.As(err, &r) {
+			in.Player.Error(in, r.Code, r.Text)
+		} else {
+			in.Player.Error(in, "refused", err.Error())
+		}
+	}
+}

@@ -1,0 +1,450 @@
+// Package server is tickwire's fixed-tick authoritative game server.
+//
+// One goroutine, the tick goroutine, owns the world. Every tick (Config.
+// TickRate times a second) it admits players who logged in, hands the Game
+// every message that arrived since the previous tick as one batch, lets the
+// Game update the world, writes each player's output with one write, and
+// removes connections that died, telling the Game why.
+//
+// Each connection has a reader goroutine, which frames and decodes input and
+// answers the protocol messages that need no game (PING, HELP, USE, QUIT,
+// AUTH, LOG), and a writer goroutine, which encodes and writes output. Both
+// sleep in the runtime's network poller while the connection is idle, so an
+// idle connection costs no CPU per tick: the tick only visits connections
+// that sent input or were sent output.
+//
+// Every queue is bounded: the inbound queue of a connection (Config.
+// MaxInbound) pauses reading when full, and the outbound queue (Config.
+// MaxOutbound) disconnects the client as a slow consumer when full.
+//
+// The wire protocol is specified in docs/PROTOCOL.md.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickwire/tickwire/msg"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server: closed")
+
+// Server runs one Game. Create it with New, feed it listeners with Serve or
+// single connections with ServeConn, and stop it with Shutdown.
+type Server struct {
+	cfg  Config
+	game Game
+	log  *slog.Logger
+
+	startOnce sync.Once
+	stopping  chan struct{} // closed when Shutdown starts
+	tickDone  chan struct{} // closed when the tick goroutine has finished
+	connWG    sync.WaitGroup
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[uint64]*conn
+	closed    bool
+	nextID    atomic.Uint64
+
+	readyMu    sync.Mutex
+	ready      []*conn // connections with inbound events, in arrival order
+	readySpare []*conn
+
+	// Tick goroutine state.
+	players    map[uint64]*Player
+	playerList []*Player
+	dirty      []*Player
+	tickN      uint64
+	scratch    tickScratch
+
+	// Counters, readable from any goroutine via Stats.
+	ticks       atomic.Uint64
+	bytesOut    atomic.Uint64
+	droppedLogs atomic.Uint64
+	lastTickNs  atomic.Int64
+}
+
+type tickScratch struct {
+	joins  []*Player
+	inputs []Input
+	leaves []leave
+	events []event
+}
+
+type leave struct {
+	p      *Player
+	reason error
+}
+
+// New returns a server running game with cfg. It checks cfg and the
+// registry's message-flow graph and returns an error if either is invalid.
+func New(cfg Config, game Game) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if game == nil {
+		return nil, errors.New("server: nil Game")
+	}
+	if err := cfg.Registry.CheckFlow(); err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg:       cfg,
+		game:      game,
+		log:       cfg.Logger,
+		stopping:  make(chan struct{}),
+		tickDone:  make(chan struct{}),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[uint64]*conn{},
+		players:   map[uint64]*Player{},
+	}, nil
+}
+
+// Registry returns the message registry the server speaks.
+func (s *Server) Registry() *msg.Registry { return s.cfg.Registry }
+
+// Config returns the server's configuration with defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Start starts the tick goroutine. Serve and ServeConn call it; calling it
+// again does nothing.
+func (s *Server) Start() {
+	s.startOnce.Do(func() { go s.tickLoop() })
+}
+
+// Serve accepts connections on ln until Shutdown, then returns
+// ErrServerClosed. Accept errors are logged and retried with a short
+// back-off, so a burst of "too many open files" does not kill the server.
+func (s *Server) Serve(ln net.Listener) error {
+	s.Start()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	s.log.Info("listening", "addr", ln.Addr().String())
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.stopping:
+				return ErrServerClosed
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Error("accept failed; retrying", "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.stopping:
+				return ErrServerClosed
+			}
+			continue
+		}
+		backoff = 0
+		if c := s.admit(nc); c != nil {
+			go c.readLoop()
+			go func() { defer s.connWG.Done(); c.writeLoop() }()
+		}
+	}
+}
+
+// ServeConn serves one already-accepted connection (a WebSocket, say) and
+// returns when it has ended. The address guard and connection cap apply as
+// for accepted sockets.
+func (s *Server) ServeConn(nc net.Conn) {
+	s.Start()
+	c := s.admit(nc)
+	if c == nil {
+		return
+	}
+	go func() { defer s.connWG.Done(); c.writeLoop() }()
+	c.readLoop()
+	<-c.done
+}
+
+// admit registers a new connection, or closes it and returns nil when the
+// address is banned, the server is full or shutting down.
+func (s *Server) admit(nc net.Conn) *conn {
+	id := s.nextID.Add(1)
+	remote := addrOf(nc.RemoteAddr())
+	if g := s.cfg.Guard; g != nil && remote.IsValid() {
+		if err := g.Admit(remote); err != nil {
+			s.log.Info("connection refused", "conn", id, "peer", nc.RemoteAddr().String(), "reason", err.Error())
+			nc.Close()
+			return nil
+		}
+	}
+	s.mu.Lock()
+	if s.closed || len(s.conns) >= s.cfg.MaxConns {
+		full := !s.closed
+		s.mu.Unlock()
+		if full {
+			s.log.Warn("connection refused: server full", "conn", id, "peer", nc.RemoteAddr().String(), "max_conns", s.cfg.MaxConns)
+		}
+		nc.Close()
+		return nil
+	}
+	c := s.newConn(nc, id)
+	s.conns[id] = c
+	s.connWG.Add(2) // its reader and writer goroutines
+	s.mu.Unlock()
+	c.log.Info("connection accepted")
+	return c
+}
+
+// forget drops a closed connection from the server's set.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+}
+
+func (s *Server) markReady(c *conn) {
+	s.readyMu.Lock()
+	s.ready = append(s.ready, c)
+	s.readyMu.Unlock()
+}
+
+// Stats is a snapshot of server counters.
+type Stats struct {
+	Conns       int           // open connections, logged in or not
+	Ticks       uint64        // ticks run
+	BytesOut    uint64        // bytes written to clients
+	DroppedLogs uint64        // client LOG lines dropped by the rate limit
+	LastTick    time.Duration // how long the last tick took
+}
+
+// Stats returns current counters. Safe from any goroutine.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.conns)
+	s.mu.Unlock()
+	return Stats{
+		Conns:       n,
+		Ticks:       s.ticks.Load(),
+		BytesOut:    s.bytesOut.Load(),
+		DroppedLogs: s.droppedLogs.Load(),
+		LastTick:    time.Duration(s.lastTickNs.Load()),
+	}
+}
+
+func (s *Server) tickLoop() {
+	defer close(s.tickDone)
+	period := time.Second / time.Duration(s.cfg.TickRate)
+	ticker := time.NewTicker(period)
+	defer ticker.Stop()
+	for {
+		select {
+		case now := <-ticker.C:
+			s.tick(now, period)
+		case <-s.stopping:
+			s.finalTick(period)
+			return
+		}
+	}
+}
+
+// tick runs one step: collect input, Join, Update, Leave, flush.
+func (s *Server) tick(now time.Time, period time.Duration) {
+	start := time.Now()
+	s.tickN++
+	t := &Tick{N: s.tickN, Now: now, Dt: period, s: s}
+	sc := &s.scratch
+
+	s.readyMu.Lock()
+	ready := s.ready
+	s.ready, s.readySpare = s.readySpare[:0], nil
+	s.readyMu.Unlock()
+
+	for _, c := range ready {
+		c.inMu.Lock()
+		sc.events, c.inbox = c.inbox, sc.events[:0]
+		c.queued = false
+		c.inMu.Unlock()
+		select {
+		case c.inSpace <- struct{}{}:
+		default:
+		}
+		first := len(sc.inputs)
+		for i := range sc.events {
+			ev := &sc.events[i]
+			switch ev.kind {
+			case evJoin:
+				p := &Player{c: c, id: c.id, ident: ev.ident}
+				c.player = p
+				sc.joins = append(sc.joins, p)
+			case evMsg:
+				if c.player == nil || c.player.gone {
+					continue
+				}
+				in := Input{Player: c.player, Type: ev.env.Type, Msg: ev.env.Msg, RID: ev.env.RID}
+				if in.Type.Latest {
+					supersede(sc.inputs[first:], in.Type)
+				}
+				sc.inputs = append(sc.inputs, in)
+			case evLeave:
+				if c.player != nil {
+					sc.leaves = append(sc.leaves, leave{c.player, ev.reason})
+				}
+			}
+			*ev = event{}
+		}
+	}
+	s.readySpare = ready[:0]
+	clear(ready)
+
+	for _, p := range sc.joins {
+		if err := s.game.Join(t, p); err != nil {
+			p.Send(&msg.Err{Code: "join_refused", Text: err.Error()})
+			p.Kick("join_refused")
+			continue
+		}
+		s.players[p.id] = p
+		s.playerList = append(s.playerList, p)
+		p.pending = append([]outItem{{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}}}, p.pending...)
+	}
+	inputs := sc.inputs[:0]
+	for _, in := range sc.inputs {
+		if in.Msg != nil && s.players[in.Player.id] == in.Player {
+			inputs = append(inputs, in)
+		}
+	}
+	t.Inputs = inputs
+	s.game.Update(t)
+	t.Inputs = nil
+	for _, l := range sc.leaves {
+		s.removePlayer(t, l.p, l.reason)
+	}
+	s.flush()
+
+	clear(sc.inputs)
+	sc.joins, sc.inputs, sc.leaves = sc.joins[:0], sc.inputs[:0], sc.leaves[:0]
+	s.ticks.Add(1)
+	s.lastTickNs.Store(int64(time.Since(start)))
+}
+
+// supersede blanks earlier inputs of type t from the same connection, for
+// message types marked Latest.
+func supersede(inputs []Input, t *msg.Type) {
+	for i := range inputs {
+		if inputs[i].Type == t {
+			inputs[i].Msg = nil
+		}
+	}
+}
+
+func (s *Server) removePlayer(t *Tick, p *Player, reason error) {
+	if s.players[p.id] == p {
+		delete(s.players, p.id)
+		for i, q := range s.playerList {
+			if q == p {
+				s.playerList = append(s.playerList[:i], s.playerList[i+1:]...)
+				break
+			}
+		}
+		p.gone = true
+		s.game.Leave(t, p, reason)
+	}
+	p.gone = true
+	s.forget(p.c)
+}
+
+// flush hands every player's output for this tick to its writer.
+func (s *Server) flush() {
+	for _, p := range s.dirty {
+		if len(p.pending) > 0 {
+			p.c.enqueue(p.pending...)
+		}
+		clear(p.pending)
+		p.pending = p.pending[:0]
+		clear(p.latestIx)
+		p.dirty = false
+	}
+	clear(s.dirty)
+	s.dirty = s.dirty[:0]
+}
+
+// finalTick runs when Shutdown starts: every connection gets BYE shutdown,
+// and the game is told every player left.
+func (s *Server) finalTick(period time.Duration) {
+	s.tickN++
+	t := &Tick{N: s.tickN, Now: time.Now(), Dt: period, s: s}
+	for _, p := range append([]*Player(nil), s.playerList...) {
+		delete(s.players, p.id)
+		p.gone = true
+		s.game.Leave(t, p, ErrShutdown)
+	}
+	s.playerList = nil
+	s.flush()
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.bye("shutdown", ErrShutdown)
+	}
+}
+
+// Shutdown stops accepting, sends every connection BYE shutdown, waits until
+// those are written or ctx ends (at most DefaultShutdownGrace when ctx has no
+// deadline), then closes whatever is left. The game's Leave is called for
+// every player with ErrShutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.Start() // so tickDone is closed even if nothing was ever served
+	close(s.stopping)
+	<-s.tickDone
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultShutdownGrace)
+		defer cancel()
+	}
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	var err error
+	for _, c := range conns {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			err = fmt.Errorf("server: shutdown: %w", ctx.Err())
+			c.close(ErrShutdown)
+		}
+	}
+	// Every connection is closed now, so its goroutines are finishing.
+	s.connWG.Wait()
+	s.mu.Lock()
+	clear(s.conns)
+	s.mu.Unlock()
+	return err
+}

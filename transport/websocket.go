@@ -1,0 +1,233 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// WebSocket subprotocols. A browser picks the connection's first encoding
+// by offering one of them; with none, the connection starts in text.
+const (
+	SubprotocolText    = "tickwire.text"
+	SubprotocolJSON    = "tickwire.json"
+	SubprotocolMsgPack = "tickwire.msgpack"
+)
+
+// WebSocketConfig configures WebSocketHandler.
+type WebSocketConfig struct {
+	// OriginPatterns lists the browser origins (host or host:port patterns,
+	// path.Match syntax, e.g. "localhost:8080", "*.example.com") allowed to
+	// connect besides the page's own host. Empty (the default) allows only
+	// pages served from the same host as the WebSocket endpoint.
+	// Non-browser clients send no Origin header and are always allowed.
+	OriginPatterns []string
+	// MaxMessage caps one WebSocket message in bytes. Default 64 KiB; the
+	// server's own per-message cap applies inside it.
+	MaxMessage int64
+	// Logger receives upgrade failures. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultWebSocketMaxMessage is the default WebSocketConfig.MaxMessage.
+const DefaultWebSocketMaxMessage = 64 << 10
+
+// WebSocketHandler upgrades requests to WebSocket connections and passes each
+// to serve as a net.Conn, on the request's goroutine. serve should return
+// when the connection has ended.
+//
+// Each WebSocket message carries one or more complete frames of the
+// connection's current framing: "\n"-terminated lines in text frames for the
+// text and JSON encodings, length-prefixed frames in binary frames for
+// MessagePack. Reads see the messages' bytes as one stream.
+func WebSocketHandler(cfg WebSocketConfig, serve func(net.Conn)) http.Handler {
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = DefaultWebSocketMaxMessage
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+			Subprotocols:   []string{SubprotocolText, SubprotocolJSON, SubprotocolMsgPack},
+			OriginPatterns: cfg.OriginPatterns,
+		})
+		if err != nil {
+			log.Info("websocket upgrade refused", "peer", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err.Error())
+			return
+		}
+		c.SetReadLimit(cfg.MaxMessage)
+		serve(NewWebSocketConn(c, r.RemoteAddr, r.Host))
+	})
+}
+
+// WebSocketConn adapts a WebSocket connection to net.Conn. Reads return the
+// bytes of successive messages as one stream; each Write sends one message,
+// text or binary as set by SetBinary. Deadlines work as on sockets.
+type WebSocketConn struct {
+	c      *websocket.Conn
+	remote net.Addr
+	local  net.Addr
+	binary atomic.Bool
+
+	readMu       sync.Mutex
+	reader       io.Reader
+	readCancel   context.CancelFunc // the current message's context; the library reads its body with it
+	readDeadline atomic.Int64       // unix nanoseconds; 0 = none
+
+	writeDeadline atomic.Int64
+
+	closeOnce sync.Once
+}
+
+// NewWebSocketConn wraps c. remote and local are "host:port" strings used
+// for RemoteAddr and LocalAddr.
+func NewWebSocketConn(c *websocket.Conn, remote, local string) *WebSocketConn {
+	wc := &WebSocketConn{c: c, remote: wsAddr(remote), local: wsAddr(local)}
+	if c.Subprotocol() == SubprotocolMsgPack {
+		wc.binary.Store(true)
+	}
+	return wc
+}
+
+func wsAddr(s string) net.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	return wsStringAddr(s)
+}
+
+type wsStringAddr string
+
+func (a wsStringAddr) Network() string { return "websocket" }
+func (a wsStringAddr) String() string  { return string(a) }
+
+// InitialEncoding returns the encoding named by the negotiated subprotocol
+// ("text", "json" or "msgpack"), or "" when none was.
+func (wc *WebSocketConn) InitialEncoding() string {
+	return strings.TrimPrefix(wc.c.Subprotocol(), "tickwire.")
+}
+
+// SetBinary chooses the type of the messages Write sends: binary (for
+// length-prefixed frames) or text (for lines).
+func (wc *WebSocketConn) SetBinary(b bool) { wc.binary.Store(b) }
+
+func deadlineCtx(ns int64) (context.Context, context.CancelFunc) {
+	if ns == 0 {
+		return context.WithCancel(context.Background())
+	}
+	return context.WithDeadline(context.Background(), time.Unix(0, ns))
+}
+
+// mapErr turns a context deadline into os.ErrDeadlineExceeded, as net.Conn
+// callers expect, and a normal close into io.EOF.
+func mapErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("websocket: %w", os.ErrDeadlineExceeded)
+	}
+	switch websocket.CloseStatus(err) {
+	case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+		return io.EOF
+	}
+	return err
+}
+
+// Read reads from the current message, moving to the next when it ends.
+func (wc *WebSocketConn) Read(p []byte) (int, error) {
+	wc.readMu.Lock()
+	defer wc.readMu.Unlock()
+	for {
+		if wc.reader == nil {
+			ctx, cancel := deadlineCtx(wc.readDeadline.Load())
+			_, r, err := wc.c.Reader(ctx)
+			if err != nil {
+				cancel()
+				return 0, mapErr(err)
+			}
+			wc.reader, wc.readCancel = r, cancel
+		}
+		n, err := wc.reader.Read(p)
+		if err == io.EOF {
+			wc.reader = nil
+			wc.readCancel()
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err != nil {
+			return n, mapErr(err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Write sends p as one message.
+func (wc *WebSocketConn) Write(p []byte) (int, error) {
+	typ := websocket.MessageText
+	if wc.binary.Load() {
+		typ = websocket.MessageBinary
+	}
+	ctx, cancel := deadlineCtx(wc.writeDeadline.Load())
+	defer cancel()
+	if err := wc.c.Write(ctx, typ, p); err != nil {
+		return 0, mapErr(err)
+	}
+	return len(p), nil
+}
+
+// Close starts the closing handshake and returns at once; the handshake
+// finishes (or times out inside the library) in the background, so closing
+// never blocks the caller.
+func (wc *WebSocketConn) Close() error {
+	wc.closeOnce.Do(func() {
+		go wc.c.Close(websocket.StatusNormalClosure, "")
+	})
+	return nil
+}
+
+// LocalAddr returns the address the client connected to.
+func (wc *WebSocketConn) LocalAddr() net.Addr { return wc.local }
+
+// RemoteAddr returns the client's address as seen by the HTTP server.
+func (wc *WebSocketConn) RemoteAddr() net.Addr { return wc.remote }
+
+// SetDeadline sets both deadlines.
+func (wc *WebSocketConn) SetDeadline(t time.Time) error {
+	wc.SetReadDeadline(t)
+	return wc.SetWriteDeadline(t)
+}
+
+// SetReadDeadline bounds the wait for the next message.
+func (wc *WebSocketConn) SetReadDeadline(t time.Time) error {
+	wc.readDeadline.Store(unixNano(t))
+	return nil
+}
+
+// SetWriteDeadline bounds each Write.
+func (wc *WebSocketConn) SetWriteDeadline(t time.Time) error {
+	wc.writeDeadline.Store(unixNano(t))
+	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
