@@ -27,7 +27,7 @@ func appendText(dst []byte, t *Type, v reflect.Value, rid uint32) []byte {
 	dst = append(dst, t.Name...)
 	// Trailing optional fields holding zero values are left out.
 	last := len(t.fields) - 1
-	for last >= 0 && t.fields[last].Optional && v.Field(t.fields[last].index).IsZero() {
+	for last >= 0 && t.fields[last].Optional && isZeroField(v.Field(t.fields[last].index)) {
 		last--
 	}
 	for i := 0; i <= last; i++ {
@@ -56,6 +56,15 @@ func appendText(dst []byte, t *Type, v reflect.Value, rid uint32) []byte {
 		}
 	}
 	return append(dst, '\n')
+}
+
+// isZeroField reports whether an optional field may be left out: its zero
+// value, or an empty slice (nil or not, so both encode alike).
+func isZeroField(v reflect.Value) bool {
+	if v.Kind() == reflect.Slice {
+		return v.Len() == 0
+	}
+	return v.IsZero()
 }
 
 func appendTextScalar(dst []byte, k Kind, bits int, v reflect.Value) []byte {
