@@ -1,0 +1,84 @@
+// Command relay runs the room-relay benchmark game on tickwire.
+//
+//	go run ./examples/relay -addr 127.0.0.1:7777 -tick 20
+//
+// Clients speak the text protocol (JOIN <room>, MOVE <x> <y> <t>; they receive
+// JOINED <room> <id> and POS <id> <x> <y> <t>), may switch to JSON or
+// MessagePack with USE, or connect over WebSocket at ws://<http>/ws. Every
+// connection is logged in as a guest on connect, so no AUTH is needed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/tickwire/tickwire/examples/relay/relay"
+	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/server"
+	"github.com/tickwire/tickwire/transport"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:7777", "TCP address")
+	httpAddr := flag.String("http", "", "HTTP address for WebSocket at /ws (empty: off)")
+	tick := flag.Int("tick", 20, "ticks per second")
+	maxConns := flag.Int("max-conns", 19000, "most simultaneous connections")
+	logLevel := flag.String("log-level", "warn", "log level")
+	flag.Parse()
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "relay: bad -log-level:", err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(*addr, *httpAddr, *tick, *maxConns, log); err != nil {
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	reg := msg.NewRegistry()
+	relay.Register(reg)
+	srv, err := server.New(server.Config{
+		TickRate:  tick,
+		Registry:  reg,
+		AutoLogin: true,
+		MaxConns:  maxConns,
+		Logger:    log,
+	}, relay.New())
+	if err != nil {
+		return err
+	}
+	ln, err := transport.ListenTCP(ctx, addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "relay listening on %s (tick %d Hz)\n", ln.Addr(), tick)
+	go srv.Serve(ln)
+	if httpAddr != "" {
+		hl, err := net.Listen("tcp", httpAddr)
+		if err != nil {
+			return err
+		}
+		h := &http.Server{Handler: transport.WebSocketHandler(transport.WebSocketConfig{Logger: log}, srv.ServeConn), ReadHeaderTimeout: 5 * time.Second}
+		go h.Serve(hl)
+		defer h.Close()
+		fmt.Fprintf(os.Stderr, "relay WebSocket on ws://%s/ws\n", hl.Addr())
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}

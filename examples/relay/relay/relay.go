@@ -1,0 +1,179 @@
+// Package relay is the room-relay benchmark game: a fixed workload any load
+// generator can drive over the text protocol. Clients JOIN a room, then send
+// MOVE x y t; every tick each member of a room receives one POS line per
+// other member whose position changed, carrying only the latest position and
+// the opaque t its owner sent.
+package relay
+
+import (
+	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/server"
+)
+
+// Join enters a room.
+type Join struct {
+	Room string `tw:"room,max=32"`
+}
+
+// Joined confirms a Join: the room and your entity id.
+type Joined struct {
+	Room string `tw:"room,max=32"`
+	ID   uint64 `tw:"id"`
+}
+
+// Move sets your position; T is echoed to the other members.
+type Move struct {
+	X int32 `tw:"x"`
+	Y int32 `tw:"y"`
+	T int64 `tw:"t"`
+}
+
+// Pos is another member's latest position.
+type Pos struct {
+	ID uint64 `tw:"id"`
+	X  int32  `tw:"x"`
+	Y  int32  `tw:"y"`
+	T  int64  `tw:"t"`
+}
+
+// Register defines the relay's messages in reg.
+func Register(reg *msg.Registry) {
+	msg.Define[Join](reg, msg.Info{ID: 32, Name: "JOIN", Dir: msg.ToServer, Doc: "enter a room: JOIN <room>", Causes: []string{"JOINED"}})
+	msg.Define[Joined](reg, msg.Info{ID: 33, Name: "JOINED", Dir: msg.ToClient, Doc: "you are in the room: JOINED <room> <id>"})
+	// MOVE is state: of several in one tick only the newest matters.
+	msg.Define[Move](reg, msg.Info{ID: 34, Name: "MOVE", Dir: msg.ToServer, Latest: true, Doc: "set your position: MOVE <x> <y> <t>", Causes: []string{"POS"}})
+	msg.Define[Pos](reg, msg.Info{ID: 35, Name: "POS", Dir: msg.ToClient, Doc: "a member's latest position: POS <id> <x> <y> <t>"})
+}
+
+type member struct {
+	p     *server.Player
+	room  *room
+	pos   Pos
+	moved bool
+}
+
+type room struct {
+	name    string
+	members []*member
+	moved   []*member
+	dirty   bool
+}
+
+// Game is the relay. The zero value is not usable; call New.
+type Game struct {
+	h     server.Handlers
+	rooms map[string]*room
+	dirty []*room
+}
+
+// New returns a relay with no rooms.
+func New() *Game {
+	g := &Game{rooms: map[string]*room{}}
+	server.Handle(&g.h, g.join)
+	server.Handle(&g.h, g.move)
+	return g
+}
+
+// Join admits every player; they pick a room with JOIN.
+func (g *Game) Join(t *server.Tick, p *server.Player) error {
+	p.Data = &member{p: p, pos: Pos{ID: p.ID()}}
+	return nil
+}
+
+// Update applies moves, then sends each room's changes to its members.
+func (g *Game) Update(t *server.Tick) {
+	g.h.Dispatch(t)
+	for _, r := range g.dirty {
+		for _, m := range r.moved {
+			pos := m.pos // one copy per tick, shared by every recipient
+			for _, o := range r.members {
+				if o != m {
+					o.p.Send(&pos)
+				}
+			}
+			m.moved = false
+		}
+		clear(r.moved)
+		r.moved = r.moved[:0]
+		r.dirty = false
+	}
+	clear(g.dirty)
+	g.dirty = g.dirty[:0]
+}
+
+// Leave removes the player from its room.
+func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
+	m := p.Data.(*member)
+	if m.room != nil {
+		g.leaveRoom(m)
+	}
+}
+
+func (g *Game) leaveRoom(m *member) {
+	r := m.room
+	for i, o := range r.members {
+		if o == m {
+			r.members = append(r.members[:i], r.members[i+1:]...)
+			break
+		}
+	}
+	for i, o := range r.moved {
+		if o == m {
+			r.moved = append(r.moved[:i], r.moved[i+1:]...)
+			break
+		}
+	}
+	m.room, m.moved = nil, false
+	if len(r.members) == 0 && !r.dirty {
+		delete(g.rooms, r.name)
+	}
+}
+
+func validRoom(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *Game) join(t *server.Tick, p *server.Player, j *Join) error {
+	if !validRoom(j.Room) {
+		return server.Refuse(msg.CodeBadField, "JOIN room: want 1-32 of A-Z a-z 0-9 _ -")
+	}
+	m := p.Data.(*member)
+	if m.room != nil {
+		g.leaveRoom(m)
+	}
+	r := g.rooms[j.Room]
+	if r == nil {
+		r = &room{name: j.Room}
+		g.rooms[j.Room] = r
+	}
+	r.members = append(r.members, m)
+	m.room = r
+	p.Send(&Joined{Room: r.name, ID: p.ID()})
+	return nil
+}
+
+func (g *Game) move(t *server.Tick, p *server.Player, mv *Move) error {
+	m := p.Data.(*member)
+	if m.room == nil {
+		return server.Refuse("not_joined", "JOIN a room first")
+	}
+	m.pos.X, m.pos.Y, m.pos.T = mv.X, mv.Y, mv.T
+	if !m.moved {
+		m.moved = true
+		m.room.moved = append(m.room.moved, m)
+		if !m.room.dirty {
+			m.room.dirty = true
+			g.dirty = append(g.dirty, m.room)
+		}
+	}
+	return nil
+}
