@@ -43,7 +43,7 @@ const (
 	// initialBuffer is the capacity a Reader starts with. Idle connections
 	// keep only this much; the buffer grows only while a long message is
 	// being read.
-	initialBuffer = 512
+	initialBuffer = 256
 )
 
 // Mode selects how the byte stream is split.

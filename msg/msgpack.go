@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"reflect"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -276,7 +277,13 @@ func decodeMPScalar(st *mpState, data []byte, f *field, k Kind, fv reflect.Value
 			return &FieldError{f.Name, "want an unsigned integer"}
 		}
 		if isMPNegative(c) {
-			n, _ := st.dec.DecodeInt64()
+			// The error must be checked: a negative int cut short (e.g. an
+			// int32 code with fewer than 4 bytes after it) used to decode
+			// as 0 and be accepted.
+			n, err := st.dec.DecodeInt64()
+			if err != nil {
+				return &FieldError{f.Name, "want an unsigned integer"}
+			}
 			if n < 0 {
 				return &FieldError{f.Name, fmt.Sprintf("%d is negative", n)}
 			}
@@ -304,6 +311,12 @@ func decodeMPScalar(st *mpState, data []byte, f *field, k Kind, fv reflect.Value
 		}
 		if err := f.checkFloat(x); err != nil {
 			return err
+		}
+		// A float64 beyond float32's range would be stored as an infinity
+		// in a float32 field; the text and JSON decoders refuse it (via
+		// strconv.ParseFloat's bit size), so refuse it here too.
+		if f.Bits == 32 && math.IsInf(float64(float32(x)), 0) {
+			return &FieldError{f.Name, fmt.Sprintf("%g overflows float32", x)}
 		}
 		fv.SetFloat(x)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -28,9 +29,10 @@ import (
 type ctlKind uint8
 
 const (
-	ctlNone   ctlKind = iota
-	ctlClose          // close the connection after writing what precedes
-	ctlSwitch         // switch the output encoding from here on
+	ctlNone      ctlKind = iota
+	ctlClose             // close the connection after writing what precedes
+	ctlSwitch            // switch the output encoding from here on
+	ctlKeepalive         // send a keepalive if nothing else is written
 )
 
 // outItem is one entry of a connection's outbound queue.
@@ -63,8 +65,7 @@ type conn struct {
 	nc     net.Conn
 	id     uint64
 	remote netip.Addr
-	log    *slog.Logger                // conn id and peer address
-	plog   atomic.Pointer[slog.Logger] // plus the player name, after login
+	name   atomic.Pointer[string] // the player name, after login, for log lines
 
 	encoding atomic.Uint32 // current output encoding, for Player.Encoding
 	loggedIn bool          // reader goroutine only
@@ -76,9 +77,17 @@ type conn struct {
 	inSpace chan struct{} // signalled when the tick drains the inbox
 
 	// Outbound: tick and reader -> writer. Bounded by Config.MaxOutbound.
-	outMu sync.Mutex
-	out   []outItem
-	wake  chan struct{}
+	// The writer goroutine exists only while there is output: an idle
+	// connection holds no writer stack.
+	outMu   sync.Mutex
+	out     []outItem
+	spare   []outItem // the writer's previous batch, reused
+	writing bool      // a writer goroutine is running
+	dead    bool      // closed: start no more writers
+	outEnc  msg.Encoding
+	wbuf    []byte
+
+	keepalive *time.Timer // queues a keepalive after half the idle timeout of silence
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -96,12 +105,11 @@ func (s *Server) newConn(nc net.Conn, id uint64) *conn {
 		id:      id,
 		remote:  addrOf(nc.RemoteAddr()),
 		inSpace: make(chan struct{}, 1),
-		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
-	c.log = s.log.With("conn", id, "peer", nc.RemoteAddr().String())
-	c.plog.Store(c.log)
 	c.encoding.Store(uint32(c.initialEncoding()))
+	c.outEnc = c.initialEncoding()
+	c.keepalive = time.AfterFunc(s.cfg.IdleTimeout/2, func() { c.enqueue(outItem{ctl: ctlKeepalive}) })
 	return c
 }
 
@@ -119,17 +127,32 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
+// logger returns a logger tagged with the connection id, the peer address
+// and, after login, the player name. It is built on demand rather than kept:
+// an idle connection should not hold a logger's preformatted attributes.
+func (c *conn) logger() *slog.Logger {
+	if name := c.name.Load(); name != nil {
+		return c.srv.log.With("conn", c.id, "peer", c.nc.RemoteAddr().String(), "player", *name)
+	}
+	return c.srv.log.With("conn", c.id, "peer", c.nc.RemoteAddr().String())
+}
+
 // close closes the connection at once. The first reason wins.
 func (c *conn) close(reason error) {
 	c.closeOnce.Do(func() {
 		c.reason = reason
+		c.outMu.Lock()
+		c.dead = true
+		c.out = nil
+		c.outMu.Unlock()
+		c.keepalive.Stop()
 		close(c.done)
 		c.nc.Close()
 		level := slog.LevelInfo
 		if !isExpected(reason) {
 			level = slog.LevelWarn
 		}
-		c.log.Log(context.Background(), level, "connection closed", "reason", reason.Error())
+		c.logger().Log(context.Background(), level, "connection closed", "reason", reason.Error())
 	})
 }
 
@@ -151,23 +174,31 @@ func (c *conn) closed() bool {
 	}
 }
 
-// enqueue adds items to the outbound queue and wakes the writer. A full
-// queue means the client is not reading: it is cut off as a slow consumer.
+// enqueue adds items to the outbound queue and starts the writer if none is
+// running. A full queue means the client is not reading: it is cut off as a
+// slow consumer.
 func (c *conn) enqueue(items ...outItem) {
-	if c.closed() {
+	c.outMu.Lock()
+	if c.dead {
+		c.outMu.Unlock()
 		return
 	}
-	c.outMu.Lock()
 	if len(c.out)+len(items) > c.srv.cfg.MaxOutbound {
 		c.outMu.Unlock()
 		c.close(ErrSlowConsumer)
 		return
 	}
 	c.out = append(c.out, items...)
+	start := !c.writing
+	if start {
+		c.writing = true
+		// Counted before close can mark the connection dead, so Shutdown's
+		// wait covers every writer.
+		c.srv.connWG.Add(1)
+	}
 	c.outMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -273,63 +304,74 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
-		env, err := dec.Decode(data, msg.ToServer)
-		if err != nil {
-			var de *msg.DecodeError
-			if errors.As(err, &de) {
-				c.send(&msg.Err{Code: de.Code, Text: de.Text()}, de.RID)
-			} else {
-				c.send(&msg.Err{Code: msg.CodeBadSyntax, Text: err.Error()}, 0)
-			}
-			c.log.Debug("refused message", "err", err)
-			c.strike("bad_message")
-			continue
-		}
-		switch m := env.Msg.(type) {
-		case *msg.Ping:
-			c.send(&msg.Pong{Token: m.Token}, env.RID)
-		case *msg.Help:
-			c.help(env.RID)
-		case *msg.Quit:
-			c.bye("quit", ErrQuit)
+		if !c.handle(dec, fr, data, &joined) {
 			return
-		case *msg.Use:
-			e, err := msg.ParseEncoding(m.Encoding)
-			if err != nil {
-				c.send(&msg.Err{Code: msg.CodeBadField, Text: "USE encoding: want text, json or msgpack"}, env.RID)
-				continue
-			}
-			// The reply goes out in the old encoding; everything queued
-			// after the switch marker in the new one.
-			c.enqueue(outItem{m: &msg.Using{Encoding: e.String()}, rid: env.RID}, outItem{ctl: ctlSwitch, enc: e})
-			c.encoding.Store(uint32(e))
-			dec.SetEncoding(e)
-			fr.SetMode(e.FrameMode())
-		case *msg.Auth:
-			if c.loggedIn {
-				c.send(&msg.Err{Code: "already_logged_in", Text: "this connection is logged in"}, env.RID)
-				continue
-			}
-			ident, err := c.authenticate(m)
-			if err != nil {
-				c.send(&msg.Err{Code: "auth", Text: err.Error()}, env.RID)
-				c.log.Info("login refused", "user", m.User, "err", err.Error())
-				c.strike("auth_failed")
-				continue
-			}
-			joined = c.login(ident)
-		case *msg.Log:
-			c.clientLog(m)
-		default:
-			if !c.loggedIn {
-				c.send(&msg.Err{Code: "not_logged_in", Text: "log in first: AUTH guest, or AUTH <user> <token>"}, env.RID)
-				continue
-			}
-			if !c.post(event{kind: evMsg, env: env}) {
-				return
-			}
 		}
 	}
+}
+
+// handle processes one inbound frame; false means stop reading. It is kept
+// out of readLoop so the deep calls it makes (decoding, logging, login) do
+// not stay on the stack of an idle reader parked in the network poller: the
+// garbage collector then shrinks idle readers' stacks.
+//
+//go:noinline
+func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *bool) bool {
+	env, err := dec.Decode(data, msg.ToServer)
+	if err != nil {
+		var de *msg.DecodeError
+		if errors.As(err, &de) {
+			c.send(&msg.Err{Code: de.Code, Text: de.Text()}, de.RID)
+		} else {
+			c.send(&msg.Err{Code: msg.CodeBadSyntax, Text: err.Error()}, 0)
+		}
+		c.logger().Debug("refused message", "err", err)
+		c.strike("bad_message")
+		return true
+	}
+	switch m := env.Msg.(type) {
+	case *msg.Ping:
+		c.send(&msg.Pong{Token: m.Token}, env.RID)
+	case *msg.Help:
+		c.help(env.RID)
+	case *msg.Quit:
+		c.bye("quit", ErrQuit)
+		return false
+	case *msg.Use:
+		e, err := msg.ParseEncoding(m.Encoding)
+		if err != nil {
+			c.send(&msg.Err{Code: msg.CodeBadField, Text: "USE encoding: want text, json or msgpack"}, env.RID)
+			return true
+		}
+		// The reply goes out in the old encoding; everything queued after
+		// the switch marker in the new one.
+		c.enqueue(outItem{m: &msg.Using{Encoding: e.String()}, rid: env.RID}, outItem{ctl: ctlSwitch, enc: e})
+		c.encoding.Store(uint32(e))
+		dec.SetEncoding(e)
+		fr.SetMode(e.FrameMode())
+	case *msg.Auth:
+		if c.loggedIn {
+			c.send(&msg.Err{Code: "already_logged_in", Text: "this connection is logged in"}, env.RID)
+			return true
+		}
+		ident, err := c.authenticate(m)
+		if err != nil {
+			c.send(&msg.Err{Code: "auth", Text: err.Error()}, env.RID)
+			c.logger().Info("login refused", "user", m.User, "err", err.Error())
+			c.strike("auth_failed")
+			return true
+		}
+		*joined = c.login(ident)
+	case *msg.Log:
+		c.clientLog(m)
+	default:
+		if !c.loggedIn {
+			c.send(&msg.Err{Code: "not_logged_in", Text: "log in first: AUTH guest, or AUTH <user> <token>"}, env.RID)
+			return true
+		}
+		return c.post(event{kind: evMsg, env: env})
+	}
+	return true
 }
 
 // readFailed ends the connection after a read error, answering what can be
@@ -344,7 +386,7 @@ func (c *conn) readFailed(err error) {
 		c.bye("too_long", ErrTooLong)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.bye("timeout", ErrTimeout)
-	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET):
 		c.close(ErrClosed)
 	default:
 		c.close(fmt.Errorf("read: %w", err))
@@ -374,9 +416,8 @@ func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
 // admit the player.
 func (c *conn) login(ident Identity) bool {
 	c.loggedIn = true
-	l := c.log.With("player", ident.Name)
-	c.plog.Store(l)
-	l.Info("logged in", "guest", ident.Guest)
+	c.name.Store(&ident.Name)
+	c.logger().Info("logged in", "guest", ident.Guest)
 	return c.post(event{kind: evJoin, ident: ident})
 }
 
@@ -413,7 +454,7 @@ func (c *conn) clientLog(m *msg.Log) {
 		c.srv.droppedLogs.Add(1)
 		return
 	}
-	c.plog.Load().Log(context.Background(), level, "client log", "text", m.Text)
+	c.logger().Log(context.Background(), level, "client log", "text", m.Text)
 }
 
 // messageTyper is a message-oriented transport (WebSocket) that must be told
@@ -442,32 +483,27 @@ func (c *conn) write(buf []byte) bool {
 	return true
 }
 
-// writeLoop runs on the connection's writer goroutine: it encodes queued
-// messages in one buffer and writes them with one call, sends a keepalive
-// when nothing was sent for half the idle timeout, and cuts the client off
-// when a write stalls.
+// writeLoop runs on the connection's writer goroutine while there is
+// output: it encodes queued messages into one buffer, writes them with one
+// call, and exits when the queue is empty. A write that stalls past the write
+// timeout cuts the client off as a slow consumer.
 func (c *conn) writeLoop() {
-	s := c.srv
-	enc := s.cfg.Registry.NewCodec(msg.Encoding(c.encoding.Load()))
-	interval := s.cfg.IdleTimeout / 2
-	keepalive := time.NewTimer(interval)
-	defer keepalive.Stop()
-	var batch []outItem
-	var buf []byte
+	defer c.srv.connWG.Done()
+	enc := c.srv.cfg.Registry.NewCodec(c.outEnc)
 	for {
-		idle := false
-		select {
-		case <-c.done:
-			return
-		case <-c.wake:
-		case <-keepalive.C:
-			idle = true
-		}
 		c.outMu.Lock()
-		batch, c.out = c.out, batch[:0]
+		if len(c.out) == 0 || c.dead {
+			c.writing = false
+			c.outMu.Unlock()
+			return
+		}
+		batch := c.out
+		c.out, c.spare = c.spare[:0], nil
 		c.outMu.Unlock()
-		buf = buf[:0]
+
+		buf := c.wbuf[:0]
 		var closeAfter error
+		keepalive := false
 		for i := range batch {
 			it := &batch[i]
 			switch it.ctl {
@@ -482,10 +518,13 @@ func (c *conn) writeLoop() {
 					ms.SetBinary(it.enc.FrameMode() == frame.Binary)
 				}
 				enc.SetEncoding(it.enc)
+				c.outEnc = it.enc
 			case ctlClose:
 				if closeAfter == nil {
 					closeAfter = it.reason
 				}
+			case ctlKeepalive:
+				keepalive = true
 			default:
 				if closeAfter != nil {
 					break
@@ -493,18 +532,20 @@ func (c *conn) writeLoop() {
 				var err error
 				buf, err = enc.Append(buf, it.m, it.rid)
 				if err != nil {
-					c.log.Error("cannot encode message; dropped (a game bug)", "err", err)
+					c.logger().Error("cannot encode message; dropped (a game bug)", "err", err)
 				}
 			}
 			*it = outItem{} // drop references for the GC
 		}
-		if len(buf) == 0 && idle {
+		if len(buf) == 0 && keepalive && closeAfter == nil {
 			buf = append(buf, frame.Keepalive(enc.Encoding().FrameMode())...)
 		}
 		if !c.write(buf) {
 			return
 		}
-		keepalive.Reset(interval)
+		if len(buf) > 0 {
+			c.keepalive.Reset(c.srv.cfg.IdleTimeout / 2)
+		}
 		if closeAfter != nil {
 			c.close(closeAfter)
 			return
@@ -512,5 +553,11 @@ func (c *conn) writeLoop() {
 		if cap(buf) > 64<<10 {
 			buf = nil // do not pin a burst's buffer on an idle connection
 		}
+		c.wbuf = buf
+		c.outMu.Lock()
+		if c.spare == nil {
+			c.spare = batch[:0]
+		}
+		c.outMu.Unlock()
 	}
 }

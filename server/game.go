@@ -95,6 +95,7 @@ type Player struct {
 	dirty    bool
 	pending  []outItem
 	latestIx map[uint64]int // SendLatest key -> index in pending
+	log      *slog.Logger   // built on first use
 }
 
 // ID is the player's connection id, unique for the server's lifetime.
@@ -113,7 +114,12 @@ func (p *Player) Addr() netip.Addr { return p.c.remote }
 func (p *Player) Encoding() msg.Encoding { return msg.Encoding(p.c.encoding.Load()) }
 
 // Logger returns a logger tagged with the player's connection and name.
-func (p *Player) Logger() *slog.Logger { return p.c.log }
+func (p *Player) Logger() *slog.Logger {
+	if p.log == nil {
+		p.log = p.c.logger()
+	}
+	return p.log
+}
 
 // Send queues m, a registered message value or pointer, for this tick's
 // flush. Everything sent to one player in one tick leaves in one write.

@@ -159,7 +159,6 @@ func (s *Server) Serve(ln net.Listener) error {
 		backoff = 0
 		if c := s.admit(nc); c != nil {
 			go c.readLoop()
-			go func() { defer s.connWG.Done(); c.writeLoop() }()
 		}
 	}
 }
@@ -173,7 +172,6 @@ func (s *Server) ServeConn(nc net.Conn) {
 	if c == nil {
 		return
 	}
-	go func() { defer s.connWG.Done(); c.writeLoop() }()
 	c.readLoop()
 	<-c.done
 }
@@ -202,9 +200,9 @@ func (s *Server) admit(nc net.Conn) *conn {
 	}
 	c := s.newConn(nc, id)
 	s.conns[id] = c
-	s.connWG.Add(2) // its reader and writer goroutines
+	s.connWG.Add(1) // its reader; writers count themselves while they run
 	s.mu.Unlock()
-	c.log.Info("connection accepted")
+	c.logger().Info("connection accepted")
 	return c
 }
 
