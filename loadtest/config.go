@@ -67,7 +67,10 @@ type Config struct {
 	// Transport is "tcp" (default) or "ws" (WebSocket, subprotocol
 	// "tickwire.text", one line per client message).
 	Transport string
-	// Encoding is the wire encoding; only "text" (the default) exists.
+	// Encoding is the wire encoding: "text" (default) or "msgpack". With
+	// msgpack over TCP each bot sends "USE msgpack" first; over WebSocket it
+	// offers the subprotocol tickwire.msgpack. The reference server speaks
+	// text only.
 	Encoding string
 	// Idle makes bots connect, JOIN and then only send keepalives.
 	Idle bool
@@ -110,6 +113,10 @@ const (
 	WSSubprotocol = "tickwire.text"
 	// EncodingText is the newline-delimited text protocol.
 	EncodingText = "text"
+	// EncodingMsgPack is tickwire's MessagePack encoding.
+	EncodingMsgPack = "msgpack"
+	// WSSubprotocolMsgPack is the WebSocket subprotocol of MessagePack.
+	WSSubprotocolMsgPack = "tickwire.msgpack"
 )
 
 // withDefaults fills zero fields and validates c.
@@ -157,8 +164,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("loadtest: durations must not be negative")
 	case c.Transport != TransportTCP && c.Transport != TransportWS:
 		return c, fmt.Errorf("loadtest: unknown Transport %q (want tcp or ws)", c.Transport)
-	case c.Encoding != EncodingText:
-		return c, fmt.Errorf("loadtest: unknown Encoding %q (want text)", c.Encoding)
+	case c.Encoding != EncodingText && c.Encoding != EncodingMsgPack:
+		return c, fmt.Errorf("loadtest: unknown Encoding %q (want text or msgpack)", c.Encoding)
 	case c.ServerPID < 0:
 		return c, fmt.Errorf("loadtest: bad ServerPID %d", c.ServerPID)
 	}

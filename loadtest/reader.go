@@ -20,6 +20,10 @@ func (r *runner) readLoop(b *bot) {
 	defer close(b.exited)
 	br := bufio.NewReaderSize(b.conn, readBufSize)
 	joined := false
+	if r.cfg.Encoding == EncodingMsgPack && r.cfg.Transport == TransportWS {
+		r.readMsgPackLoop(b, br, &joined)
+		return
+	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -41,6 +45,11 @@ func (r *runner) readLoop(b *bot) {
 			return
 		}
 		line = bytes.TrimRight(line, "\r\n")
+		if r.cfg.Encoding == EncodingMsgPack && bytes.Equal(line, []byte(mpUsingPrefix)) {
+			// Everything after this line is binary frames.
+			r.readMsgPackLoop(b, br, &joined)
+			return
+		}
 		if err := r.handleLine(b, line, &joined); err != nil {
 			r.readerExit(b, kindOf(err, "unexpected_line"), err)
 			return
@@ -72,6 +81,9 @@ var (
 	prefixJOINED = []byte("JOINED ")
 	prefixERR    = []byte("ERR ")
 	prefixPONG   = []byte("PONG")
+	// tickwire servers greet with these; the reference server does not.
+	prefixWELCOME = []byte("WELCOME ")
+	prefixINFO    = []byte("INFO ")
 )
 
 // handleLine processes one line (without its line ending). A non-nil error
@@ -104,7 +116,7 @@ func (r *runner) handleLine(b *bot, line []byte, joined *bool) error {
 			return err
 		}
 		r.addErr(err.kind, err.err)
-	case bytes.HasPrefix(line, prefixPONG):
+	case bytes.HasPrefix(line, prefixPONG), bytes.HasPrefix(line, prefixWELCOME), bytes.HasPrefix(line, prefixINFO):
 	default:
 		r.addErr("unexpected_line", fmt.Errorf("unexpected line %.80q", line))
 	}

@@ -466,6 +466,18 @@ launch:
 	}
 }
 
+// joinMessage is the bot's first write: JOIN in its encoding, preceded by
+// the switch to MessagePack on TCP.
+func (r *runner) joinMessage(b *bot) []byte {
+	if r.cfg.Encoding != EncodingMsgPack {
+		return []byte("JOIN " + b.room.name + "\n")
+	}
+	if r.cfg.Transport == TransportWS {
+		return appendMPJoin(nil, b.room.name)
+	}
+	return appendMPJoin([]byte(mpUseMsgPack), b.room.name)
+}
+
 // connect dials one bot, sends JOIN and waits for JOINED.
 func (r *runner) connect(ctx context.Context, b *bot) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
@@ -476,7 +488,11 @@ func (r *runner) connect(ctx context.Context, b *bot) {
 	}
 	var err error
 	if r.cfg.Transport == TransportWS {
-		b.conn, err = dialWS(ctx, r.cfg.wsURL())
+		sub := WSSubprotocol
+		if r.cfg.Encoding == EncodingMsgPack {
+			sub = WSSubprotocolMsgPack
+		}
+		b.conn, err = dialWS(ctx, r.cfg.wsURL(), sub)
 	} else {
 		b.conn, err = dialTCP(ctx, r.cfg.Addr)
 	}
@@ -488,7 +504,7 @@ func (r *runner) connect(ctx context.Context, b *bot) {
 	go r.readLoop(b)
 	dl, _ := ctx.Deadline()
 	_ = b.conn.SetWriteDeadline(dl)
-	if err := b.conn.Write([]byte("JOIN " + b.room.name + "\n")); err != nil {
+	if err := b.conn.Write(r.joinMessage(b)); err != nil {
 		fail("write", err)
 		r.markDead(b, "", nil)
 		return

@@ -143,13 +143,18 @@ func (s *sender) sendMove(b *bot, now int64) {
 	b.x += int32(s.rng.IntN(11) - 5)
 	b.y += int32(s.rng.IntN(11) - 5)
 	t := nowNS() / 1e3
-	buf := append(s.buf[:0], "MOVE "...)
-	buf = strconv.AppendInt(buf, int64(b.x), 10)
-	buf = append(buf, ' ')
-	buf = strconv.AppendInt(buf, int64(b.y), 10)
-	buf = append(buf, ' ')
-	buf = strconv.AppendInt(buf, t, 10)
-	buf = append(buf, '\n')
+	var buf []byte
+	if s.r.cfg.Encoding == EncodingMsgPack {
+		buf = appendMPMove(s.buf[:0], b.x, b.y, t)
+	} else {
+		buf = append(s.buf[:0], "MOVE "...)
+		buf = strconv.AppendInt(buf, int64(b.x), 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, int64(b.y), 10)
+		buf = append(buf, ' ')
+		buf = strconv.AppendInt(buf, t, 10)
+		buf = append(buf, '\n')
+	}
 	s.buf = buf
 	if !s.write(b, buf, now) {
 		return
@@ -160,7 +165,10 @@ func (s *sender) sendMove(b *bot, now int64) {
 	s.expected.Add(b.room.alive.Load() - 1)
 }
 
-var keepaliveLine = []byte("\n")
+var (
+	keepaliveLine  = []byte("\n")
+	keepaliveFrame = []byte{0} // a zero-length binary frame
+)
 
 // keepalives sends a blank line to every bot that has been silent for
 // KeepAlive, and forgets dead bots.
@@ -172,7 +180,11 @@ func (s *sender) keepalives(now int64) {
 		}
 		live = append(live, b)
 		if now-b.lastWrite >= int64(s.r.cfg.KeepAlive) {
-			s.write(b, keepaliveLine, now)
+			if s.r.cfg.Encoding == EncodingMsgPack {
+				s.write(b, keepaliveFrame, now)
+			} else {
+				s.write(b, keepaliveLine, now)
+			}
 		}
 	}
 	clear(s.bots[len(live):])

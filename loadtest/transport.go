@@ -62,12 +62,13 @@ func dialTCP(ctx context.Context, addr string) (botConn, error) {
 // Done channel (the cheap path in the websocket package) and are bounded by
 // deadlines on the underlying TCP connection instead.
 type wsConn struct {
+	typ websocket.MessageType // of every message, both ways
 	ws  *websocket.Conn
 	raw net.Conn
 	cur io.Reader // current message, nil between messages
 }
 
-func dialWS(ctx context.Context, url string) (botConn, error) {
+func dialWS(ctx context.Context, url, subprotocol string) (botConn, error) {
 	var raw net.Conn
 	// A transport per connection, so that its one dial is the one we
 	// capture; proxies are never used: we connect only to the address given.
@@ -92,7 +93,7 @@ func dialWS(ctx context.Context, url string) (botConn, error) {
 			// Never follow a redirect elsewhere; the handshake then fails.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		Subprotocols: []string{WSSubprotocol},
+		Subprotocols: []string{subprotocol},
 	})
 	if err != nil {
 		if resp != nil {
@@ -107,12 +108,16 @@ func dialWS(ctx context.Context, url string) (botConn, error) {
 		ws.CloseNow()
 		return nil, &errKind{"handshake", errors.New("websocket: connection not captured")}
 	}
-	if ws.Subprotocol() != WSSubprotocol {
-		ws.Close(websocket.StatusPolicyViolation, "subprotocol "+WSSubprotocol+" required")
-		return nil, &errKind{"handshake", fmt.Errorf("server chose subprotocol %q, want %q", ws.Subprotocol(), WSSubprotocol)}
+	if ws.Subprotocol() != subprotocol {
+		ws.Close(websocket.StatusPolicyViolation, "subprotocol "+subprotocol+" required")
+		return nil, &errKind{"handshake", fmt.Errorf("server chose subprotocol %q, want %q", ws.Subprotocol(), subprotocol)}
 	}
 	ws.SetReadLimit(4 << 20)
-	return &wsConn{ws: ws, raw: raw}, nil
+	typ := websocket.MessageText
+	if subprotocol == WSSubprotocolMsgPack {
+		typ = websocket.MessageBinary
+	}
+	return &wsConn{ws: ws, raw: raw, typ: typ}, nil
 }
 
 func (c *wsConn) Read(p []byte) (int, error) {
@@ -122,8 +127,8 @@ func (c *wsConn) Read(p []byte) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if typ != websocket.MessageText {
-				return 0, fmt.Errorf("websocket: got %v message, want text", typ)
+			if typ != c.typ {
+				return 0, fmt.Errorf("websocket: got %v message, want %v", typ, c.typ)
 			}
 			c.cur = r
 		}
@@ -139,7 +144,7 @@ func (c *wsConn) Read(p []byte) (int, error) {
 }
 
 func (c *wsConn) Write(p []byte) error {
-	return c.ws.Write(context.Background(), websocket.MessageText, p)
+	return c.ws.Write(context.Background(), c.typ, p)
 }
 
 func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
