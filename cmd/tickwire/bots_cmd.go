@@ -33,7 +33,7 @@ func runBots(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the measured window")
 	fs.DurationVar(&cfg.RampUp, "ramp", 0, "spread connection attempts over this long (0: as fast as --max-connecting allows)")
 	fs.StringVar(&cfg.Transport, "transport", loadtest.TransportTCP, "tcp or ws")
-	fs.StringVar(&cfg.Encoding, "encoding", loadtest.EncodingText, "wire encoding (only text)")
+	fs.StringVar(&cfg.Encoding, "encoding", loadtest.EncodingText, "wire encoding: text or msgpack (msgpack needs a tickwire server)")
 	fs.BoolVar(&cfg.Idle, "idle", false, "bots only JOIN and send keepalives (idle-scale test)")
 	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server `pid` on this machine: report its CPU and RSS")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 5*time.Second, "per-bot bound on connect + handshake + JOINED")
