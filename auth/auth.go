@@ -1,0 +1,100 @@
+// Package auth manages tickwire player accounts: argon2id password hashing,
+// one-time login tokens, the HTTPS account service (register, log in,
+// change password) and the Verifier that checks "AUTH <user> <secret>" on
+// the game port.
+//
+// The flow is: a player registers and logs in over HTTPS (Service) and gets
+// a short-lived token, then sends "AUTH <name> <token>" on the game
+// connection; the game server calls Verifier.Authenticate, which consumes
+// the token atomically in the store, so a token works exactly once even
+// when several game servers share one database. Passwords never travel over
+// the plain game connection unless the development option
+// VerifierConfig.AllowPlainPasswords is on.
+//
+// Nothing in this package logs a password, a password hash or a token.
+// docs/AUTH.md describes the HTTP API, the name and password rules and the
+// deployment options.
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Identity is who a game connection logged in as. The game server converts
+// it to its own Identity type, which has the same fields.
+type Identity struct {
+	AccountID int64  // 0 for guests
+	Name      string // unique display name
+	Guest     bool
+}
+
+// Error is the error type of this package. Code is a short snake_case code
+// fit for the game protocol ("ERR auth <code>") and the "code" of HTTP
+// error bodies; Message is a human-readable sentence safe to show to the
+// player (it never contains a secret). errors.Is matches two *Error values
+// with the same Code, so errors.Is(err, ErrBadToken) works for any error
+// with code "bad_token".
+type Error struct {
+	Code    string
+	Message string
+	// Status is the HTTP status the service answers with.
+	Status int
+	// RetryAfter is set on rate_limited errors: how long to wait.
+	RetryAfter time.Duration
+}
+
+// Error returns the Message.
+func (e *Error) Error() string { return e.Message }
+
+// Is reports whether target is an *Error with the same Code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// with returns a copy of e with another message.
+func (e *Error) with(msg string) *Error {
+	c := *e
+	c.Message = msg
+	return &c
+}
+
+// Sentinel errors. Compare with errors.Is; the returned error may carry a
+// more specific Message.
+var (
+	// ErrBadToken: the token is unknown, forged, already used or issued to
+	// another account.
+	ErrBadToken = &Error{Code: "bad_token", Message: "invalid or already used login token", Status: http.StatusUnauthorized}
+	// ErrTokenExpired: the token was valid but its lifetime is over.
+	ErrTokenExpired = &Error{Code: "token_expired", Message: "login token expired; log in again", Status: http.StatusUnauthorized}
+	// ErrBadCredentials: unknown account or wrong password.
+	ErrBadCredentials = &Error{Code: "bad_credentials", Message: "wrong name or password", Status: http.StatusUnauthorized}
+	// ErrGuestsDisabled: "AUTH guest" while guests are not allowed.
+	ErrGuestsDisabled = &Error{Code: "guests_disabled", Message: "guest logins are disabled on this server", Status: http.StatusForbidden}
+	// ErrBadName: the account name breaks the name rules.
+	ErrBadName = &Error{Code: "bad_name", Message: "invalid account name", Status: http.StatusBadRequest}
+	// ErrBadPassword: the new password breaks the password rules.
+	ErrBadPassword = &Error{Code: "bad_password", Message: "invalid password", Status: http.StatusBadRequest}
+	// ErrNameTaken: an account with that name exists.
+	ErrNameTaken = &Error{Code: "name_taken", Message: "that name is already taken", Status: http.StatusConflict}
+	// ErrRateLimited: too many attempts; see Error.RetryAfter.
+	ErrRateLimited = &Error{Code: "rate_limited", Message: "too many attempts; try again later", Status: http.StatusTooManyRequests}
+	// ErrBanned: the client's address is banned.
+	ErrBanned = &Error{Code: "banned", Message: "your address is banned", Status: http.StatusForbidden}
+	// ErrUnavailable: the database failed; the attempt may be retried.
+	ErrUnavailable = &Error{Code: "unavailable", Message: "service temporarily unavailable", Status: http.StatusServiceUnavailable}
+	// ErrBadRequest: the HTTP request was malformed.
+	ErrBadRequest = &Error{Code: "bad_request", Message: "malformed request", Status: http.StatusBadRequest}
+)
+
+// Code returns the short code of err for the game protocol: the Code of an
+// *Error in its chain, or "internal" for anything else.
+func Code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return "internal"
+}
