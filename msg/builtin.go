@@ -68,6 +68,18 @@ type Err struct {
 	Text string `tw:"text,optional,max=512,rest"`
 }
 
+// Stats asks the server for its load figures; it answers SERVERSTATS. A
+// client's net graph sends it once a second or so.
+type Stats struct{}
+
+// ServerStats reports the server's load: how long its last tick took, its
+// tick rate and how many connections it has.
+type ServerStats struct {
+	TickUS   uint32 `tw:"tick_us"`
+	TickRate uint16 `tw:"tick_rate"`
+	Conns    uint32 `tw:"conns"`
+}
+
 // Built-in message ids.
 const (
 	IDHelp    = 1
@@ -82,6 +94,8 @@ const (
 	IDLog     = 10
 	IDInfo    = 11
 	IDErr     = 12
+	IDStats   = 13
+	IDSrvStat = 14
 	// FirstGameID is the lowest id a game may use; ids below it are
 	// reserved for tickwire (built-ins and the replica package).
 	FirstGameID = 32
@@ -100,4 +114,6 @@ func defineBuiltins(r *Registry) {
 	Define[Log](r, Info{ID: IDLog, Name: "LOG", Dir: ToServer, Doc: "write to the server log: LOG debug|info|warn|error <text>"})
 	Define[Notice](r, Info{ID: IDInfo, Name: "INFO", Dir: ToClient, Doc: "human-readable information"})
 	Define[Err](r, Info{ID: IDErr, Name: "ERR", Dir: ToClient, Doc: "a refused message: ERR <code> <text>"})
+	Define[Stats](r, Info{ID: IDStats, Name: "STATS", Dir: ToServer, Doc: "ask for the server's load figures", Causes: []string{"SERVERSTATS"}})
+	Define[ServerStats](r, Info{ID: IDSrvStat, Name: "SERVERSTATS", Dir: ToClient, Doc: "server load: last tick duration in microseconds, tick rate, connections"})
 }

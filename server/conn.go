@@ -332,6 +332,9 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 	switch m := env.Msg.(type) {
 	case *msg.Ping:
 		c.send(&msg.Pong{Token: m.Token}, env.RID)
+	case *msg.Stats:
+		st := c.srv.Stats()
+		c.send(&msg.ServerStats{TickUS: uint32(min(st.LastTick.Microseconds(), 1<<32-1)), TickRate: uint16(c.srv.cfg.TickRate), Conns: uint32(st.Conns)}, env.RID)
 	case *msg.Help:
 		c.help(env.RID)
 	case *msg.Quit:
