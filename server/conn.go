@@ -258,7 +258,9 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 	if err := c.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return 0, err
 	}
-	return c.nc.Read(p)
+	n, err := c.nc.Read(p)
+	c.srv.bytesIn.Add(uint64(n))
+	return n, err
 }
 
 // initialEncoder lets a transport choose the first encoding (a WebSocket
@@ -317,6 +319,7 @@ func (c *conn) readLoop() {
 //
 //go:noinline
 func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *bool) bool {
+	c.srv.msgsIn.Add(1)
 	env, err := dec.Decode(data, msg.ToServer)
 	if err != nil {
 		var de *msg.DecodeError

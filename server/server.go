@@ -70,6 +70,9 @@ type Server struct {
 	bytesOut    atomic.Uint64
 	droppedLogs atomic.Uint64
 	lastTickNs  atomic.Int64
+	nPlayers    atomic.Int64
+	bytesIn     atomic.Uint64
+	msgsIn      atomic.Uint64
 }
 
 type tickScratch struct {
@@ -222,6 +225,9 @@ func (s *Server) markReady(c *conn) {
 // Stats is a snapshot of server counters.
 type Stats struct {
 	Conns       int           // open connections, logged in or not
+	Players     int           // players in the game
+	BytesIn     uint64        // bytes read from clients
+	MessagesIn  uint64        // messages decoded from clients
 	Ticks       uint64        // ticks run
 	BytesOut    uint64        // bytes written to clients
 	DroppedLogs uint64        // client LOG lines dropped by the rate limit
@@ -235,6 +241,9 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	return Stats{
 		Conns:       n,
+		Players:     int(s.nPlayers.Load()),
+		BytesIn:     s.bytesIn.Load(),
+		MessagesIn:  s.msgsIn.Load(),
 		Ticks:       s.ticks.Load(),
 		BytesOut:    s.bytesOut.Load(),
 		DroppedLogs: s.droppedLogs.Load(),
@@ -334,6 +343,7 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 	clear(sc.inputs)
 	sc.joins, sc.inputs, sc.leaves = sc.joins[:0], sc.inputs[:0], sc.leaves[:0]
 	s.ticks.Add(1)
+	s.nPlayers.Store(int64(len(s.playerList)))
 	s.lastTickNs.Store(int64(time.Since(start)))
 }
 
