@@ -1,45 +1,57 @@
-// Package arena is tickwire's demo game: players move on a bounded map and
-// chat. All rules run on the server; clients only send intentions.
+// Package arena is tickwire's demo game: tanks in three walled zones linked
+// by portals. Tanks move, turn and fire; a destroyed tank respawns; chests
+// hold items that tanks take and put back, and everyone with a chest open
+// sees its contents change. Every rule runs on the server; clients send
+// intentions and proposed moves, which the server validates.
+//
+// The world is synchronised with package replica: the arena sets entity
+// fields and replica sends each player only what it may see (within
+// ViewRadius and not behind a wall), with snapshots on entering a zone,
+// deltas, merged events, periodic resync and input acknowledgements for
+// client-side prediction (see Step).
+//
+// It is playable from nc in the text encoding: AUTH guest, then LOOK, GO e
+// 3, MOVE 120 40, TURN 90, FIRE, OPEN <chest id>, TAKE 0 ... (HELP lists
+// them all). Clients that predict their movement send DRIVE seq x y instead
+// of MOVE and reconcile on ACK (see Step).
 package arena
 
 import (
+	"errors"
 	"fmt"
-	"math"
+	"log/slog"
+	"time"
 
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/replica"
 	"github.com/tickwire/tickwire/server"
 )
 
-// Map and movement rules.
-const (
-	// Width and Height bound the map: positions are 0..Width, 0..Height.
-	Width, Height = 1000, 1000
-	// Speed is the fastest a player may move, in map units per second.
-	Speed = 300
-	// MaxBank caps how much unused movement a player may save up, in
-	// seconds of Speed, so an idle player cannot teleport.
-	MaxBank = 1.0
-)
-
-// Move asks to move your entity to (X, Y).
+// Move asks to drive your tank to X, Y (units; a tile is 10): the form for
+// people typing. The server answers POS with where the tank is.
 type Move struct {
 	X int32 `tw:"x,min=0,max=1000"`
 	Y int32 `tw:"y,min=0,max=1000"`
 }
 
-// Say is a chat line.
-type Say struct {
-	Text string `tw:"text,max=200,rest"`
+// Drive is Move for clients that predict their own movement: input number
+// Seq proposes the position X, Y. The server answers ACK Seq with the
+// tank's authoritative fields, after applying or refusing the move.
+type Drive struct {
+	Seq uint32 `tw:"seq"`
+	X   int32  `tw:"x,min=0,max=1000"`
+	Y   int32  `tw:"y,min=0,max=1000"`
 }
 
-// Pos is an entity's position.
+// Pos tells a player where its tank is: the answer to MOVE and GO.
 type Pos struct {
 	ID uint64 `tw:"id"`
 	X  int32  `tw:"x"`
 	Y  int32  `tw:"y"`
 }
 
-// Spawn announces an entity: its id, owner name and position.
+// Spawn tells a player its tank appeared: on joining, respawning or coming
+// through a portal.
 type Spawn struct {
 	ID   uint64 `tw:"id"`
 	Name string `tw:"name,max=64"`
@@ -47,9 +59,52 @@ type Spawn struct {
 	Y    int32  `tw:"y"`
 }
 
-// Gone removes an entity.
+// Gone tells a player its tank was destroyed; it respawns after
+// RespawnTicks.
 type Gone struct {
 	ID uint64 `tw:"id"`
+}
+
+// Go moves your tank Tiles tiles (default 1) towards Dir, one of n, s, e,
+// w, ne, nw, se, sw: a MOVE for people typing.
+type Go struct {
+	Dir   string `tw:"dir,max=2"`
+	Tiles int32  `tw:"tiles,optional,min=0,max=6"`
+}
+
+// Turn points your gun at Deg degrees: 0 east, 90 south, 180 west, 270
+// north.
+type Turn struct {
+	Deg int32 `tw:"deg,min=0,max=359"`
+}
+
+// Fire shoots along your heading.
+type Fire struct{}
+
+// Open opens chest ID, which must be within reach and in sight.
+type Open struct {
+	ID uint32 `tw:"id"`
+}
+
+// Close closes the chest you have open.
+type Close struct{}
+
+// Take moves the item in slot Slot of your open chest to your inventory.
+type Take struct {
+	Slot int32 `tw:"slot,min=0,max=5"`
+}
+
+// Put moves the item in slot Slot of your inventory to your open chest.
+type Put struct {
+	Slot int32 `tw:"slot,min=0,max=3"`
+}
+
+// Look asks for a text description of what you see.
+type Look struct{}
+
+// Say sends a chat line to everyone.
+type Say struct {
+	Text string `tw:"text,max=200,rest"`
 }
 
 // Chat is a chat line from a player.
@@ -58,118 +113,153 @@ type Chat struct {
 	Text string `tw:"text,max=200,rest"`
 }
 
-// Register defines the arena's messages in reg.
+// Arena message ids. 40-45 are those of the first arena, kept stable.
+const (
+	IDMove  = 40
+	IDSay   = 41
+	IDPos   = 42
+	IDSpawn = 43
+	IDGone  = 44
+	IDChat  = 45
+	IDDrive = 46
+	IDGo    = 47
+	IDTurn  = 48
+	IDFire  = 49
+	IDOpen  = 50
+	IDClose = 51
+	IDTake  = 52
+	IDPut   = 53
+	IDLook  = 54
+)
+
+// Register defines the arena's messages, and replica's, in reg.
 func Register(reg *msg.Registry) {
-	msg.Define[Move](reg, msg.Info{ID: 40, Name: "MOVE", Dir: msg.ToServer, Doc: "move to x y (0-1000); too far is refused", Causes: []string{"POS"}})
-	msg.Define[Say](reg, msg.Info{ID: 41, Name: "SAY", Dir: msg.ToServer, Doc: "chat to everyone", Causes: []string{"CHAT"}})
-	msg.Define[Pos](reg, msg.Info{ID: 42, Name: "POS", Dir: msg.ToClient, Doc: "an entity's position: id x y"})
-	msg.Define[Spawn](reg, msg.Info{ID: 43, Name: "SPAWN", Dir: msg.ToClient, Doc: "an entity appears: id name x y"})
-	msg.Define[Gone](reg, msg.Info{ID: 44, Name: "GONE", Dir: msg.ToClient, Doc: "an entity is gone: id"})
-	msg.Define[Chat](reg, msg.Info{ID: 45, Name: "CHAT", Dir: msg.ToClient, Doc: "a chat line: from text"})
-}
-
-type entity struct {
-	id     uint64
-	name   string
-	x, y   int32
-	bank   float64 // movement allowance in map units
-	moved  bool
-	player *server.Player
-}
-
-// Game is the arena. Create it with New.
-type Game struct {
-	handlers server.Handlers
-	ents     map[uint64]*entity
-	order    []*entity
-}
-
-// New returns an empty arena.
-func New() *Game {
-	g := &Game{ents: map[uint64]*entity{}}
-	server.Handle(&g.handlers, g.move)
-	server.Handle(&g.handlers, g.say)
-	return g
-}
-
-// Join places the player's entity at a spawn point and tells everyone.
-func (g *Game) Join(t *server.Tick, p *server.Player) error {
-	n := len(g.order)
-	e := &entity{id: p.ID(), name: p.Name(), player: p,
-		x: int32(100 + (n*137)%800), y: int32(100 + (n*251)%800), bank: Speed * MaxBank}
-	for _, o := range g.order {
-		p.Send(&Spawn{ID: o.id, Name: o.name, X: o.x, Y: o.y})
-	}
-	g.ents[e.id] = e
-	g.order = append(g.order, e)
-	spawn := &Spawn{ID: e.id, Name: e.name, X: e.x, Y: e.y}
-	p.Send(spawn) // the new player is not in t.Players() until Join returns
-	t.Broadcast(spawn, nil)
-	return nil
-}
-
-// Update applies this tick's moves and chat, then sends each player the
-// latest position of every entity that moved.
-func (g *Game) Update(t *server.Tick) {
-	refill := Speed * t.Dt.Seconds()
-	for _, e := range g.order {
-		e.bank = math.Min(e.bank+refill, Speed*MaxBank)
-	}
-	g.handlers.Dispatch(t)
-	for _, e := range g.order {
-		if !e.moved {
-			continue
-		}
-		e.moved = false
-		pos := &Pos{ID: e.id, X: e.x, Y: e.y}
-		for _, o := range g.order {
-			if o != e {
-				o.player.SendLatest(e.id, pos)
-			}
-		}
-	}
-}
-
-// Leave removes the player's entity.
-func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
-	e, ok := g.ents[p.ID()]
-	if !ok {
-		return
-	}
-	delete(g.ents, e.id)
-	for i, o := range g.order {
-		if o == e {
-			g.order = append(g.order[:i], g.order[i+1:]...)
-			break
-		}
-	}
-	t.Broadcast(&Gone{ID: e.id}, p)
-}
-
-func (g *Game) move(t *server.Tick, p *server.Player, m *Move) error {
-	e := g.ents[p.ID()]
-	dist := math.Hypot(float64(m.X-e.x), float64(m.Y-e.y))
-	if dist > e.bank {
-		// Refused: tell the client where it really is.
-		p.Reply(server.Input{}, &Pos{ID: e.id, X: e.x, Y: e.y})
-		p.Logger().Info("suspicious move", "from_x", e.x, "from_y", e.y, "to_x", m.X, "to_y", m.Y, "dist", int(dist), "allowed", int(e.bank))
-		return server.Refuse("too_fast", "%.0f units is more than the %.0f you may move now", dist, e.bank)
-	}
-	e.bank -= dist
-	e.x, e.y = m.X, m.Y
-	e.moved = true
-	return nil
-}
-
-func (g *Game) say(t *server.Tick, p *server.Player, m *Say) error {
-	if m.Text == "" {
-		return server.Refuse(msg.CodeBadField, "SAY text: empty")
-	}
-	t.Broadcast(&Chat{From: p.Name(), Text: m.Text}, nil)
-	return nil
+	replica.Register(reg)
+	info := []string{"INFO", "ERR"}
+	msg.Define[Move](reg, msg.Info{ID: IDMove, Name: "MOVE", Dir: msg.ToServer, Causes: []string{"POS", "SPAWN", "ERR"},
+		Doc: "drive to x y (units, 10 per tile; at most 60/s, not through walls); answered by POS"})
+	msg.Define[Say](reg, msg.Info{ID: IDSay, Name: "SAY", Dir: msg.ToServer, Causes: []string{"CHAT", "ERR"},
+		Doc: "chat to everyone"})
+	msg.Define[Pos](reg, msg.Info{ID: IDPos, Name: "POS", Dir: msg.ToClient,
+		Doc: "where your tank is: id x y"})
+	msg.Define[Spawn](reg, msg.Info{ID: IDSpawn, Name: "SPAWN", Dir: msg.ToClient,
+		Doc: "your tank appeared (join, respawn, portal): id name x y"})
+	msg.Define[Gone](reg, msg.Info{ID: IDGone, Name: "GONE", Dir: msg.ToClient,
+		Doc: "your tank was destroyed: id"})
+	msg.Define[Chat](reg, msg.Info{ID: IDChat, Name: "CHAT", Dir: msg.ToClient,
+		Doc: "a chat line: from text"})
+	msg.Define[Drive](reg, msg.Info{ID: IDDrive, Name: "DRIVE", Dir: msg.ToServer, Causes: []string{"ACK", "SPAWN", "ERR"},
+		Doc: "MOVE as numbered input seq, for predicting clients: DRIVE seq x y; answered by ACK"})
+	msg.Define[Go](reg, msg.Info{ID: IDGo, Name: "GO", Dir: msg.ToServer, Causes: []string{"POS", "SPAWN", "ERR"},
+		Doc: "drive n|s|e|w|ne|nw|se|sw, 1-6 tiles (default 1), stopping at walls"})
+	msg.Define[Turn](reg, msg.Info{ID: IDTurn, Name: "TURN", Dir: msg.ToServer, Causes: []string{"ERR"},
+		Doc: "aim at deg degrees: 0 east, 90 south, 180 west, 270 north"})
+	msg.Define[Fire](reg, msg.Info{ID: IDFire, Name: "FIRE", Dir: msg.ToServer, Causes: info,
+		Doc: "shoot along your heading (range 10 tiles, 25 damage, twice a second)"})
+	msg.Define[Open](reg, msg.Info{ID: IDOpen, Name: "OPEN", Dir: msg.ToServer, Causes: info,
+		Doc: "open chest id (within 2.5 tiles); its contents then arrive as DELTA"})
+	msg.Define[Close](reg, msg.Info{ID: IDClose, Name: "CLOSE", Dir: msg.ToServer, Causes: info,
+		Doc: "close your open chest"})
+	msg.Define[Take](reg, msg.Info{ID: IDTake, Name: "TAKE", Dir: msg.ToServer, Causes: info,
+		Doc: "take the item in chest slot 0-5 into your inventory"})
+	msg.Define[Put](reg, msg.Info{ID: IDPut, Name: "PUT", Dir: msg.ToServer, Causes: info,
+		Doc: "put the item in inventory slot 0-3 into the open chest"})
+	msg.Define[Look](reg, msg.Info{ID: IDLook, Name: "LOOK", Dir: msg.ToServer, Causes: []string{"INFO"},
+		Doc: "describe what you see, with a map around you"})
 }
 
 // Banner is the line new connections see.
 func Banner(addr string) string {
-	return fmt.Sprintf("tickwire arena on %s: AUTH guest to play, HELP for commands", addr)
+	return fmt.Sprintf("tickwire arena on %s: AUTH guest to play, then LOOK; HELP lists commands", addr)
 }
+
+// DefaultBots is how many server-driven tanks roam the arena by default.
+const DefaultBots = 6
+
+type options struct {
+	bots int
+	sync replica.Config
+	seed uint64
+}
+
+// Option configures New.
+type Option func(*options)
+
+// WithBots sets how many server-driven tanks roam the zones (default
+// DefaultBots).
+func WithBots(n int) Option { return func(o *options) { o.bots = max(n, 0) } }
+
+// WithSync tunes world synchronisation: budget, resync period, tick rate.
+// The arena sets Radius, Visible and FieldMask itself; Drop is kept (a test
+// hook).
+func WithSync(cfg replica.Config) Option { return func(o *options) { o.sync = cfg } }
+
+// WithSeed seeds the bots' choices and the chests' contents (default 1).
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
+
+// Game is the arena, a server.Game. Create it with New.
+type Game struct {
+	sim
+}
+
+// New returns an arena with its zones, chests and bots in place. It panics
+// if the embedded maps are broken, which a test catches.
+func New(opts ...Option) *Game {
+	o := options{bots: DefaultBots, seed: 1}
+	for _, f := range opts {
+		f(&o)
+	}
+	g := &Game{}
+	if err := g.init(o); err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// World returns the replicated world, for tools and tests.
+func (g *Game) World() *replica.World { return g.w }
+
+// Join gives the player a tank at a spawn point of the first zone.
+func (g *Game) Join(t *server.Tick, p *server.Player) error {
+	g.join(p)
+	return nil
+}
+
+// Update applies this tick's inputs in arrival order, runs the world (bots,
+// respawns, chests) and sends every player its view.
+func (g *Game) Update(t *server.Tick) {
+	g.begin(t.N, t.Dt)
+	for _, in := range t.Inputs {
+		if err := g.handle(in.Player, in.Msg); err != nil {
+			var r *server.Refusal
+			if errors.As(err, &r) {
+				in.Player.Error(in, r.Code, r.Text)
+			} else {
+				in.Player.Error(in, "refused", err.Error())
+			}
+		}
+	}
+	g.end()
+}
+
+// Leave removes the player's tank.
+func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
+	g.leave(p)
+}
+
+// peer is what the arena needs of a player: *server.Player provides it,
+// and tests and benchmarks provide fakes.
+type peer interface {
+	ID() uint64
+	Name() string
+	Send(m any)
+	Encoding() msg.Encoding
+	Logger() *slog.Logger
+	Strike(reason string)
+}
+
+var _ peer = (*server.Player)(nil)
+
+// tickDuration is the default tick period, for code that runs outside a
+// server tick.
+const tickDuration = time.Second / 20

@@ -1,0 +1,617 @@
+package arena
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/replica"
+	"github.com/tickwire/tickwire/server"
+)
+
+// Entity kinds of the arena's replica.World.
+const (
+	KindTank  = 1
+	KindChest = 2
+)
+
+// Tank fields (after x and y).
+const (
+	TankHeading = replica.FieldFirst + iota
+	TankHP
+	TankDead
+	TankScore
+	TankInv0 // TankInv0 .. TankInv0+InvSlots-1: visible to the owner only
+)
+
+// Chest fields (after x and y).
+const (
+	ChestUsers = replica.FieldFirst + iota // how many tanks have it open
+	ChestSlot0                             // ChestSlot0 .. +ChestSlots-1: visible to those with it open
+)
+
+// Inventory and chest sizes.
+const (
+	InvSlots   = 4
+	ChestSlots = 6
+)
+
+// Tank events.
+const (
+	EvHit  = 0 // damage taken this tick, summed over every shooter
+	EvFire = 1 // the tank fired; value: the id of the tank hit, or 0
+	EvDie  = 2 // the tank was destroyed; value: the id of the shooter
+)
+
+// ItemNames names the item codes of inventory and chest slots; 0 is
+// empty.
+var ItemNames = []string{"-", "gold", "gem", "ammo", "medkit", "key"}
+
+// Kinds is the arena's replica schema.
+var Kinds = []replica.KindDef{
+	{Name: "tank", Fields: []string{"heading", "hp", "dead", "score", "inv0", "inv1", "inv2", "inv3"},
+		Events: []replica.EventDef{{Name: "hit", Merge: replica.MergeSum}, {Name: "fire", Merge: replica.MergeLast}, {Name: "die", Merge: replica.MergeLast}}},
+	{Name: "chest", Fields: []string{"users", "slot0", "slot1", "slot2", "slot3", "slot4", "slot5"}},
+}
+
+const (
+	tankPublic  = uint16(1<<TankInv0 - 1)
+	chestPublic = uint16(1<<ChestSlot0 - 1)
+)
+
+type tank struct {
+	id        replica.EntityID
+	owner     *player // nil for a bot
+	zone      *zoneMap
+	respawnAt uint64 // tick; 0 while alive
+	readyAt   uint64 // tick the gun may fire again
+	ctl       Control
+	ctlUntil  uint64
+}
+
+type player struct {
+	peer         peer
+	tank         *tank
+	view         *replica.Viewer
+	bank         float64 // movement allowance in units
+	lastSeq      uint32
+	offences     int
+	firstOffence uint64
+	open         replica.EntityID // open chest, or 0
+}
+
+type chest struct {
+	id   replica.EntityID
+	zone *zoneMap
+}
+
+// sim is the arena's rules, independent of server.Player so that tests and
+// benchmarks can drive it with fake players.
+type sim struct {
+	opts     options
+	w        *replica.World
+	zones    map[int]*zoneMap
+	zoneByID []*zoneMap
+	players  map[uint64]*player
+	order    []*player
+	tanks    map[replica.EntityID]*tank
+	tankList []*tank
+	chests   map[replica.EntityID]*chest
+	rng      *rand.Rand
+	n        uint64
+	dt       time.Duration
+}
+
+func (g *sim) init(o options) error {
+	g.opts = o
+	zones, err := loadZones()
+	if err != nil {
+		return err
+	}
+	g.zones = zones
+	g.zoneByID = make([]*zoneMap, len(zones)+1)
+	for id, z := range zones {
+		g.zoneByID[id] = z
+	}
+	cfg := o.sync
+	cfg.Radius = ViewRadius
+	cfg.Visible = g.visible
+	cfg.FieldMask = g.fieldMask
+	g.w, err = replica.NewWorld(cfg, Kinds...)
+	if err != nil {
+		return err
+	}
+	g.players = map[uint64]*player{}
+	g.tanks = map[replica.EntityID]*tank{}
+	g.chests = map[replica.EntityID]*chest{}
+	g.rng = rand.New(rand.NewPCG(o.seed, 0x7a11))
+	g.dt = tickDuration
+	for id := 1; id <= len(zones); id++ {
+		z := zones[id]
+		if err := g.w.AddZone(replica.ZoneDef{ID: id, W: z.w, H: z.h, Unit: Unit, Tiles: z.tiles}); err != nil {
+			return err
+		}
+		for _, c := range z.chests {
+			cid := g.w.Spawn(KindChest, id, center(c.x), center(c.y), "chest")
+			for s := 0; s < ChestSlots; s++ {
+				if g.rng.IntN(2) == 0 {
+					g.w.Set(cid, ChestSlot0+s, int32(1+g.rng.IntN(len(ItemNames)-1)))
+				}
+			}
+			g.chests[cid] = &chest{id: cid, zone: z}
+		}
+	}
+	for i := 0; i < o.bots; i++ {
+		z := zones[1+i%len(zones)]
+		g.spawnTank(z, fmt.Sprintf("bot-%d", i+1), nil)
+	}
+	g.w.Flush()
+	return nil
+}
+
+func (g *sim) spawnTank(z *zoneMap, name string, owner *player) *tank {
+	x, y := z.spawnPoint()
+	id := g.w.Spawn(KindTank, z.id, x, y, name)
+	g.w.Set(id, TankHP, MaxHP)
+	t := &tank{id: id, owner: owner, zone: z}
+	g.tanks[id] = t
+	g.tankList = append(g.tankList, t)
+	return t
+}
+
+// visible is the replica Visible hook: line of sight on the tile map.
+func (g *sim) visible(v *replica.Viewer, e replica.Entity) bool {
+	z := g.zoneByID[e.Zone]
+	vx, vy := v.Pos()
+	ax, ay := z.tileXY(vx, vy)
+	bx, by := z.tileXY(e.X, e.Y)
+	return z.seesXY(ax, ay, bx, by)
+}
+
+// fieldMask is the replica FieldMask hook: inventories are private to
+// their owner, chest contents to the tanks that have the chest open.
+func (g *sim) fieldMask(v *replica.Viewer, e replica.Entity) uint16 {
+	switch e.Kind {
+	case KindTank:
+		if e.ID == v.Followed() {
+			return 0xFFFF
+		}
+		return tankPublic
+	case KindChest:
+		if pl, ok := v.Data.(*player); ok && pl.open == e.ID {
+			return 0xFFFF
+		}
+		return chestPublic
+	}
+	return 0xFFFF
+}
+
+func (g *sim) pos(id replica.EntityID) Point {
+	return Point{g.w.Get(id, replica.FieldX), g.w.Get(id, replica.FieldY)}
+}
+
+func (t *tank) dead() bool { return t.respawnAt != 0 }
+
+func (g *sim) join(p peer) *player {
+	pl := &player{peer: p, bank: Speed * MaxBank}
+	pl.tank = g.spawnTank(g.zones[1], p.Name(), pl)
+	pl.view = g.w.AddViewer(p)
+	pl.view.Data = pl
+	pl.view.Follow(pl.tank.id)
+	g.players[p.ID()] = pl
+	g.order = append(g.order, pl)
+	g.tellSpawn(pl)
+	p.Send(&msg.Notice{Text: fmt.Sprintf("you drive tank %d in zone 1 (%s); LOOK to look around, HELP for commands", pl.tank.id, g.zones[1].name)})
+	return pl
+}
+
+func (g *sim) leave(p peer) {
+	pl := g.players[p.ID()]
+	if pl == nil {
+		return
+	}
+	g.closeChest(pl, false)
+	g.w.Remove(pl.tank.id)
+	g.w.RemoveViewer(pl.view)
+	delete(g.tanks, pl.tank.id)
+	g.tankList = deleteItem(g.tankList, pl.tank)
+	delete(g.players, p.ID())
+	g.order = deleteItem(g.order, pl)
+}
+
+func deleteItem[T comparable](s []T, x T) []T {
+	for i, y := range s {
+		if y == x {
+			return append(s[:i], s[i+1:]...)
+		}
+	}
+	return s
+}
+
+// begin starts tick n: movement allowances refill and destroyed tanks whose
+// time is up respawn.
+func (g *sim) begin(n uint64, dt time.Duration) {
+	g.n, g.dt = n, dt
+	refill := Speed * dt.Seconds()
+	for _, pl := range g.order {
+		pl.bank = math.Min(pl.bank+refill, Speed*MaxBank)
+	}
+	for _, t := range g.tankList {
+		if t.respawnAt != 0 && n >= t.respawnAt {
+			t.respawnAt = 0
+			x, y := t.zone.spawnPoint()
+			g.w.SetPos(t.id, x, y)
+			g.w.Set(t.id, TankHP, MaxHP)
+			g.w.Set(t.id, TankDead, 0)
+			if t.owner != nil {
+				// Tell the client's predictor where it is now.
+				t.owner.view.Ack(t.owner.lastSeq)
+				g.tellSpawn(t.owner)
+			}
+		}
+	}
+}
+
+// end finishes the tick: bots drive, chests out of reach close, and every
+// player is sent its view.
+func (g *sim) end() {
+	for _, t := range g.tankList {
+		if t.owner == nil && !t.dead() {
+			g.driveBot(t)
+		}
+	}
+	for _, pl := range g.order {
+		if pl.open != 0 && !g.canReach(pl, pl.open) {
+			g.closeChest(pl, true)
+		}
+	}
+	g.w.Flush()
+}
+
+func (g *sim) driveBot(t *tank) {
+	if g.n >= t.ctlUntil {
+		for t.ctl == (Control{}) || g.rng.IntN(3) == 0 {
+			t.ctl = Control{int8(g.rng.IntN(3) - 1), int8(g.rng.IntN(3) - 1)}
+		}
+		t.ctlUntil = g.n + 20 + uint64(g.rng.IntN(40))
+	}
+	from := g.pos(t.id)
+	to := Step(t.zone, from, t.ctl)
+	if tl, _ := t.zone.Tile(int(to.X/Unit), int(to.Y/Unit)); to == from || tl == TilePortal {
+		t.ctl, t.ctlUntil = Control{}, 0 // blocked: pick another way next tick
+		return
+	}
+	g.w.SetPos(t.id, to.X, to.Y)
+	g.w.Set(t.id, TankHeading, Heading(from, to))
+}
+
+// handle applies one input from p.
+func (g *sim) handle(p peer, m any) error {
+	pl := g.players[p.ID()]
+	if pl == nil {
+		return nil
+	}
+	switch m := m.(type) {
+	case *Move:
+		if err := g.move(pl, Point{m.X, m.Y}, 0); err != nil {
+			g.tellPos(pl)
+			return err
+		}
+		g.tellPos(pl)
+	case *Drive:
+		pl.lastSeq = m.Seq
+		pl.view.Ack(m.Seq)
+		return g.move(pl, Point{m.X, m.Y}, m.Seq)
+	case *Go:
+		return g.goDir(pl, m)
+	case *Turn:
+		if pl.tank.dead() {
+			return errDead
+		}
+		g.w.Set(pl.tank.id, TankHeading, m.Deg)
+	case *Fire:
+		return g.fire(pl)
+	case *Open:
+		return g.openChest(pl, replica.EntityID(m.ID))
+	case *Close:
+		if pl.open == 0 {
+			return server.Refuse("no_chest", "you have no chest open")
+		}
+		g.closeChest(pl, true)
+	case *Take:
+		return g.take(pl, int(m.Slot))
+	case *Put:
+		return g.put(pl, int(m.Slot))
+	case *Look:
+		g.look(pl)
+	case *Say:
+		if strings.TrimSpace(m.Text) == "" {
+			return server.Refuse(msg.CodeBadField, "SAY text: empty")
+		}
+		c := &Chat{From: p.Name(), Text: m.Text}
+		for _, o := range g.order {
+			o.peer.Send(c)
+		}
+	case *replica.DesyncReport:
+		g.w.ReportDesync(p.Logger(), pl.view, m)
+	default:
+		return server.Refuse("unhandled", "%T is not handled by the arena", m)
+	}
+	return nil
+}
+
+var errDead = server.Refuse("dead", "your tank is destroyed; wait for it to respawn")
+
+func (g *sim) tellPos(pl *player) {
+	at := g.pos(pl.tank.id)
+	pl.peer.Send(&Pos{ID: uint64(pl.tank.id), X: at.X, Y: at.Y})
+}
+
+func (g *sim) tellSpawn(pl *player) {
+	at := g.pos(pl.tank.id)
+	pl.peer.Send(&Spawn{ID: uint64(pl.tank.id), Name: g.w.Name(pl.tank.id), X: at.X, Y: at.Y})
+}
+
+// move validates and applies a proposed move: inside the map, no faster
+// than the tank's allowance, and not through a wall. A refused move is
+// logged as suspicious; repeated ones are struck.
+func (g *sim) move(pl *player, to Point, seq uint32) error {
+	t := pl.tank
+	if t.dead() {
+		return errDead
+	}
+	z := t.zone
+	from := g.pos(t.id)
+	dist := math.Hypot(float64(to.X-from.X), float64(to.Y-from.Y))
+	reason := ""
+	switch {
+	case to.X < 0 || to.Y < 0 || to.X >= int32(z.w*Unit) || to.Y >= int32(z.h*Unit):
+		reason = "out_of_bounds"
+	case dist > pl.bank+1e-6:
+		reason = "too_fast"
+	case !PathClear(z, from, to):
+		reason = "wall"
+	}
+	if reason != "" {
+		pl.peer.Logger().Warn("suspicious move", "reason", reason, "seq", seq, "zone", z.id,
+			"from_x", from.X, "from_y", from.Y, "to_x", to.X, "to_y", to.Y,
+			"dist", int(math.Round(dist)), "allowed", int(pl.bank))
+		if pl.offences == 0 || g.n-pl.firstOffence > StrikeWindowTicks {
+			pl.offences, pl.firstOffence = 0, g.n
+		}
+		pl.offences++
+		if pl.offences >= StrikeAfter {
+			pl.offences = 0
+			pl.peer.Strike("impossible_move")
+		}
+		texts := map[string]string{
+			"out_of_bounds": "outside the map",
+			"too_fast":      fmt.Sprintf("%.0f units is more than the %.0f you may drive now", dist, pl.bank),
+			"wall":          "a wall is in the way",
+		}
+		return server.Refuse(reason, "move to %d,%d refused: %s; you are at %d,%d", to.X, to.Y, texts[reason], from.X, from.Y)
+	}
+	pl.bank -= dist
+	if h := Heading(from, to); h >= 0 {
+		g.w.Set(t.id, TankHeading, h)
+	}
+	g.w.SetPos(t.id, to.X, to.Y)
+	if p, ok := z.portals[z.tileIndex(to.X, to.Y)]; ok {
+		g.closeChest(pl, true)
+		nz := g.zones[p.zone]
+		t.zone = nz
+		g.w.SetZone(t.id, nz.id, p.x, p.y)
+		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("through portal %c to zone %d (%s)", p.letter, nz.id, nz.name)})
+		g.tellSpawn(pl)
+	}
+	return nil
+}
+
+var directions = map[string]Control{
+	"n": {0, -1}, "s": {0, 1}, "e": {1, 0}, "w": {-1, 0},
+	"ne": {1, -1}, "nw": {-1, -1}, "se": {1, 1}, "sw": {-1, 1},
+}
+
+// goDir drives up to n tiles in a direction, stopping at walls and at the
+// edge of the tank's allowance: a server-side intention, never suspicious.
+func (g *sim) goDir(pl *player, m *Go) error {
+	c, ok := directions[strings.ToLower(m.Dir)]
+	if !ok {
+		return server.Refuse(msg.CodeBadField, "GO dir: want n, s, e, w, ne, nw, se or sw")
+	}
+	if pl.tank.dead() {
+		return errDead
+	}
+	tiles := max(m.Tiles, 1)
+	from := g.pos(pl.tank.id)
+	to := from
+	scale := 1.0
+	if c.DX != 0 && c.DY != 0 {
+		scale = math.Sqrt2
+	}
+	for i := int32(1); i <= tiles*Unit; i++ {
+		next := Point{from.X + int32(c.DX)*i, from.Y + int32(c.DY)*i}
+		if float64(i)*scale > pl.bank || !PathClear(pl.tank.zone, to, next) {
+			break
+		}
+		to = next
+	}
+	if to == from {
+		return server.Refuse("blocked", "cannot drive %s from %d,%d", m.Dir, from.X, from.Y)
+	}
+	err := g.move(pl, to, 0)
+	g.tellPos(pl)
+	return err
+}
+
+func (g *sim) fire(pl *player) error {
+	t := pl.tank
+	if t.dead() {
+		return errDead
+	}
+	if g.n < t.readyAt {
+		return server.Refuse("reloading", "the gun is ready in %d ticks", t.readyAt-g.n)
+	}
+	t.readyAt = g.n + FireCooldownTicks
+	target := g.shoot(t)
+	if target == nil {
+		g.w.Emit(t.id, EvFire, 0)
+		pl.peer.Send(&msg.Notice{Text: "missed"})
+		return nil
+	}
+	g.w.Emit(t.id, EvFire, int32(target.id))
+	hp := g.damage(t, target)
+	name := g.w.Name(target.id)
+	if hp == 0 {
+		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("destroyed %s (tank %d)", name, target.id)})
+	} else {
+		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("hit %s (tank %d) for %d: hp %d", name, target.id, Damage, hp)})
+	}
+	return nil
+}
+
+// shoot returns the nearest live tank on t's line of fire within
+// FireRange and in sight, or nil.
+func (g *sim) shoot(t *tank) *tank {
+	from := g.pos(t.id)
+	rad := float64(g.w.Get(t.id, TankHeading)) * math.Pi / 180
+	hx, hy := math.Cos(rad), math.Sin(rad)
+	z := t.zone
+	var best *tank
+	bestT := math.Inf(1)
+	g.w.Near(z.id, from.X, from.Y, FireRange, func(e replica.Entity) bool {
+		o := g.tanks[e.ID]
+		if e.Kind != KindTank || e.ID == t.id || o == nil || o.dead() {
+			return true
+		}
+		rx, ry := float64(e.X-from.X), float64(e.Y-from.Y)
+		along := rx*hx + ry*hy
+		if along < 0 || along > FireRange || math.Abs(rx*hy-ry*hx) > HitRadius || along >= bestT {
+			return true
+		}
+		if z.sees(z.tileIndex(from.X, from.Y), z.tileIndex(e.X, e.Y)) {
+			best, bestT = o, along
+		}
+		return true
+	})
+	return best
+}
+
+// damage applies one hit by shooter to target and returns target's hp.
+func (g *sim) damage(shooter, target *tank) int32 {
+	hp := max(g.w.Get(target.id, TankHP)-Damage, 0)
+	g.w.Set(target.id, TankHP, hp)
+	g.w.Emit(target.id, EvHit, Damage)
+	if hp == 0 {
+		g.w.Set(target.id, TankDead, 1)
+		g.w.Emit(target.id, EvDie, int32(shooter.id))
+		g.w.Set(shooter.id, TankScore, g.w.Get(shooter.id, TankScore)+1)
+		target.respawnAt = g.n + RespawnTicks
+		if target.owner != nil {
+			g.closeChest(target.owner, true)
+			target.owner.peer.Send(&msg.Notice{Text: fmt.Sprintf("destroyed by %s; respawning in %d s", g.w.Name(shooter.id), RespawnTicks/20)})
+			target.owner.peer.Send(&Gone{ID: uint64(target.id)})
+		}
+	}
+	return hp
+}
+
+func (g *sim) canReach(pl *player, id replica.EntityID) bool {
+	c := g.chests[id]
+	if c == nil || c.zone != pl.tank.zone || pl.tank.dead() {
+		return false
+	}
+	a, b := g.pos(pl.tank.id), g.pos(id)
+	if math.Hypot(float64(a.X-b.X), float64(a.Y-b.Y)) > ChestReach {
+		return false
+	}
+	z := c.zone
+	return z.sees(z.tileIndex(a.X, a.Y), z.tileIndex(b.X, b.Y))
+}
+
+func (g *sim) openChest(pl *player, id replica.EntityID) error {
+	if g.chests[id] == nil {
+		return server.Refuse("no_chest", "%d is not a chest", id)
+	}
+	if !g.canReach(pl, id) {
+		return server.Refuse("too_far", "chest %d is out of reach (%d units)", id, ChestReach)
+	}
+	if pl.open == id {
+		g.tellChest(pl)
+		return nil
+	}
+	g.closeChest(pl, false)
+	pl.open = id
+	g.w.Set(id, ChestUsers, g.w.Get(id, ChestUsers)+1)
+	g.tellChest(pl)
+	return nil
+}
+
+func (g *sim) closeChest(pl *player, tell bool) {
+	if pl.open == 0 {
+		return
+	}
+	id := pl.open
+	pl.open = 0
+	g.w.Set(id, ChestUsers, max(g.w.Get(id, ChestUsers)-1, 0))
+	if tell {
+		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("chest %d closed", id)})
+	}
+}
+
+func (g *sim) items(id replica.EntityID, first, n int) string {
+	names := make([]string, n)
+	for i := range names {
+		it := g.w.Get(id, first+i)
+		if it < 0 || int(it) >= len(ItemNames) {
+			it = 0
+		}
+		names[i] = fmt.Sprintf("%d:%s", i, ItemNames[it])
+	}
+	return strings.Join(names, " ")
+}
+
+func (g *sim) tellChest(pl *player) {
+	pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("chest %d: %s", pl.open, g.items(pl.open, ChestSlot0, ChestSlots))})
+}
+
+func (g *sim) take(pl *player, slot int) error {
+	if pl.open == 0 {
+		return server.Refuse("no_chest", "open a chest first")
+	}
+	item := g.w.Get(pl.open, ChestSlot0+slot)
+	if item == 0 {
+		return server.Refuse("empty", "chest slot %d is empty", slot)
+	}
+	for i := 0; i < InvSlots; i++ {
+		if g.w.Get(pl.tank.id, TankInv0+i) == 0 {
+			g.w.Set(pl.tank.id, TankInv0+i, item)
+			g.w.Set(pl.open, ChestSlot0+slot, 0)
+			pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("took %s; inventory %s", ItemNames[item], g.items(pl.tank.id, TankInv0, InvSlots))})
+			return nil
+		}
+	}
+	return server.Refuse("inventory_full", "your inventory is full; PUT something first")
+}
+
+func (g *sim) put(pl *player, slot int) error {
+	if pl.open == 0 {
+		return server.Refuse("no_chest", "open a chest first")
+	}
+	item := g.w.Get(pl.tank.id, TankInv0+slot)
+	if item == 0 {
+		return server.Refuse("empty", "inventory slot %d is empty", slot)
+	}
+	for i := 0; i < ChestSlots; i++ {
+		if g.w.Get(pl.open, ChestSlot0+i) == 0 {
+			g.w.Set(pl.open, ChestSlot0+i, item)
+			g.w.Set(pl.tank.id, TankInv0+slot, 0)
+			pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("put %s into chest %d", ItemNames[item], pl.open)})
+			return nil
+		}
+	}
+	return server.Refuse("chest_full", "the chest is full")
+}
