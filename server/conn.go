@@ -433,7 +433,9 @@ func (c *conn) help(rid uint32) {
 		if t.Dir&msg.ToServer == 0 {
 			continue
 		}
-		lines = append(lines, fmt.Sprintf("%-22s %s", t.Usage(), t.Doc))
+		// Trim the padding when Doc is empty: INFO's text is a rest field,
+		// and trailing spaces would make it go out quoted.
+		lines = append(lines, strings.TrimRight(fmt.Sprintf("%-22s %s", t.Usage(), t.Doc), " "))
 	}
 	lines = append(lines, `strings with spaces go in double quotes: AUTH "a b" x; a blank line is a keepalive`)
 	items := make([]outItem, len(lines))

@@ -147,6 +147,16 @@ func (s *Server) Serve(ln net.Listener) error {
 				return ErrServerClosed
 			default:
 			}
+			// Shutdown closes the listeners before it closes s.stopping, so
+			// the Accept it interrupts usually gets here first: s.closed,
+			// set before the listeners are closed, tells that case apart
+			// from a listener closed by someone else.
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
 			if errors.Is(err, net.ErrClosed) {
 				return err
 			}
@@ -325,6 +335,18 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		s.players[p.id] = p
 		s.playerList = append(s.playerList, p)
 		p.pending = append([]outItem{{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}}}, p.pending...)
+		// The WELCOME was inserted at index 0: shift the SendLatest indexes
+		// recorded during Join, or a SendLatest later this tick would
+		// overwrite the wrong item (the WELCOME itself for the first key).
+		for k := range p.latestIx {
+			p.latestIx[k]++
+		}
+		// And put the player on the flush list: a Join that sends nothing
+		// left it off, and the WELCOME was never written.
+		if !p.dirty {
+			p.dirty = true
+			s.dirty = append(s.dirty, p)
+		}
 	}
 	inputs := sc.inputs[:0]
 	for _, in := range sc.inputs {
