@@ -81,9 +81,10 @@ type conn struct {
 	// connection holds no writer stack.
 	outMu   sync.Mutex
 	out     []outItem
-	spare   []outItem // the writer's previous batch, reused
-	writing bool      // a writer goroutine is running
-	dead    bool      // closed: start no more writers
+	spare   []outItem     // the writer's previous batch, reused
+	writing bool          // a writer goroutine is running
+	wake    chan struct{} // wakes a lingering writer; capacity 1
+	dead    bool          // closed: start no more writers
 	outEnc  msg.Encoding
 	wbuf    []byte
 
@@ -105,6 +106,7 @@ func (s *Server) newConn(nc net.Conn, id uint64) *conn {
 		id:      id,
 		remote:  addrOf(nc.RemoteAddr()),
 		inSpace: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 	c.encoding.Store(uint32(c.initialEncoding()))
@@ -199,6 +201,11 @@ func (c *conn) enqueue(items ...outItem) {
 	c.outMu.Unlock()
 	if start {
 		go c.writeLoop()
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default: // a wake is already pending
 	}
 }
 
@@ -493,13 +500,37 @@ func (c *conn) write(buf []byte) bool {
 
 // writeLoop runs on the connection's writer goroutine while there is
 // output: it encodes queued messages into one buffer, writes them with one
-// call, and exits when the queue is empty. A write that stalls past the write
+// call, and exits when the queue has stayed empty for a moment. A write that stalls past the write
 // timeout cuts the client off as a slow consumer.
 func (c *conn) writeLoop() {
 	defer c.srv.connWG.Done()
 	enc := c.srv.cfg.Registry.NewCodec(c.outEnc)
+	// A writer that runs dry lingers for two tick periods before it exits,
+	// so a player sent something every tick keeps one writer instead of
+	// starting one per tick, while an idle connection holds none.
+	lingerFor := 2 * time.Second / time.Duration(c.srv.cfg.TickRate)
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
 		c.outMu.Lock()
+		if len(c.out) == 0 && !c.dead {
+			c.outMu.Unlock()
+			if linger == nil {
+				linger = time.NewTimer(lingerFor)
+			} else {
+				linger.Reset(lingerFor)
+			}
+			select {
+			case <-c.wake:
+			case <-linger.C:
+			case <-c.done:
+			}
+			c.outMu.Lock()
+		}
 		if len(c.out) == 0 || c.dead {
 			c.writing = false
 			c.outMu.Unlock()
