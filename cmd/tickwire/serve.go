@@ -8,25 +8,38 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/tickwire/tickwire/auth"
 	"github.com/tickwire/tickwire/demo/arena"
-	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/guard"
 	"github.com/tickwire/tickwire/server"
+	"github.com/tickwire/tickwire/store"
 	"github.com/tickwire/tickwire/transport"
+	"github.com/tickwire/tickwire/web"
 )
 
 func init() {
-	register(&command{name: "serve", summary: "run the demo arena game server", run: runServe})
+	register(&command{name: "serve", summary: "run the demo arena: game server, auth service and web page", run: runServe})
 }
 
 // serveFlags are the flags of "tickwire serve".
 type serveFlags struct {
-	addr, httpAddr string
-	cfg            server.Config
-	logLevel       string
-	origins        multiFlag
+	addr, httpAddr, authAddr string
+	cfg                      server.Config
+	db                       banDBFlags
+	tlsCert, tlsKey          string
+	acme                     authListFlag
+	tokenTTL                 time.Duration
+	plainPasswords           bool
+	logLevel                 string
+	origins                  multiFlag
+	link                     transport.LinkConfig
+	publicOrigins            authListFlag
+	banLoopback              bool
 }
 
 type multiFlag []string
@@ -42,11 +55,51 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+// verifierAdapter lets the auth package's Verifier serve as the game
+// server's Authenticator (auth cannot import server: it sits below it).
+type verifierAdapter struct{ v *auth.Verifier }
+
+func (a verifierAdapter) Authenticate(ctx context.Context, user, secret string, remote netip.Addr) (server.Identity, error) {
+	id, err := a.v.Authenticate(ctx, user, secret, remote)
+	return server.Identity(id), err
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
 func runServe(ctx context.Context, args []string) error {
 	var f serveFlags
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: tickwire serve [flags]
+
+Runs the demo arena: the game server (TCP, text protocol; try nc), the
+WebSocket endpoint and demo page on the HTTP address, and the HTTPS auth
+service. Defaults need nothing installed: SQLite in --data-dir and a
+self-made development TLS certificate.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&f.addr, "addr", transport.DefaultTCPAddr, "game server TCP address (port 0 picks a free port)")
-	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "HTTP address for WebSocket (/ws) and the web page; empty disables")
+	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "HTTP address: the demo page at /, WebSocket at /ws, Prometheus metrics at /metrics; empty disables")
+	fs.StringVar(&f.authAddr, "auth", auth.DefaultAddr, "HTTPS auth service address; empty disables accounts (guests only)")
+	f.db.add(fs)
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate for the auth service (default: a self-signed development certificate in the data directory)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	fs.Var(&f.acme, "acme-domain", "serve the auth service with a Let's Encrypt certificate for this domain (repeatable)")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", auth.DefaultTokenTTL, "lifetime of a one-time game login token")
+	fs.BoolVar(&f.plainPasswords, "dev-plain-passwords", false, "DEVELOPMENT ONLY: accept AUTH <user> <password> on the unencrypted game port")
 	fs.IntVar(&f.cfg.TickRate, "tick", server.DefaultTickRate, "ticks per second (1-120)")
 	fs.IntVar(&f.cfg.MaxMessage, "max-message", 4096, "largest inbound message in bytes")
 	fs.DurationVar(&f.cfg.LoginTimeout, "login-timeout", server.DefaultLoginTimeout, "close connections silent this long before login")
@@ -57,6 +110,11 @@ func runServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.cfg.DisableGuests, "no-guests", false, "refuse AUTH guest")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Var(&f.origins, "allow-origin", "extra browser origin (host[:port] pattern) allowed to open /ws; repeatable")
+	fs.Var(&f.publicOrigins, "public-origin", "origin of the page in production (e.g. https://play.example.com), allowed to call the auth API; repeatable")
+	fs.BoolVar(&f.banLoopback, "ban-loopback", false, "strike and ban loopback addresses too (off by default: on your own machine, or behind a reverse proxy on it, every client is 127.0.0.1)")
+	fs.DurationVar(&f.link.Latency, "latency", 0, "simulate this one-way network delay on game connections (TCP and WebSocket), e.g. 150ms")
+	fs.DurationVar(&f.link.Jitter, "jitter", 0, "simulate +/- this much delay variation (never reorders)")
+	fs.IntVar(&f.link.Bandwidth, "bandwidth", 0, "simulate a bandwidth cap in bytes per second per direction (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,12 +127,41 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	f.cfg.Logger = log
 
+	// Accounts, tokens and bans live in one database.
+	st, err := store.Open(ctx, store.ResolveDSN(f.db.dataDir, f.db.db))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	gcfg := guard.Config{Store: st, Logger: log}
+	if !f.banLoopback {
+		gcfg.AllowList = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	g, err := guard.New(ctx, gcfg)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	f.cfg.Guard = g
+	if f.plainPasswords {
+		log.Warn("DEVELOPMENT MODE: plain passwords are accepted on the unencrypted game port (--dev-plain-passwords); never use this in production")
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Store: st, Logger: log, AllowGuests: !f.cfg.DisableGuests, AllowPlainPasswords: f.plainPasswords})
+	if err != nil {
+		return err
+	}
+	f.cfg.Authenticator = verifierAdapter{verifier}
+
 	ln, err := transport.ListenTCP(ctx, f.addr)
 	if err != nil {
 		return err
 	}
-	reg := msg.NewRegistry()
-	arena.Register(reg)
+	gameLn := ln
+	if !f.link.IsZero() {
+		gameLn = transport.Condition(ln, f.link)
+		log.Warn("simulating network conditions on game connections", "latency", f.link.Latency, "jitter", f.link.Jitter, "bandwidth", f.link.Bandwidth)
+	}
+	reg := demoRegistry()
 	f.cfg.Registry = reg
 	f.cfg.Banner = arena.Banner(ln.Addr().String())
 	srv, err := server.New(f.cfg, arena.New())
@@ -82,24 +169,72 @@ func runServe(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(gameLn) }()
 
-	var httpSrv *http.Server
+	// The HTTP listener comes first: the auth service must allow the page's
+	// real origin, which is known only once the port is bound.
+	var hl net.Listener
 	if f.httpAddr != "" {
-		hl, err := net.Listen("tcp", f.httpAddr)
-		if err != nil {
+		if hl, err = net.Listen("tcp", f.httpAddr); err != nil {
 			srv.Shutdown(context.Background())
 			return fmt.Errorf("http listener: %w", err)
 		}
+	}
+	var svc *auth.Service
+	if f.authAddr != "" {
+		svc, err = auth.New(auth.Config{
+			Store: st, Logger: log, Addr: f.authAddr, DataDir: f.db.dataDir,
+			TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, ACMEDomains: f.acme,
+			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: g,
+			AllowedOrigins: authOrigins(hl, f.publicOrigins),
+		})
+		if err == nil {
+			err = svc.Start()
+		}
+		if err != nil {
+			srv.Shutdown(context.Background())
+			if hl != nil {
+				hl.Close()
+			}
+			return fmt.Errorf("auth service: %w", err)
+		}
+	}
+
+	var httpSrv *http.Server
+	var pageURL string
+	if hl != nil {
+		serveWS := srv.ServeConn
+		if !f.link.IsZero() {
+			serveWS = func(c net.Conn) { srv.ServeConn(transport.ConditionConn(c, f.link)) }
+		}
 		mux := http.NewServeMux()
-		mux.Handle("/ws", transport.WebSocketHandler(transport.WebSocketConfig{OriginPatterns: f.origins, Logger: log}, srv.ServeConn))
+		mux.Handle("/ws", transport.WebSocketHandler(transport.WebSocketConfig{OriginPatterns: f.origins, Logger: log}, serveWS))
+		if svc != nil && isLoopback(hl.Addr().String()) {
+			// On this machine only, the page's own origin also serves the
+			// account API, so a browser logs in without meeting the
+			// development certificate. Elsewhere the API is HTTPS only.
+			mux.Handle("/v1/", svc.Handler())
+		}
+		mux.Handle("/metrics", metricsHandler(srv))
+		mux.Handle("/", web.Handler())
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { errc <- httpSrv.Serve(hl) }()
-		fmt.Fprintf(os.Stderr, "WebSocket: ws://%s/ws\n", hl.Addr())
+		pageURL = "http://" + hl.Addr().String() + "/"
 	}
-	fmt.Fprintf(os.Stderr, "tickwire arena is running. Play from a terminal:\n  nc %s %d\nthen type: AUTH guest\n",
-		ln.Addr().(*net.TCPAddr).IP, ln.Addr().(*net.TCPAddr).Port)
+
+	tcp := ln.Addr().(*net.TCPAddr)
+	fmt.Fprintf(os.Stderr, "\ntickwire arena is running.\n  play in a terminal:  nc %s %d   then type: AUTH guest\n", tcp.IP, tcp.Port)
+	if pageURL != "" {
+		fmt.Fprintf(os.Stderr, "  play in a browser:   %s\n  WebSocket:           ws://%s/ws\n", pageURL, strings.TrimPrefix(strings.TrimSuffix(pageURL, "/"), "http://"))
+	}
+	if svc != nil {
+		fmt.Fprintf(os.Stderr, "  accounts (HTTPS):    https://%s/v1/register, /v1/login (database: %s)\n", svc.Addr(), st.Backend())
+		if fp := svc.CertFingerprint(); fp != "" {
+			fmt.Fprintf(os.Stderr, "  TLS certificate SHA-256 fingerprint: %s\n", fp)
+		}
+	}
+	fmt.Fprintln(os.Stderr)
 
 	select {
 	case <-ctx.Done():
@@ -117,5 +252,35 @@ func runServe(ctx context.Context, args []string) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 	}
+	if svc != nil {
+		svc.Close()
+	}
 	return nil
+}
+
+// authOrigins lists the browser origins allowed to call the auth API: the
+// demo page's own (by address and, on loopback, as localhost) and the
+// production origins given with --public-origin.
+func authOrigins(hl net.Listener, public []string) []string {
+	origins := append([]string(nil), auth.DefaultAllowedOrigins...)
+	add := func(o string) {
+		for _, have := range origins {
+			if have == o {
+				return
+			}
+		}
+		origins = append(origins, o)
+	}
+	if hl != nil {
+		addr := hl.Addr().String()
+		add("http://" + addr)
+		if _, port, err := net.SplitHostPort(addr); err == nil && isLoopback(addr) {
+			add("http://localhost:" + port)
+			add("http://127.0.0.1:" + port)
+		}
+	}
+	for _, o := range public {
+		add(o)
+	}
+	return origins
 }

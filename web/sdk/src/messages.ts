@@ -29,18 +29,64 @@ export interface Messages {
   INFO: { text: string };
   /** a refused message: ERR <code> <text> */
   ERR: { code: string; text?: string };
-  /** move to x y (0-1000); too far is refused */
+  /** ask for the server's load figures */
+  STATS: { };
+  /** server load: last tick duration in microseconds, tick rate, connections */
+  SERVERSTATS: { tick_us: number; tick_rate: number; conns: number };
+  /** an entity kind: kind name fields events */
+  KIND: { kind: number; name: string; fields: string; events?: string };
+  /** snapshot start: zone snap w h unit (drop what you hold) */
+  ZONE: { zone: number; snap: number; w: number; h: number; unit: number };
+  /** tiles of row y from column x */
+  TILES: { y: number; x: number; tiles: number[] };
+  /** a whole entity: id kind vals [name] */
+  ENTER: { id: number; kind: number; vals: number[]; name?: string };
+  /** changed fields: id mask vals */
+  DELTA: { id: number; mask: number; vals: number[] };
+  /** an event on an entity: id event value */
+  EVENT: { id: number; event: number; value: number };
+  /** an entity left your view: id */
+  REMOVE: { id: number };
+  /** snapshot complete: snap count checksum */
+  SNAPEND: { snap: number; count: number; sum: number };
+  /** resync of an entity: id kind vals [name] */
+  STATE: { id: number; kind: number; vals: number[]; name?: string };
+  /** resync slice end: mod rem count checksum */
+  RSLICE: { mod: number; rem: number; count: number; sum: number };
+  /** input seq applied; your entity's fields: seq id vals */
+  ACK: { seq: number; id: number; vals: number[] };
+  /** client model differed from a resync: id mask reason */
+  DESYNC: { id: number; mask: number; reason: string };
+  /** drive to x y (units, 10 per tile; at most 60/s, not through walls); answered by POS */
   MOVE: { x: number; y: number };
   /** chat to everyone */
   SAY: { text: string };
-  /** an entity's position: id x y */
+  /** where your tank is: id x y */
   POS: { id: number; x: number; y: number };
-  /** an entity appears: id name x y */
+  /** your tank appeared (join, respawn, portal): id name x y */
   SPAWN: { id: number; name: string; x: number; y: number };
-  /** an entity is gone: id */
+  /** your tank was destroyed: id */
   GONE: { id: number };
   /** a chat line: from text */
   CHAT: { from: string; text: string };
+  /** MOVE as numbered input seq, for predicting clients: DRIVE seq x y; answered by ACK */
+  DRIVE: { seq: number; x: number; y: number };
+  /** drive n|s|e|w|ne|nw|se|sw, 1-6 tiles (default 1), stopping at walls */
+  GO: { dir: string; tiles?: number };
+  /** aim at deg degrees: 0 east, 90 south, 180 west, 270 north */
+  TURN: { deg: number };
+  /** shoot along your heading (range 10 tiles, 25 damage, twice a second) */
+  FIRE: { };
+  /** open chest id (within 2.5 tiles); its contents then arrive as DELTA */
+  OPEN: { id: number };
+  /** close your open chest */
+  CLOSE: { };
+  /** take the item in chest slot 0-5 into your inventory */
+  TAKE: { slot: number };
+  /** put the item in inventory slot 0-3 into the open chest */
+  PUT: { slot: number };
+  /** describe what you see, with a map around you */
+  LOOK: { };
 }
 
 /** Stable numeric ids, by name. */
@@ -57,12 +103,35 @@ export const IDs = {
   LOG: 10,
   INFO: 11,
   ERR: 12,
+  STATS: 13,
+  SERVERSTATS: 14,
+  KIND: 16,
+  ZONE: 17,
+  TILES: 18,
+  ENTER: 19,
+  DELTA: 20,
+  EVENT: 21,
+  REMOVE: 22,
+  SNAPEND: 23,
+  STATE: 24,
+  RSLICE: 25,
+  ACK: 26,
+  DESYNC: 27,
   MOVE: 40,
   SAY: 41,
   POS: 42,
   SPAWN: 43,
   GONE: 44,
   CHAT: 45,
+  DRIVE: 46,
+  GO: 47,
+  TURN: 48,
+  FIRE: 49,
+  OPEN: 50,
+  CLOSE: 51,
+  TAKE: 52,
+  PUT: 53,
+  LOOK: 54,
 } as const;
 
 /** The schema of every message, by name. */
@@ -79,12 +148,35 @@ export const schema: Record<Name, TypeSchema> = {
   LOG: { id: 10, name: "LOG", dir: "to_server", latest: false, causes: [], fields: [ { name: "level", kind: "string", maxLen: 8 }, { name: "text", kind: "string", maxLen: 512, rest: true } ] },
   INFO: { id: 11, name: "INFO", dir: "to_client", latest: false, causes: [], fields: [ { name: "text", kind: "string", maxLen: 1024, rest: true } ] },
   ERR: { id: 12, name: "ERR", dir: "to_client", latest: false, causes: [], fields: [ { name: "code", kind: "string", maxLen: 32 }, { name: "text", kind: "string", maxLen: 512, optional: true, rest: true } ] },
-  MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["POS"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
-  SAY: { id: 41, name: "SAY", dir: "to_server", latest: false, causes: ["CHAT"], fields: [ { name: "text", kind: "string", maxLen: 200, rest: true } ] },
+  STATS: { id: 13, name: "STATS", dir: "to_server", latest: false, causes: ["SERVERSTATS"], fields: [ ] },
+  SERVERSTATS: { id: 14, name: "SERVERSTATS", dir: "to_client", latest: false, causes: [], fields: [ { name: "tick_us", kind: "uint", bits: 32 }, { name: "tick_rate", kind: "uint", bits: 16 }, { name: "conns", kind: "uint", bits: 32 } ] },
+  KIND: { id: 16, name: "KIND", dir: "to_client", latest: false, causes: [], fields: [ { name: "kind", kind: "uint", bits: 8 }, { name: "name", kind: "string", maxLen: 24 }, { name: "fields", kind: "string", maxLen: 400 }, { name: "events", kind: "string", maxLen: 400, optional: true } ] },
+  ZONE: { id: 17, name: "ZONE", dir: "to_client", latest: false, causes: [], fields: [ { name: "zone", kind: "uint", bits: 16 }, { name: "snap", kind: "uint", bits: 32 }, { name: "w", kind: "uint", bits: 16, min: 1, max: 1024 }, { name: "h", kind: "uint", bits: 16, min: 1, max: 1024 }, { name: "unit", kind: "uint", bits: 16, min: 1 } ] },
+  TILES: { id: 18, name: "TILES", dir: "to_client", latest: false, causes: [], fields: [ { name: "y", kind: "uint", bits: 16, max: 1023 }, { name: "x", kind: "uint", bits: 16, max: 1023 }, { name: "tiles", kind: "slice", elem: "uint", bits: 8, maxLen: 64 } ] },
+  ENTER: { id: 19, name: "ENTER", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32, min: 1 }, { name: "kind", kind: "uint", bits: 8 }, { name: "vals", kind: "slice", elem: "int", bits: 32, maxLen: 16 }, { name: "name", kind: "string", maxLen: 64, optional: true } ] },
+  DELTA: { id: 20, name: "DELTA", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32, min: 1 }, { name: "mask", kind: "uint", bits: 16 }, { name: "vals", kind: "slice", elem: "int", bits: 32, maxLen: 16 } ] },
+  EVENT: { id: 21, name: "EVENT", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32, min: 1 }, { name: "event", kind: "uint", bits: 8 }, { name: "value", kind: "int", bits: 32 } ] },
+  REMOVE: { id: 22, name: "REMOVE", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32, min: 1 } ] },
+  SNAPEND: { id: 23, name: "SNAPEND", dir: "to_client", latest: false, causes: [], fields: [ { name: "snap", kind: "uint", bits: 32 }, { name: "count", kind: "uint", bits: 32 }, { name: "sum", kind: "uint", bits: 32 } ] },
+  STATE: { id: 24, name: "STATE", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32, min: 1 }, { name: "kind", kind: "uint", bits: 8 }, { name: "vals", kind: "slice", elem: "int", bits: 32, maxLen: 16 }, { name: "name", kind: "string", maxLen: 64, optional: true } ] },
+  RSLICE: { id: 25, name: "RSLICE", dir: "to_client", latest: false, causes: [], fields: [ { name: "mod", kind: "uint", bits: 32, min: 1 }, { name: "rem", kind: "uint", bits: 32 }, { name: "count", kind: "uint", bits: 32 }, { name: "sum", kind: "uint", bits: 32 } ] },
+  ACK: { id: 26, name: "ACK", dir: "to_client", latest: false, causes: [], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "id", kind: "uint", bits: 32 }, { name: "vals", kind: "slice", elem: "int", bits: 32, maxLen: 16 } ] },
+  DESYNC: { id: 27, name: "DESYNC", dir: "to_server", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32 }, { name: "mask", kind: "uint", bits: 16 }, { name: "reason", kind: "string", maxLen: 16 } ] },
+  MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["ERR", "POS", "SPAWN"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
+  SAY: { id: 41, name: "SAY", dir: "to_server", latest: false, causes: ["CHAT", "ERR"], fields: [ { name: "text", kind: "string", maxLen: 200, rest: true } ] },
   POS: { id: 42, name: "POS", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },
   SPAWN: { id: 43, name: "SPAWN", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "name", kind: "string", maxLen: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },
   GONE: { id: 44, name: "GONE", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 } ] },
   CHAT: { id: 45, name: "CHAT", dir: "to_client", latest: false, causes: [], fields: [ { name: "from", kind: "string", maxLen: 64 }, { name: "text", kind: "string", maxLen: 200, rest: true } ] },
+  DRIVE: { id: 46, name: "DRIVE", dir: "to_server", latest: false, causes: ["ACK", "ERR", "SPAWN"], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
+  GO: { id: 47, name: "GO", dir: "to_server", latest: false, causes: ["ERR", "POS", "SPAWN"], fields: [ { name: "dir", kind: "string", maxLen: 2 }, { name: "tiles", kind: "int", bits: 32, min: 0, max: 6, optional: true } ] },
+  TURN: { id: 48, name: "TURN", dir: "to_server", latest: false, causes: ["ERR"], fields: [ { name: "deg", kind: "int", bits: 32, min: 0, max: 359 } ] },
+  FIRE: { id: 49, name: "FIRE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ ] },
+  OPEN: { id: 50, name: "OPEN", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "id", kind: "uint", bits: 32 } ] },
+  CLOSE: { id: 51, name: "CLOSE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ ] },
+  TAKE: { id: 52, name: "TAKE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "slot", kind: "int", bits: 32, min: 0, max: 5 } ] },
+  PUT: { id: 53, name: "PUT", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "slot", kind: "int", bits: 32, min: 0, max: 3 } ] },
+  LOOK: { id: 54, name: "LOOK", dir: "to_server", latest: false, causes: ["INFO"], fields: [ ] },
 };
 
 // ---- runtime: the same for every registry ----

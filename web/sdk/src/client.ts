@@ -1,0 +1,1023 @@
+// The tickwire browser client: one WebSocket connection to a tickwire
+// server, typed messages in and out, login, RTT and traffic counters, and
+// error shipping. Messages are decoded as they arrive and queued; update()
+// hands them to the handlers once per frame, like the Go client's Poll.
+
+import {
+  DecodeError,
+  FrameReader,
+  decode,
+  encodeJSON,
+  encodeMsgPack,
+  encodeText,
+  validate,
+  type Encoding,
+  type Envelope,
+  type Message,
+  type Name,
+} from "./messages.js";
+import { defaultAuthBase, login as authLogin, register as authRegister, type AuthOptions, type LoginResult, type RegisterResult } from "./auth.js";
+import { RateCounter, RttEstimator } from "./stats.js";
+import { Model, type DesyncReport } from "./model.js";
+import { Interpolator } from "./interp.js";
+import type { AckResult, Predictor } from "./predict.js";
+
+/** The part of the WebSocket API the client uses (browser or the `ws` package). */
+export interface WebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** The negotiated subprotocol. */
+  readonly protocol: string;
+  /** Set to "arraybuffer" by the client. */
+  binaryType: string;
+  /** Sends a text (string) or binary message. */
+  send(data: string | Uint8Array): void;
+  /** Starts the closing handshake. */
+  close(code?: number, reason?: string): void;
+  /** Called when the connection opens. */
+  onopen: ((ev: unknown) => void) | null;
+  /** Called with each received message. */
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  /** Called when the connection is closed. */
+  onclose: ((ev: { code?: number; reason?: string; wasClean?: boolean }) => void) | null;
+  /** Called on a connection error (always followed by onclose). */
+  onerror: ((ev: unknown) => void) | null;
+}
+
+/** A WebSocket constructor: the browser's, or `ws` from npm in Node. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/**
+ * Where the connection is: `idle` before connect(), `connecting`, `open`
+ * (connected, not logged in), `joined` (WELCOME received), `closed`.
+ */
+export type ConnectionState = "idle" | "connecting" | "open" | "joined" | "closed";
+
+/** Options of a {@link Client}; every one has a default. */
+export interface ClientOptions {
+  /**
+   * The WebSocket URL. Default: `/ws` on the page's own host, `wss:` when
+   * the page came over https.
+   */
+  url?: string;
+  /** The encoding to speak, chosen by subprotocol. Default `msgpack`. */
+  encoding?: Encoding;
+  /** Base URL of the auth service. Default: the page's own origin. */
+  authBase?: string;
+  /** Milliseconds between RTT pings; 0 disables them. Default 1000. */
+  pingInterval?: number;
+  /**
+   * Milliseconds between STATS requests, whose SERVERSTATS answers (the
+   * server's tick time, tick rate and connection count) appear in
+   * {@link NetStats}; 0 disables them. Default 1000.
+   */
+  statsInterval?: number;
+  /** Largest frame accepted from the server, bytes. Default 65536. */
+  maxMessage?: number;
+  /** Queued messages past which update() runs by itself (a hidden tab stops requestAnimationFrame). Default 20000. */
+  maxQueued?: number;
+  /** LOG lines per second the client ships at most. Default 1. */
+  logRate?: number;
+  /** LOG lines the client may ship in a burst. Default 5. */
+  logBurst?: number;
+  /**
+   * Keep a {@link Model} of the replicated world (docs/SYNC.md): update()
+   * applies every replica message to it before the handlers run, sends the
+   * DESYNC reports it produces, and feeds the {@link Interpolator}. Default true.
+   */
+  replica?: boolean;
+  /** How far behind the newest data remote entities are drawn, ms. Default 100. */
+  interpDelay?: number;
+  /** A position jump longer than this (position units) is drawn as a jump, not a glide. Default Infinity. */
+  snapDistance?: number;
+  /** The WebSocket constructor. Default: the global WebSocket. */
+  WebSocket?: WebSocketConstructor;
+  /** The fetch used for the auth service. Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Clock in milliseconds. Default: performance.now(). */
+  now?: () => number;
+}
+
+/** A typed message handler: the message and the request id it carried (0 if none). */
+export type Handler<N extends Name> = (msg: Message<N>, rid: number) => void;
+
+/** Live connection figures for a net graph. Rates are per second over the last second. */
+export interface NetStats {
+  /** Newest round-trip time, ms (NaN before the first PONG). */
+  rtt: number;
+  /** Smoothed round-trip time, ms. */
+  rttSmoothed: number;
+  /** Round-trip jitter (smoothed mean deviation), ms. */
+  rttJitter: number;
+  /** Lowest round-trip time seen, ms. */
+  rttMin: number;
+  /** Bytes received per second (WebSocket payload bytes). */
+  bytesInPerSec: number;
+  /** Bytes sent per second. */
+  bytesOutPerSec: number;
+  /** Messages received per second. */
+  msgsInPerSec: number;
+  /** Messages sent per second. */
+  msgsOutPerSec: number;
+  /** Bytes received since connect. */
+  bytesIn: number;
+  /** Bytes sent since connect. */
+  bytesOut: number;
+  /** Messages waiting for update(). */
+  queued: number;
+  /** LOG lines the client-side limit dropped. */
+  logsDropped: number;
+  /** How long the server's last tick took, microseconds (SERVERSTATS; NaN before the first). */
+  serverTickUs: number;
+  /** The server's tick rate, ticks per second (SERVERSTATS; NaN before the first). */
+  serverTickRate: number;
+  /** The server's open connections (SERVERSTATS; NaN before the first). */
+  serverConns: number;
+  /** DESYNC reports sent. */
+  desyncsSent: number;
+  /** DESYNC reports over MAX_DESYNC_PER_UPDATE, dropped. */
+  desyncsDropped: number;
+}
+
+/** The most DESYNC reports one update() sends (like the Go client's MaxDesyncPerPoll); the rest are counted and dropped. */
+export const MAX_DESYNC_PER_UPDATE = 16;
+
+/** What a {@link Predicted}'s onAck hook is told about one ACK. */
+export interface PredictedAck<S> extends AckResult<S> {
+  /** The ACK's sequence number. */
+  seq: number;
+  /** The authoritative state the ACK carried. */
+  server: S;
+  /** The ACK was not after the last one, so the predictor ignored it (the server re-acknowledged an input, e.g. after moving the entity itself). */
+  stale: boolean;
+}
+
+/**
+ * Predicted couples a {@link Predictor} with a {@link Client} for the
+ * player's own entity, like the Go client's Predicted: input() numbers an
+ * input, sends it and applies it locally at once; every ACK that update()
+ * dispatches reconciles the prediction (before the ACK handlers run).
+ * Create it with {@link Client.predict}.
+ */
+export class Predicted<S, I> {
+  private lastSeq = 0;
+  /** Called after every ACK has been applied to the predictor. */
+  onAck: ((r: PredictedAck<S>) => void) | null = null;
+
+  /** Use {@link Client.predict}. */
+  constructor(
+    private readonly client: Client,
+    /** The coupled predictor. */
+    readonly predictor: Predictor<S, I>,
+    private readonly encode: (seq: number, input: I) => Message,
+    private readonly state: (ack: Message<"ACK">) => S,
+  ) {}
+
+  /**
+   * input numbers in with the next sequence number, sends encode(seq, in)
+   * and, once sent, applies in to the prediction. It returns the predicted
+   * state, or null when the message could not be sent (then nothing was
+   * predicted either).
+   */
+  input(input: I): S | null {
+    const seq = this.lastSeq + 1;
+    if (!this.client.send(this.encode(seq, input))) return null;
+    this.lastSeq = seq;
+    return this.predictor.input(seq, input);
+  }
+
+  /** seq is the sequence number of the last input sent. */
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** ack is called by the client for each ACK. */
+  ack(m: Message<"ACK">): void {
+    const server = this.state(m);
+    const stale = m.seq <= this.predictor.lastAcked && this.predictor.lastAcked !== 0;
+    const r = this.predictor.ack(m.seq, server);
+    this.onAck?.({ ...r, seq: m.seq, server, stale });
+  }
+}
+
+/** A received message and the time it arrived (ms, the client's clock). */
+interface Arrival {
+  env: Envelope;
+  at: number;
+}
+
+/** An ERR answer to a request, or a refused login. */
+export class ServerError extends Error {
+  /** The ERR code: `auth`, `bad_field`, `not_logged_in`, a game code, ... */
+  readonly code: string;
+  /** Creates a ServerError from an ERR's code and text. */
+  constructor(code: string, text: string) {
+    super(text ? `${code}: ${text}` : code);
+    this.name = "ServerError";
+    this.code = code;
+  }
+}
+
+/** The connection closed (or failed to open) before an answer came. */
+export class ClosedError extends Error {
+  /** The BYE reason if the server sent one, else the WebSocket close reason or "closed". */
+  readonly reason: string;
+  /** Creates a ClosedError with the reason the connection ended. */
+  constructor(reason: string) {
+    super(`connection closed: ${reason}`);
+    this.name = "ClosedError";
+    this.reason = reason;
+  }
+}
+
+/** What the client learned from WELCOME. */
+export interface Welcome {
+  /** The player's id (also the id of its entity in the arena). */
+  id: number;
+  /** The player's name (`guest-N` for guests). */
+  name: string;
+}
+
+interface Pending {
+  resolve: (env: Envelope) => void;
+  reject: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const textEncoder = new TextEncoder();
+
+/** utf8Length returns the number of bytes s takes in UTF-8. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** truncateUTF8 cuts s to at most max UTF-8 bytes without splitting a character. */
+export function truncateUTF8(s: string, max: number): string {
+  if (utf8Length(s) <= max) return s;
+  let n = 0;
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const w = c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdbff ? 4 : 3;
+    if (n + w > max) break;
+    n += w;
+    if (w === 4) i++;
+  }
+  return s.slice(0, i);
+}
+
+/**
+ * defaultWebSocketURL returns `ws(s)://<page host>/ws`, or
+ * `ws://127.0.0.1:8080/ws` outside a browser.
+ */
+export function defaultWebSocketURL(): string {
+  const loc = (globalThis as { location?: { protocol?: string; host?: string } }).location;
+  if (!loc?.host) return "ws://127.0.0.1:8080/ws";
+  return `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/ws`;
+}
+
+const PING_PREFIX = "t";
+
+/**
+ * Client is one connection to a tickwire server over WebSocket.
+ *
+ * ```ts
+ * const c = new Client();                 // ws(s)://<page host>/ws, msgpack
+ * c.on("CHAT", (m) => show(m.from, m.text));
+ * await c.connect();
+ * await c.loginGuest();                   // or c.login(name, password)
+ * requestAnimationFrame(function frame(t) { c.update(t); draw(); requestAnimationFrame(frame); });
+ * c.send({ type: "SAY", text: "hello" });
+ * ```
+ */
+export class Client {
+  /** The WebSocket URL this client connects to. */
+  readonly url: string;
+  /** Base URL of the auth service (default: the page's origin). */
+  authBase: string;
+  /** The encoding the client sends in; receiving follows the server's USING. */
+  encoding: Encoding;
+  /** Connection state; see {@link ConnectionState}. */
+  state: ConnectionState = "idle";
+  /** Set by WELCOME: who the server says we are. */
+  welcome: Welcome | null = null;
+  /** Why the connection ended: BYE reason, close reason or error; "" while open. */
+  closeReason = "";
+
+  private readonly opts: Required<Pick<ClientOptions, "pingInterval" | "statsInterval" | "maxMessage" | "maxQueued" | "logRate" | "logBurst">>;
+  private readonly WS: WebSocketConstructor;
+  private readonly fetchFn: typeof fetch | undefined;
+  /** The clock, in milliseconds. */
+  readonly now: () => number;
+  private ws: WebSocketLike | null = null;
+  private inEncoding: Encoding;
+  private readonly textFrames: FrameReader;
+  private readonly binFrames: FrameReader;
+  private inbox: Arrival[] = [];
+  private readonly handlers = new Map<string, Set<Handler<Name>>>();
+  private readonly anyHandlers = new Set<(env: Envelope, at: number) => void>();
+  private readonly stateHandlers = new Set<(s: ConnectionState, reason: string) => void>();
+  private readonly pending = new Map<number, Pending>();
+  private welcomeWaiters: Pending[] = [];
+  private nextRID = 1;
+  private authRID = 0;
+  private lastPing = -Infinity;
+  private lastStats = -Infinity;
+  private server = { tickUs: NaN, tickRate: NaN, conns: NaN };
+  private logTokens: number;
+  private logStamp = 0;
+  private logsDropped = 0;
+  private inLog = false;
+  private uninstallErrors: (() => void) | null = null;
+  private readonly bytesIn = new RateCounter();
+  private readonly bytesOut = new RateCounter();
+  private readonly msgsIn = new RateCounter();
+  private readonly msgsOut = new RateCounter();
+  /** Round-trip time measured with PING/PONG. */
+  readonly rtt = new RttEstimator();
+  /** Frames from the server that did not decode (a version mismatch, usually). */
+  decodeErrors = 0;
+  /** The replicated world, kept by update(); null with options.replica false. */
+  readonly model: Model | null;
+  /** Where to draw remote entities; null with options.replica false. */
+  readonly interp: Interpolator | null;
+  private readonly lerpKinds = new Map<string, { fields: string[]; wrap: Record<string, number> }>();
+  private desyncsSent = 0;
+  private desyncsDropped = 0;
+  private desyncBudget = MAX_DESYNC_PER_UPDATE;
+  private predicted: Predicted<unknown, unknown> | null = null;
+
+  /** Creates a client; nothing happens until {@link connect}. */
+  constructor(options: ClientOptions = {}) {
+    this.url = options.url ?? defaultWebSocketURL();
+    this.authBase = options.authBase ?? defaultAuthBase();
+    this.encoding = options.encoding ?? "msgpack";
+    this.inEncoding = this.encoding;
+    this.opts = {
+      pingInterval: options.pingInterval ?? 1000,
+      statsInterval: options.statsInterval ?? 1000,
+      maxMessage: options.maxMessage ?? 65536,
+      maxQueued: options.maxQueued ?? 20000,
+      logRate: options.logRate ?? 1,
+      logBurst: options.logBurst ?? 5,
+    };
+    this.logTokens = this.opts.logBurst;
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new Error("tickwire: no WebSocket implementation; pass options.WebSocket (e.g. the ws package)");
+    this.WS = WS;
+    this.fetchFn = options.fetch;
+    this.now = options.now ?? (() => performance.now());
+    const rep = options.replica ?? true;
+    this.model = rep ? new Model() : null;
+    this.interp = rep ? new Interpolator({ delay: options.interpDelay ?? 100, snapDistance: options.snapDistance }) : null;
+    this.textFrames = new FrameReader(false, this.opts.maxMessage);
+    this.binFrames = new FrameReader(true, this.opts.maxMessage);
+  }
+
+  // ---- connection ----
+
+  /**
+   * connect opens the WebSocket, offering the subprotocol of the chosen
+   * encoding, and resolves once it is open. It rejects with
+   * {@link ClosedError} if the connection fails.
+   */
+  connect(): Promise<void> {
+    if (this.ws) return Promise.reject(new Error("tickwire: connect called twice"));
+    return new Promise((resolve, reject) => {
+      this.setState("connecting", "");
+      let ws: WebSocketLike;
+      try {
+        ws = new this.WS(this.url, [`tickwire.${this.encoding}`]);
+      } catch (e) {
+        this.setState("closed", String((e as Error)?.message ?? e));
+        reject(e);
+        return;
+      }
+      this.ws = ws;
+      ws.binaryType = "arraybuffer";
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+        if (ws.protocol && ws.protocol !== `tickwire.${this.encoding}`) {
+          // The server chose another subprotocol; follow it.
+          const enc = ws.protocol.replace(/^tickwire\./, "") as Encoding;
+          if (enc === "text" || enc === "json" || enc === "msgpack") this.encoding = this.inEncoding = enc;
+        } else if (!ws.protocol) {
+          this.encoding = this.inEncoding = "text"; // no subprotocol means text
+        }
+        this.setState("open", "");
+        this.lastPing = this.lastStats = -Infinity;
+        this.maybePing(this.now());
+        resolve();
+      };
+      ws.onmessage = (ev) => this.receive(ev.data);
+      ws.onerror = () => {
+        if (!this.closeReason) this.closeReason = "error";
+      };
+      ws.onclose = (ev) => {
+        const reason = this.closeReason || ev.reason || (opened ? "closed" : "connection failed");
+        this.finish(reason);
+        if (!opened) reject(new ClosedError(reason));
+      };
+    });
+  }
+
+  /** true while the WebSocket is open. */
+  get connected(): boolean {
+    return this.ws !== null && this.ws.readyState === 1;
+  }
+
+  /** close closes the connection at once (without QUIT). */
+  close(reason = "client closed"): void {
+    if (!this.closeReason) this.closeReason = reason;
+    this.ws?.close(1000, reason.slice(0, 100));
+    this.finish(this.closeReason);
+  }
+
+  /**
+   * quit sends QUIT and resolves when the server's BYE closes the
+   * connection (or after timeoutMs, closing it then).
+   */
+  quit(timeoutMs = 2000): Promise<void> {
+    if (!this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        off();
+        resolve();
+      };
+      const off = this.onState((s) => s === "closed" && done());
+      const t = setTimeout(() => {
+        this.close("quit timeout");
+        done();
+      }, timeoutMs);
+      this.send({ type: "QUIT" });
+    });
+  }
+
+  private finish(reason: string): void {
+    if (this.state === "closed") return;
+    if (!this.closeReason) this.closeReason = reason;
+    const err = new ClosedError(this.closeReason);
+    for (const p of this.pending.values()) {
+      if (p.timer !== undefined) clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const w of this.welcomeWaiters) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.welcomeWaiters = [];
+    this.setState("closed", this.closeReason);
+  }
+
+  private setState(s: ConnectionState, reason: string): void {
+    this.state = s;
+    for (const fn of [...this.stateHandlers]) fn(s, reason);
+  }
+
+  /** onState calls fn on every connection state change; returns a function that removes it. */
+  onState(fn: (state: ConnectionState, reason: string) => void): () => void {
+    this.stateHandlers.add(fn);
+    return () => this.stateHandlers.delete(fn);
+  }
+
+  // ---- login ----
+
+  /**
+   * auth sends `AUTH user secret` and resolves with the WELCOME once the
+   * game admits the player. It rejects with {@link ServerError} (code
+   * `auth`, `join_refused`, `already_logged_in`) or {@link ClosedError}.
+   */
+  auth(user: string, secret = "", timeoutMs = 10000): Promise<Welcome> {
+    const welcome = new Promise<Welcome>((resolve, reject) => {
+      const w: Pending = {
+        resolve: (env) => resolve({ id: (env.msg as Message<"WELCOME">).id, name: (env.msg as Message<"WELCOME">).name }),
+        reject,
+        timer: setTimeout(() => {
+          this.welcomeWaiters = this.welcomeWaiters.filter((x) => x !== w);
+          this.pending.delete(this.authRID);
+          reject(new ServerError("timeout", "no WELCOME from the server"));
+        }, timeoutMs),
+      };
+      this.welcomeWaiters.push(w);
+    });
+    const m: Message<"AUTH"> = secret ? { type: "AUTH", user, secret } : { type: "AUTH", user };
+    // A refusal is an ERR carrying our rid; success is WELCOME (no rid),
+    // which also drops the request (see early).
+    this.authRID = this.nextRID;
+    this.request(m, 0).then(
+      () => undefined,
+      (err: Error) => {
+        for (const w of this.welcomeWaiters.splice(0)) {
+          if (w.timer !== undefined) clearTimeout(w.timer);
+          w.reject(err);
+        }
+      },
+    );
+    return welcome;
+  }
+
+  /** loginGuest logs in as a guest (`AUTH guest`) and resolves with the WELCOME. */
+  loginGuest(): Promise<Welcome> {
+    return this.auth("guest");
+  }
+
+  /**
+   * login logs in with an account: it asks the auth service
+   * (`POST {authBase}/v1/login`) for a one-time token, then sends
+   * `AUTH name token` on this connection. Rejects with
+   * {@link AuthError} (wrong password, rate limited, service unreachable)
+   * or {@link ServerError} (the game server refused the token).
+   */
+  async login(name: string, password: string): Promise<Welcome> {
+    const res: LoginResult = await authLogin(this.authBase, name, password, this.authOptions());
+    return this.auth(res.name, res.token);
+  }
+
+  /**
+   * register creates an account with the auth service
+   * (`POST {authBase}/v1/register`), then logs in as with {@link login}.
+   */
+  async register(name: string, password: string): Promise<Welcome> {
+    const r: RegisterResult = await authRegister(this.authBase, name, password, this.authOptions());
+    return this.login(r.name, password);
+  }
+
+  private authOptions(): AuthOptions {
+    return this.fetchFn ? { fetch: this.fetchFn } : {};
+  }
+
+  // ---- sending ----
+
+  /**
+   * send validates m against the schema and sends it (with request id rid
+   * when not 0). It returns false if the connection is not open. It throws
+   * a DecodeError if m breaks a field limit, before anything is sent.
+   */
+  send(m: Message, rid = 0): boolean {
+    validate(m);
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return false;
+    let n: number;
+    if (this.encoding === "msgpack") {
+      const b = encodeMsgPack(m, rid);
+      n = b.length;
+      ws.send(b);
+    } else {
+      const s = this.encoding === "json" ? encodeJSON(m, rid) : encodeText(m, rid);
+      n = utf8Length(s);
+      ws.send(s);
+    }
+    const now = this.now();
+    this.bytesOut.add(n, now);
+    this.msgsOut.add(1, now);
+    if (m.type === "USE") {
+      // Everything after our USE frame is read in the new encoding.
+      const enc = (m as Message<"USE">).encoding;
+      if (enc === "text" || enc === "json" || enc === "msgpack") this.encoding = enc;
+    }
+    return true;
+  }
+
+  /**
+   * request sends m with a fresh request id and resolves with the first
+   * message that carries that id back (PONG for PING, INFO for HELP, ...).
+   * An ERR with the id rejects with {@link ServerError}. The answer is
+   * still queued for the handlers too.
+   */
+  request(m: Message, timeoutMs = 10000): Promise<Envelope> {
+    const rid = this.nextRID;
+    this.nextRID = this.nextRID >= 0xffffffff ? 1 : this.nextRID + 1;
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        resolve,
+        reject,
+        timer:
+          timeoutMs > 0
+            ? setTimeout(() => {
+                this.pending.delete(rid);
+                reject(new ServerError("timeout", `no answer to ${m.type} in ${timeoutMs} ms`));
+              }, timeoutMs)
+            : undefined,
+      };
+      this.pending.set(rid, p);
+      let sent = false;
+      try {
+        sent = this.send(m, rid);
+      } catch (e) {
+        this.pending.delete(rid);
+        if (p.timer !== undefined) clearTimeout(p.timer);
+        reject(e);
+        return;
+      }
+      if (!sent) {
+        this.pending.delete(rid);
+        if (p.timer !== undefined) clearTimeout(p.timer);
+        reject(new ClosedError(this.closeReason || "not connected"));
+      }
+    });
+  }
+
+  /**
+   * use switches the connection's encoding with `USE enc`; it resolves
+   * when the server's USING arrives.
+   */
+  async use(enc: Encoding): Promise<void> {
+    await this.request({ type: "USE", encoding: enc });
+  }
+
+  // ---- receiving ----
+
+  private receive(data: unknown): void {
+    const now = this.now();
+    let bytes: Uint8Array;
+    let binary: boolean;
+    if (typeof data === "string") {
+      bytes = textEncoder.encode(data);
+      binary = false;
+    } else if (data instanceof ArrayBuffer) {
+      bytes = new Uint8Array(data);
+      binary = true;
+    } else if (ArrayBuffer.isView(data)) {
+      bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      binary = true;
+    } else {
+      this.decodeErrors++;
+      return;
+    }
+    this.bytesIn.add(bytes.length, now);
+    let frames: Uint8Array[];
+    try {
+      // A WebSocket message holds whole frames: lines in a text message,
+      // length-prefixed frames in a binary one; maybe several.
+      frames = (binary ? this.binFrames : this.textFrames).push(bytes);
+    } catch (e) {
+      this.decodeErrors++;
+      this.close(`bad frame from server: ${(e as Error).message}`);
+      return;
+    }
+    for (const f of frames) {
+      let env: Envelope;
+      try {
+        env = decode(binary ? "msgpack" : this.inEncoding === "msgpack" ? "text" : this.inEncoding, f);
+      } catch (e) {
+        this.decodeErrors++;
+        if (e instanceof DecodeError) this.log("warn", `cannot decode a server frame: ${e.code} ${e.message}`);
+        continue;
+      }
+      this.msgsIn.add(1, now);
+      this.early(env, now);
+      this.inbox.push({ env, at: now });
+    }
+    if (this.inbox.length > this.opts.maxQueued) this.update(now);
+  }
+
+  /** early handles what must not wait for update(): RTT, answers, login, BYE. */
+  private early(env: Envelope, now: number): void {
+    const m = env.msg;
+    switch (m.type) {
+      case "PONG": {
+        const tok = m.token ?? "";
+        if (tok.startsWith(PING_PREFIX)) {
+          const sent = Number(tok.slice(PING_PREFIX.length));
+          if (Number.isFinite(sent)) this.rtt.add(now - sent);
+        }
+        break;
+      }
+      case "SERVERSTATS":
+        this.server = { tickUs: m.tick_us, tickRate: m.tick_rate, conns: m.conns };
+        break;
+      case "USING": {
+        const enc = m.encoding;
+        if (enc === "text" || enc === "json" || enc === "msgpack") this.inEncoding = enc;
+        break;
+      }
+      case "WELCOME": {
+        this.welcome = { id: m.id, name: m.name };
+        this.pending.delete(this.authRID);
+        this.setState("joined", "");
+        for (const w of this.welcomeWaiters.splice(0)) {
+          if (w.timer !== undefined) clearTimeout(w.timer);
+          w.resolve(env);
+        }
+        break;
+      }
+      case "BYE":
+        this.closeReason = m.reason;
+        break;
+      case "ERR":
+        if (m.code === "join_refused") {
+          for (const w of this.welcomeWaiters.splice(0)) {
+            if (w.timer !== undefined) clearTimeout(w.timer);
+            w.reject(new ServerError(m.code, m.text ?? ""));
+          }
+        }
+        break;
+    }
+    if (env.rid) {
+      const p = this.pending.get(env.rid);
+      if (p) {
+        this.pending.delete(env.rid);
+        if (p.timer !== undefined) clearTimeout(p.timer);
+        if (m.type === "ERR") p.reject(new ServerError(m.code, m.text ?? ""));
+        else p.resolve(env);
+      }
+    }
+  }
+
+  // ---- dispatch ----
+
+  /**
+   * on registers a handler for messages named name; it runs from
+   * {@link update}. Returns a function that removes it.
+   */
+  on<N extends Name>(name: N, handler: Handler<N>): () => void {
+    let set = this.handlers.get(name);
+    if (!set) this.handlers.set(name, (set = new Set()));
+    set.add(handler as unknown as Handler<Name>);
+    return () => set!.delete(handler as unknown as Handler<Name>);
+  }
+
+  /**
+   * onAny registers a handler for every message, run from {@link update}
+   * after the model and before the named handlers; at is the time the
+   * message arrived.
+   */
+  onAny(handler: (env: Envelope, at: number) => void): () => void {
+    this.anyHandlers.add(handler);
+    return () => this.anyHandlers.delete(handler);
+  }
+
+  /**
+   * update dispatches every message that arrived since the last call to
+   * the handlers, in arrival order, and sends an RTT ping when one is due.
+   * Call it once per frame with the frame's timestamp. It returns how many
+   * messages it dispatched. A handler that throws does not stop the others;
+   * the error is reported with LOG error.
+   */
+  update(now: number = this.now()): number {
+    const batch = this.inbox;
+    this.inbox = [];
+    this.desyncBudget = MAX_DESYNC_PER_UPDATE;
+    for (const a of batch) this.dispatch(a.env, a.at);
+    this.interp?.prune(now);
+    this.maybePing(now);
+    return batch.length;
+  }
+
+  /**
+   * interpolate sets how the {@link Interpolator} blends entities of the
+   * kind called kindName: the named fields are blended linearly (x and y
+   * always are), and those in wrap are angles with the given period, e.g.
+   * `interpolate("tank", ["angle"], { angle: 360 })`. Fields not named
+   * step from sample to sample.
+   */
+  interpolate(kindName: string, fields: string[], wrap: Record<string, number> = {}): void {
+    this.lerpKinds.set(kindName, { fields, wrap });
+  }
+
+  private track(id: number, at: number): void {
+    const model = this.model!;
+    const e = model.entity(id);
+    if (!e) return;
+    const interp = this.interp!;
+    const kind = model.kind(e.kind);
+    if (!interp.has(id) && kind) {
+      const cfg = this.lerpKinds.get(kind.name);
+      if (cfg) {
+        let mask = 0b11;
+        const wrap = new Map<number, number>();
+        for (const f of cfg.fields) {
+          const i = kind.fields.indexOf(f);
+          if (i >= 0) mask |= 1 << i;
+        }
+        for (const [f, period] of Object.entries(cfg.wrap)) {
+          const i = kind.fields.indexOf(f);
+          if (i >= 0) wrap.set(i, period);
+        }
+        interp.configure(id, mask, wrap);
+      }
+    }
+    interp.push(id, at, e.vals.subarray(0, kind ? kind.fields.length : e.vals.length));
+  }
+
+  private replicate(env: Envelope, at: number): void {
+    const model = this.model!;
+    const interp = this.interp!;
+    const m = env.msg;
+    const reports = model.apply(m);
+    switch (m.type) {
+      case "ZONE":
+        interp.clear();
+        break;
+      case "ENTER":
+      case "DELTA":
+      case "STATE":
+      case "ACK":
+        this.track(m.id, at);
+        break;
+      case "REMOVE":
+        interp.remove(m.id, at);
+        break;
+    }
+    if (reports) {
+      for (const r of reports) {
+        if (r.reason === "extra") interp.remove(r.id, at);
+        this.sendDesync(r);
+      }
+    }
+  }
+
+  private sendDesync(r: DesyncReport): void {
+    if (this.desyncBudget <= 0) {
+      this.desyncsDropped++;
+      return;
+    }
+    this.desyncBudget--;
+    try {
+      if (this.send({ type: "DESYNC", id: r.id, mask: r.mask, reason: r.reason })) this.desyncsSent++;
+      else this.desyncsDropped++;
+    } catch {
+      this.desyncsDropped++;
+    }
+  }
+
+  /**
+   * predict couples predictor with this client for the player's own
+   * entity (see {@link Predicted}): encode builds the game's input message
+   * for input number seq (e.g. `{ type: "DRIVE", seq, x, y }`), state
+   * extracts the authoritative state from an ACK (usually from its vals).
+   * A client has one prediction: a second call replaces the first.
+   */
+  predict<S, I>(predictor: Predictor<S, I>, encode: (seq: number, input: I) => Message, state: (ack: Message<"ACK">) => S): Predicted<S, I> {
+    const p = new Predicted(this, predictor, encode, state);
+    this.predicted = p as unknown as Predicted<unknown, unknown>;
+    return p;
+  }
+
+  /** dispatch runs the model, the prediction and the handlers for one message that arrived at time at. */
+  protected dispatch(env: Envelope, at: number = this.now()): void {
+    if (this.model) this.safely(() => this.replicate(env, at));
+    if (this.predicted && env.msg.type === "ACK") {
+      const p = this.predicted;
+      this.safely(() => p.ack(env.msg as Message<"ACK">));
+    }
+    for (const h of this.anyHandlers) this.safely(() => h(env, at));
+    const set = this.handlers.get(env.msg.type);
+    if (set) for (const h of set) this.safely(() => h(env.msg, env.rid));
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.reportError(e);
+      if (typeof console !== "undefined") console.warn("tickwire: a message handler threw", e);
+    }
+  }
+
+  private maybePing(now: number): void {
+    if (!this.connected) return;
+    if (this.opts.pingInterval > 0 && now - this.lastPing >= this.opts.pingInterval) {
+      this.lastPing = now;
+      this.send({ type: "PING", token: PING_PREFIX + now.toFixed(1) });
+    }
+    if (this.opts.statsInterval > 0 && now - this.lastStats >= this.opts.statsInterval) {
+      this.lastStats = now;
+      this.send({ type: "STATS" });
+    }
+  }
+
+  // ---- stats ----
+
+  /** stats returns the RTT and traffic figures for a net graph. */
+  stats(now: number = this.now()): NetStats {
+    return {
+      rtt: this.rtt.last,
+      rttSmoothed: this.rtt.smoothed,
+      rttJitter: this.rtt.jitter,
+      rttMin: this.rtt.min,
+      bytesInPerSec: this.bytesIn.rate(now),
+      bytesOutPerSec: this.bytesOut.rate(now),
+      msgsInPerSec: this.msgsIn.rate(now),
+      msgsOutPerSec: this.msgsOut.rate(now),
+      bytesIn: this.bytesIn.total,
+      bytesOut: this.bytesOut.total,
+      queued: this.inbox.length,
+      logsDropped: this.logsDropped,
+      serverTickUs: this.server.tickUs,
+      serverTickRate: this.server.tickRate,
+      serverConns: this.server.conns,
+      desyncsSent: this.desyncsSent,
+      desyncsDropped: this.desyncsDropped,
+    };
+  }
+
+  // ---- client logs ----
+
+  /**
+   * log ships a line to the server log (`LOG level text`), limited on the
+   * client to logRate lines a second (burst logBurst); lines over the limit
+   * or sent while disconnected are dropped and counted. Returns whether it
+   * was sent.
+   */
+  log(level: "debug" | "info" | "warn" | "error", text: string): boolean {
+    if (this.inLog) return false;
+    const now = this.now();
+    this.logTokens = Math.min(this.opts.logBurst, this.logTokens + ((now - this.logStamp) / 1000) * this.opts.logRate);
+    this.logStamp = now;
+    if (this.logTokens < 1 || !this.connected) {
+      this.logsDropped++;
+      return false;
+    }
+    this.logTokens -= 1;
+    this.inLog = true;
+    try {
+      const clean = text.replace(/\s+/g, " ").trim() || "(empty)";
+      return this.send({ type: "LOG", level, text: truncateUTF8(clean, 512) });
+    } catch {
+      return false;
+    } finally {
+      this.inLog = false;
+    }
+  }
+
+  /** reportError ships an error (or anything thrown) as `LOG error ...`. */
+  reportError(e: unknown, context = ""): boolean {
+    let text: string;
+    if (e instanceof Error) {
+      text = `${e.name}: ${e.message}`;
+      const frame = e.stack?.split("\n").find((l) => /:\d+:\d+/.test(l));
+      if (frame) text += ` at ${frame.trim().replace(/^at /, "")}`;
+    } else {
+      try {
+        text = typeof e === "string" ? e : JSON.stringify(e);
+      } catch {
+        text = String(e);
+      }
+    }
+    return this.log("error", context ? `${context}: ${text}` : text);
+  }
+
+  /**
+   * captureErrors ships the page's uncaught errors, unhandled promise
+   * rejections and console.error calls to the server with `LOG error`,
+   * through the client's rate limit. Returns a function that undoes it.
+   * target defaults to globalThis (the window).
+   */
+  captureErrors(target: {
+    addEventListener?: (t: string, fn: (ev: never) => void) => void;
+    removeEventListener?: (t: string, fn: (ev: never) => void) => void;
+    console?: Console;
+  } = globalThis as never): () => void {
+    this.uninstallErrors?.();
+    const onError = (ev: { message?: string; error?: unknown; filename?: string; lineno?: number }) => {
+      if (ev.error !== undefined && ev.error !== null) this.reportError(ev.error, "uncaught");
+      else this.log("error", `uncaught: ${ev.message ?? "error"}${ev.filename ? ` at ${ev.filename}:${ev.lineno ?? 0}` : ""}`);
+    };
+    const onRejection = (ev: { reason?: unknown }) => this.reportError(ev.reason, "unhandled rejection");
+    target.addEventListener?.("error", onError as never);
+    target.addEventListener?.("unhandledrejection", onRejection as never);
+    const con = target.console;
+    const orig = con?.error;
+    if (con && orig) {
+      con.error = (...args: unknown[]) => {
+        orig.apply(con, args);
+        if (this.inLog) return;
+        const text = args
+          .map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : typeof a === "string" ? a : safeJSON(a)))
+          .join(" ");
+        this.log("error", `console: ${text}`);
+      };
+    }
+    const undo = () => {
+      target.removeEventListener?.("error", onError as never);
+      target.removeEventListener?.("unhandledrejection", onRejection as never);
+      if (con && orig) con.error = orig;
+      if (this.uninstallErrors === undo) this.uninstallErrors = null;
+    };
+    this.uninstallErrors = undo;
+    return undo;
+  }
+}
+
+function safeJSON(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+

@@ -1,0 +1,685 @@
+// The tickwire arena demo page: sign up / log in / play as guest, then the
+// arena on a canvas with keyboard and mouse controls, chat, the chest panel
+// and a net graph. Plain DOM and canvas; the SDK does the networking, the
+// replicated world, prediction and interpolation.
+//
+// Query parameters: ws=<WebSocket URL>, auth=<auth service base URL> (both
+// default to this page's origin), enc=msgpack|json|text, delay=<ms>
+// (interpolation delay, default 100).
+
+import {
+  AuthError,
+  Client,
+  ClosedError,
+  Predictor,
+  ServerError,
+  type Predicted,
+  type Encoding,
+  type Message,
+  type ModelEntity,
+} from "../../sdk/src/index.js";
+import { findPath, PathFollower } from "./path.js";
+import { NetGraph } from "./netgraph.js";
+import { Renderer, type DrawChest, type DrawTank, type Effect, type Scene } from "./render.js";
+import * as R from "./rules.js";
+
+const params = new URLSearchParams(location.search);
+const ENCODINGS: Encoding[] = ["msgpack", "json", "text"];
+const config = {
+  ws: params.get("ws") || undefined,
+  auth: params.get("auth") || undefined,
+  encoding: (ENCODINGS.includes(params.get("enc") as Encoding) ? params.get("enc") : "msgpack") as Encoding,
+  delay: Number(params.get("delay") ?? 100) || 100,
+};
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+}
+
+const ui = {
+  login: $("login"),
+  form: $<HTMLFormElement>("login-form"),
+  name: $<HTMLInputElement>("name"),
+  password: $<HTMLInputElement>("password"),
+  guest: $<HTMLButtonElement>("guest"),
+  loginError: $("login-error"),
+  encoding: $<HTMLSelectElement>("encoding"),
+  game: $("game"),
+  stage: $("stage"),
+  canvas: $<HTMLCanvasElement>("view"),
+  overlay: $("overlay"),
+  status: $("status"),
+  me: $("me"),
+  chestPanel: $("chest"),
+  chestTitle: $("chest-title"),
+  chestSlots: $("chest-slots"),
+  inventory: $("inventory"),
+  chestHint: $("chest-hint"),
+  log: $<HTMLOListElement>("log"),
+  chatForm: $<HTMLFormElement>("chat-form"),
+  chatInput: $<HTMLInputElement>("say"),
+  netCanvas: $<HTMLCanvasElement>("netgraph"),
+  netText: $("nettext"),
+  quit: $<HTMLButtonElement>("quit"),
+};
+
+ui.encoding.value = config.encoding;
+ui.name.value = localStorage.getItem("tickwire.name") ?? "";
+
+// ---- the log: chat, server notices, errors ----
+
+function addLine(kind: "chat" | "info" | "err" | "me", text: string, from = ""): void {
+  const li = document.createElement("li");
+  li.className = kind;
+  if (from) {
+    const b = document.createElement("b");
+    b.textContent = from + ": ";
+    li.append(b);
+  }
+  li.append(text);
+  const atBottom = ui.log.scrollTop + ui.log.clientHeight >= ui.log.scrollHeight - 4;
+  ui.log.append(li);
+  while (ui.log.childElementCount > 200) ui.log.firstElementChild?.remove();
+  if (atBottom) ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+// ---- the game ----
+
+type Pos = R.Pos;
+type Control = R.Control;
+
+/** The most inputs in flight before the page waits for ACKs (keeps a stalled link from queueing moves the server would refuse). */
+const MAX_IN_FLIGHT = 16;
+/** The page spends at most this share of the server's movement allowance in a burst. */
+const BANK_CAP = R.SPEED * R.MAX_BANK * 0.8;
+const STEP_MS = 1000 / R.STEP_HZ;
+
+class Game {
+  readonly client: Client;
+  readonly renderer = new Renderer(ui.canvas);
+  readonly net = new NetGraph(ui.netCanvas, ui.netText);
+  /** The own tank's predicted position, reconciled on every ACK. */
+  readonly predictor: Predictor<Pos, Control>;
+  readonly predicted: Predicted<Pos, Control>;
+  /** The predictor holds a real position (false until the tank is first seen, and after a reset is due). */
+  ready = false;
+  ownId = 0;
+  needsReset = true;
+  resetTo: Pos | null = null;
+  bank = BANK_CAP;
+  lastStepAt = -1;
+  acc = 0;
+  keys = new Set<string>();
+  path: PathFollower | null = null;
+  pathThen = 0; // chest to open when the path ends
+  stuck = 0;
+  openChest = 0;
+  lastFire = -Infinity;
+  localHeading = -1;
+  localHeadingAt = -Infinity;
+  effects: Effect[] = [];
+  lastFrame = -Infinity;
+  wasDead = false;
+  timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(client: Client) {
+    this.client = client;
+    client.interpolate("tank", ["heading"], { heading: 360 });
+    client.on("CHAT", (m) => addLine("chat", m.text, m.from));
+    client.on("INFO", (m) => this.info(m.text));
+    client.on("ERR", (m) => addLine("err", `${m.code}${m.text ? ": " + m.text : ""}`));
+    client.on("ZONE", () => {
+      this.needsReset = true;
+      this.ready = false;
+      this.path = null;
+      this.openChest = 0;
+      this.effects = [];
+    });
+    this.predictor = new Predictor<Pos, Control>({ x: 0, y: 0 }, (s, c) => R.step(this.model, s, c));
+    // DRIVE seq x y proposes where the Step takes the tank; the server
+    // answers ACK seq with the tank's fields (x and y first).
+    this.predicted = client.predict(
+      this.predictor,
+      (seq, c) => {
+        const to = R.step(this.model, this.predictor.state, c);
+        return { type: "DRIVE", seq, x: to.x, y: to.y };
+      },
+      (a) => ({ x: a.vals[0] ?? 0, y: a.vals[1] ?? 0 }),
+    );
+    this.predicted.onAck = (r) => {
+      // The same input acknowledged again: the server moved the tank
+      // itself (a respawn). Start over from where it is.
+      if (r.stale && this.predictor.pendingCount === 0) this.predictor.reset(r.server);
+    };
+    // SPAWN: our tank appeared (join, respawn, portal) at x, y.
+    client.on("SPAWN", (m) => {
+      this.ownId = m.id;
+      this.resetTo = { x: m.x, y: m.y };
+      this.needsReset = true;
+      this.ready = false;
+      this.path = null;
+    });
+    client.on("GONE", () => {
+      this.path = null;
+      addLine("err", "your tank was destroyed");
+    });
+    client.onAny((env, at) => {
+      if (env.msg.type === "EVENT") this.event(env.msg as Message<"EVENT">, at);
+    });
+    client.onState((s, reason) => {
+      if (s === "closed") this.closed(reason);
+    });
+  }
+
+  start(): void {
+    ui.login.hidden = true;
+    ui.game.hidden = false;
+    ui.status.textContent = `${this.client.welcome?.name} · ${this.client.encoding}`;
+    addLine("me", `logged in as ${this.client.welcome?.name}. WASD/arrows drive, click to drive there, Space fires, Shift+click aims and fires, E opens the nearest chest.`);
+    const frame = (t: number) => {
+      this.frame(t);
+      if (this.client.state !== "closed") requestAnimationFrame(frame);
+    };
+    requestAnimationFrame(frame);
+    // Hidden tabs get no animation frames: keep the connection served.
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      if (now - this.lastFrame > 250) this.tick(now);
+    }, 100);
+    this.fit();
+    addEventListener("resize", () => this.fit());
+  }
+
+  fit(): void {
+    const z = this.client.model!.zone;
+    const w = z.w || 48;
+    const h = z.h || 32;
+    const box = ui.stage.getBoundingClientRect();
+    this.renderer.fit(w, h, Math.max(320, box.width), Math.max(240, innerHeight - box.top - 24));
+  }
+
+  get model() {
+    return this.client.model!;
+  }
+
+  /** own returns the player's tank entity: the ACK's id, else the tank named like the player. */
+  own(): ModelEntity | undefined {
+    const m = this.model;
+    if (this.ownId) {
+      const e = m.entity(this.ownId);
+      if (e) return e;
+    }
+    const name = this.client.welcome?.name;
+    const tank = m.kindByName("tank");
+    if (!name || !tank) return undefined;
+    for (const e of m.entities()) {
+      if (e.kind === tank.num && e.name === name) {
+        this.ownId = e.id;
+        return e;
+      }
+    }
+    return undefined;
+  }
+
+  info(text: string): void {
+    addLine("info", text);
+    const closed = /^chest (\d+) closed/.exec(text);
+    if (closed && Number(closed[1]) === this.openChest) this.openChest = 0;
+    const opened = /^chest (\d+): /.exec(text);
+    if (opened) this.openChest = Number(opened[1]);
+  }
+
+  event(m: Message<"EVENT">, at: number): void {
+    const e = this.model.entity(m.id);
+    if (!e) return;
+    const kind = this.model.kind(e.kind);
+    const name = kind?.events[m.event];
+    // Remote entities are drawn interp.delay in the past: show their
+    // events then too, so a shot leaves the barrel where it is drawn.
+    const own = e.id === this.ownId;
+    const start = own ? performance.now() : at + this.client.interp!.delay;
+    const posOf = (id: number): Pos | null => this.drawPos(id, start);
+    const p = posOf(e.id);
+    if (!p) return;
+    if (name === "fire") {
+      let to: Pos | null = m.value ? posOf(m.value) : null;
+      if (!to) {
+        const h = (this.model.get(e, "heading") * Math.PI) / 180;
+        to = { x: p.x + Math.cos(h) * R.FIRE_RANGE, y: p.y + Math.sin(h) * R.FIRE_RANGE };
+      }
+      this.effects.push({ kind: "tracer", start, dur: 250, from: p, to });
+    } else if (name === "hit") {
+      this.effects.push({ kind: "hit", start, dur: 600, from: p, to: p, text: `-${m.value}` });
+    } else if (name === "die") {
+      this.effects.push({ kind: "die", start, dur: 900, from: p, to: p });
+    }
+  }
+
+  /** drawPos is where entity id is drawn at time t: predicted for the own tank, interpolated for others. */
+  drawPos(id: number, t: number): Pos | null {
+    if (id === this.ownId && this.ready) return this.predictor.state;
+    const v = this.client.interp!.sample(id, t);
+    if (v) return { x: v[0], y: v[1] };
+    const e = this.model.entity(id);
+    return e ? { x: e.vals[0], y: e.vals[1] } : null;
+  }
+
+  closed(reason: string): void {
+    clearInterval(this.timer);
+    ui.overlay.hidden = false;
+    ui.overlay.replaceChildren();
+    const p = document.createElement("p");
+    p.textContent = `Disconnected: ${reason}`;
+    const b = document.createElement("button");
+    b.textContent = "Back to login";
+    b.onclick = () => location.reload();
+    ui.overlay.append(p, b);
+    addLine("err", `disconnected: ${reason}`);
+  }
+
+  // ---- input ----
+
+  keyControl(): Control {
+    const k = this.keys;
+    const dx = (k.has("d") || k.has("arrowright") ? 1 : 0) - (k.has("a") || k.has("arrowleft") ? 1 : 0);
+    const dy = (k.has("s") || k.has("arrowdown") ? 1 : 0) - (k.has("w") || k.has("arrowup") ? 1 : 0);
+    return { dx, dy };
+  }
+
+  /** stepInput runs one fixed input step: drive one Step and send it as MOVE with a sequence number. */
+  stepInput(): void {
+    const e = this.own();
+    const p = this.predictor;
+    if (!e || !this.ready || this.model.loading || this.model.get(e, "dead")) return;
+    let ctl = this.keyControl();
+    if (ctl.dx || ctl.dy) this.path = null;
+    else if (this.path) {
+      ctl = this.path.control(p.state);
+      if (this.path.done) {
+        const chest = this.pathThen;
+        this.path = null;
+        this.pathThen = 0;
+        if (chest) this.open(chest);
+      }
+    }
+    if (!ctl.dx && !ctl.dy) return;
+    if (p.pendingCount >= MAX_IN_FLIGHT) return;
+    const from = p.state;
+    const next = R.step(this.model, from, ctl);
+    if (next.x === from.x && next.y === from.y) {
+      if (this.path && ++this.stuck > 6) {
+        this.path.abandon();
+        this.path = null;
+        addLine("err", "blocked");
+      }
+      return;
+    }
+    const dist = Math.hypot(next.x - from.x, next.y - from.y);
+    if (this.bank < dist) return;
+    if (!this.predicted.input(ctl)) return;
+    this.bank -= dist;
+    this.localHeading = R.heading(from, next);
+    this.localHeadingAt = performance.now();
+  }
+
+  fire(): void {
+    const now = performance.now();
+    if (now - this.lastFire < R.FIRE_COOLDOWN_MS) return;
+    this.lastFire = now;
+    this.client.send({ type: "FIRE" });
+  }
+
+  aimAndFire(at: Pos): void {
+    if (!this.ready) return;
+    const deg = R.heading(this.predictor.state, { x: Math.round(at.x), y: Math.round(at.y) });
+    if (deg < 0) return;
+    this.client.send({ type: "TURN", deg });
+    this.localHeading = deg;
+    this.localHeadingAt = performance.now();
+    this.fire();
+  }
+
+  nearestChest(maxDist: number): ModelEntity | undefined {
+    const chest = this.model.kindByName("chest");
+    if (!chest || !this.ready) return undefined;
+    const me = this.predictor.state;
+    let best: ModelEntity | undefined;
+    let bestD = maxDist;
+    for (const e of this.model.entities()) {
+      if (e.kind !== chest.num) continue;
+      const d = Math.hypot(e.vals[0] - me.x, e.vals[1] - me.y);
+      if (d <= bestD) {
+        best = e;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+
+  open(id: number): void {
+    this.client.request({ type: "OPEN", id }).catch((err) => {
+      if (!(err instanceof ServerError)) return;
+      if (this.openChest === id) this.openChest = 0;
+    });
+  }
+
+  toggleChest(): void {
+    if (this.openChest) {
+      this.client.send({ type: "CLOSE" });
+      return;
+    }
+    const c = this.nearestChest(R.CHEST_REACH);
+    if (c) this.open(c.id);
+    else addLine("info", "no chest within reach: click a chest to drive to it");
+  }
+
+  click(ev: MouseEvent): void {
+    const at = this.renderer.toWorld(ev);
+    if (ev.shiftKey) {
+      this.aimAndFire(at);
+      return;
+    }
+    const z = this.model.zone;
+    if (!this.ready || z.w === 0) return;
+    // A click on (or next to) a chest drives there and opens it.
+    let target = at;
+    let chestId = 0;
+    const chest = this.model.kindByName("chest");
+    if (chest) {
+      for (const e of this.model.entities()) {
+        if (e.kind === chest.num && Math.hypot(e.vals[0] - at.x, e.vals[1] - at.y) <= 8) {
+          target = { x: e.vals[0], y: e.vals[1] };
+          chestId = e.id;
+        }
+      }
+    }
+    const pts = findPath(this.model, z.w, z.h, this.predictor.state, target);
+    if (!pts) {
+      addLine("err", "no way there");
+      return;
+    }
+    this.path = new PathFollower(pts);
+    this.pathThen = chestId;
+    this.stuck = 0;
+  }
+
+  // ---- per frame ----
+
+  /** tick runs the network and fixed input steps up to time now. */
+  tick(now: number): void {
+    this.client.update(now);
+    const e = this.own();
+    if (e) {
+      const dead = this.model.get(e, "dead") !== 0;
+      if (this.wasDead && !dead) {
+        this.needsReset = true; // respawned
+        this.ready = false;
+      }
+      this.wasDead = dead;
+    }
+    if (this.needsReset && e && !this.model.loading) {
+      const at = this.resetTo ?? { x: e.vals[0], y: e.vals[1] };
+      this.predictor.reset(at);
+      this.ready = true;
+      this.resetTo = null;
+      this.needsReset = false;
+      this.bank = BANK_CAP;
+      this.fit();
+    }
+    if (this.lastStepAt < 0) this.lastStepAt = now;
+    const dt = Math.min(now - this.lastStepAt, 1000);
+    this.lastStepAt = now;
+    this.bank = Math.min(BANK_CAP, this.bank + (R.SPEED * dt) / 1000);
+    this.acc = Math.min(this.acc + dt, STEP_MS * 4);
+    while (this.acc >= STEP_MS) {
+      this.acc -= STEP_MS;
+      this.stepInput();
+    }
+  }
+
+  frame(now: number): void {
+    this.lastFrame = now;
+    this.tick(now);
+    this.effects = this.effects.filter((e) => now - e.start < e.dur);
+    this.renderer.draw(this.scene(now), now);
+    this.panels();
+    this.net.add(this.client.stats(now), now);
+  }
+
+  scene(now: number): Scene {
+    const m = this.model;
+    const z = m.zone;
+    const tankKind = m.kindByName("tank");
+    const chestKind = m.kindByName("chest");
+    const own = this.own();
+    const tanks: DrawTank[] = [];
+    const chests: DrawChest[] = [];
+    let ownTank: DrawTank | null = null;
+    const me = this.ready ? this.predictor.state : own ? { x: own.vals[0], y: own.vals[1] } : null;
+    for (const e of m.entities()) {
+      if (tankKind && e.kind === tankKind.num) {
+        const d: DrawTank = {
+          id: e.id,
+          x: e.vals[0],
+          y: e.vals[1],
+          heading: m.get(e, "heading"),
+          hp: m.get(e, "hp"),
+          dead: m.get(e, "dead") !== 0,
+          name: e.name,
+          own: own?.id === e.id,
+        };
+        if (d.own && me) {
+          d.x = me.x;
+          d.y = me.y;
+          if (now - this.localHeadingAt < 400 && this.localHeading >= 0) d.heading = this.localHeading;
+          ownTank = d;
+          continue;
+        }
+        const v = this.client.interp!.sample(e.id, now);
+        if (v) {
+          d.x = v[0];
+          d.y = v[1];
+          d.heading = v[tankKind.fields.indexOf("heading")] ?? d.heading;
+        }
+        tanks.push(d);
+      } else if (chestKind && e.kind === chestKind.num) {
+        chests.push({
+          id: e.id,
+          x: e.vals[0],
+          y: e.vals[1],
+          users: m.get(e, "users"),
+          open: e.id === this.openChest,
+          inReach: !!me && Math.hypot(e.vals[0] - me.x, e.vals[1] - me.y) <= R.CHEST_REACH,
+        });
+      }
+    }
+    return {
+      w: z.w,
+      h: z.h,
+      tiles: m.tiles,
+      tilesVersion: m.tilesVersion,
+      zoneId: z.id,
+      loading: m.loading,
+      own: ownTank,
+      tanks,
+      chests,
+      effects: this.effects,
+      path: this.path ? this.path.remaining() : null,
+    };
+  }
+
+  private panelKey = "";
+
+  /** panels updates the side panels (tank, chest, inventory) when what they show changed. */
+  panels(): void {
+    const m = this.model;
+    const e = this.own();
+    const chest = this.openChest ? m.entity(this.openChest) : undefined;
+    const inv = e ? [0, 1, 2, 3].map((i) => m.get(e, `inv${i}`)) : [];
+    const slots = chest ? [0, 1, 2, 3, 4, 5].map((i) => m.get(chest, `slot${i}`)) : [];
+    const me = this.ready ? this.predictor.state : undefined;
+    const key = JSON.stringify([e && [m.get(e, "hp"), m.get(e, "score"), m.get(e, "dead")], me, m.zone.id, this.openChest, !!chest, inv, slots]);
+    if (key === this.panelKey) return;
+    this.panelKey = key;
+    if (e) {
+      ui.me.textContent =
+        `tank ${e.id} · zone ${m.zone.id} · hp ${m.get(e, "hp")} · score ${m.get(e, "score")}` +
+        (me ? ` · at ${me.x},${me.y}` : "") +
+        (m.get(e, "dead") ? " · DESTROYED, respawning…" : "");
+    }
+    ui.chestPanel.classList.toggle("open", !!chest);
+    ui.chestTitle.textContent = chest ? `Chest ${chest.id}` : "Chest";
+    ui.chestHint.hidden = !!chest;
+    ui.chestSlots.replaceChildren(
+      ...slots.map((item, i) => slotButton(item, `take ${i}`, () => this.client.send({ type: "TAKE", slot: i }))),
+    );
+    ui.inventory.replaceChildren(
+      ...inv.map((item, i) => slotButton(item, `put ${i}`, chest ? () => this.client.send({ type: "PUT", slot: i }) : null)),
+    );
+  }
+}
+
+function slotButton(item: number, label: string, onclick: (() => void) | null): HTMLElement {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "slot";
+  const name = R.ITEM_NAMES[item] ?? `#${item}`;
+  b.textContent = item ? name : "empty";
+  b.title = item && onclick ? label : "";
+  b.dataset.item = String(item);
+  b.disabled = !item || !onclick;
+  if (onclick) b.onclick = onclick;
+  return b;
+}
+
+// ---- login ----
+
+let client: Client | null = null;
+let game: Game | null = null;
+
+function newClient(): Client {
+  const c = new Client({
+    url: config.ws,
+    authBase: config.auth,
+    encoding: ui.encoding.value as Encoding,
+    interpDelay: config.delay,
+    // A tank moves 3 units a tick: a longer jump is a respawn or a portal.
+    snapDistance: 30,
+  });
+  c.captureErrors();
+  return c;
+}
+
+async function connected(): Promise<Client> {
+  if (client && client.state !== "closed" && client.state !== "idle") return client;
+  client = newClient();
+  await client.connect();
+  return client;
+}
+
+function loginFailed(err: unknown): void {
+  let text: string;
+  if (err instanceof AuthError) {
+    text = err.code === "not_found" ? "accounts are not available on this server: play as guest" : err.message;
+    if (err.code === "rate_limited" && err.retryAfter) text += ` (retry in ${err.retryAfter} s)`;
+  } else if (err instanceof ServerError) text = err.code === "auth" ? `login refused: ${err.message.replace(/^auth: /, "")}` : err.message;
+  else if (err instanceof ClosedError) text = `cannot connect: ${err.reason}`;
+  else text = String((err as Error)?.message ?? err);
+  ui.loginError.textContent = text;
+  setBusy(false);
+}
+
+function setBusy(busy: boolean): void {
+  for (const b of ui.form.querySelectorAll("button")) b.disabled = busy;
+  ui.form.classList.toggle("busy", busy);
+}
+
+function enter(c: Client): void {
+  game = new Game(c);
+  (globalThis as Record<string, unknown>).tickwire = { client: c, game };
+  game.start();
+}
+
+ui.form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const action = ((ev as SubmitEvent).submitter as HTMLButtonElement | null)?.value ?? "login";
+  const name = ui.name.value.trim();
+  const password = ui.password.value;
+  ui.loginError.textContent = "";
+  setBusy(true);
+  try {
+    const c = await connected();
+    if (action === "register") await c.register(name, password);
+    else await c.login(name, password);
+    localStorage.setItem("tickwire.name", name);
+    ui.password.value = "";
+    enter(c);
+  } catch (err) {
+    loginFailed(err);
+  }
+});
+
+ui.guest.addEventListener("click", async () => {
+  ui.loginError.textContent = "";
+  setBusy(true);
+  try {
+    const c = await connected();
+    await c.loginGuest();
+    enter(c);
+  } catch (err) {
+    loginFailed(err);
+  }
+});
+
+// ---- game input ----
+
+const GAME_KEYS = new Set(["w", "a", "s", "d", "arrowup", "arrowdown", "arrowleft", "arrowright", " ", "e"]);
+
+addEventListener("keydown", (ev) => {
+  if (!game || ev.target instanceof HTMLInputElement || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  const k = ev.key.toLowerCase();
+  if (k === "enter") {
+    ui.chatInput.focus();
+    ev.preventDefault();
+    return;
+  }
+  if (!GAME_KEYS.has(k)) return;
+  ev.preventDefault();
+  if (k === " ") {
+    if (!ev.repeat) game.fire();
+  } else if (k === "e") {
+    if (!ev.repeat) game.toggleChest();
+  } else game.keys.add(k);
+});
+
+addEventListener("keyup", (ev) => game?.keys.delete(ev.key.toLowerCase()));
+addEventListener("blur", () => game?.keys.clear());
+
+ui.canvas.addEventListener("mousedown", (ev) => {
+  if (ev.button !== 0) return;
+  ev.preventDefault();
+  (document.activeElement as HTMLElement | null)?.blur();
+  game?.click(ev);
+});
+
+ui.chatForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = ui.chatInput.value.trim();
+  if (!text || !game) return;
+  try {
+    game.client.send({ type: "SAY", text });
+    ui.chatInput.value = "";
+  } catch (err) {
+    addLine("err", String((err as Error).message));
+  }
+});
+
+ui.chatInput.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape") ui.chatInput.blur();
+});
+
+ui.quit.addEventListener("click", () => {
+  void game?.client.quit();
+});

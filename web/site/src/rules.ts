@@ -1,0 +1,108 @@
+// The arena's rules that the page needs to predict its own tank: a port of
+// demo/arena/rules.go (Step, PathClear, Passable, Heading) and the
+// constants the page draws with. Step must give exactly the Go result for
+// every input, or every prediction snaps back.
+
+/** Side of a tile in position units (arena.Unit). */
+export const UNIT = 10;
+/** Fastest a tank may move, units per second (arena.Speed). */
+export const SPEED = 60;
+/** Movement a tank may save up, seconds of SPEED (arena.MaxBank). */
+export const MAX_BANK = 1.0;
+/** How far one Step moves along an axis (arena.StepUnits). */
+export const STEP_UNITS = 3;
+/** Ticks per second the arena's Step assumes. */
+export const STEP_HZ = 20;
+/** How far a tank sees (arena.ViewRadius). */
+export const VIEW_RADIUS = 12 * UNIT;
+/** Reach of a shot (arena.FireRange). */
+export const FIRE_RANGE = 10 * UNIT;
+/** Hit points of a fresh tank (arena.MaxHP). */
+export const MAX_HP = 100;
+/** How near a tank must be to a chest to open it (arena.ChestReach). */
+export const CHEST_REACH = 25;
+/** Gun cooldown in milliseconds (arena.FireCooldownTicks at 20 Hz). */
+export const FIRE_COOLDOWN_MS = 500;
+
+/** Tile codes (arena.TileFloor, TileWall, TilePortal). */
+export const TILE_FLOOR = 0;
+export const TILE_WALL = 1;
+export const TILE_PORTAL = 2;
+
+/** Item names by code (arena.ItemNames); 0 is empty. */
+export const ITEM_NAMES = ["-", "gold", "gem", "ammo", "medkit", "key"];
+/** Inventory and chest sizes (arena.InvSlots, arena.ChestSlots). */
+export const INV_SLOTS = 4;
+export const CHEST_SLOTS = 6;
+
+/** A zone's tile map: the SDK's Model satisfies it. */
+export interface TileMap {
+  tile(x: number, y: number): number | undefined;
+}
+
+/** A position in units. */
+export interface Pos {
+  x: number;
+  y: number;
+}
+
+/** One tick of the stick: dx and dy are -1, 0 or 1. */
+export interface Control {
+  dx: number;
+  dy: number;
+}
+
+/** Go's integer division: truncates toward zero. */
+function quo(a: number, b: number): number {
+  return Math.trunc(a / b);
+}
+
+/** passable reports whether a tank may stand at x, y: inside the map and not in a wall. */
+export function passable(m: TileMap, x: number, y: number): boolean {
+  if (x < 0 || y < 0) return false;
+  const t = m.tile(quo(x, UNIT), quo(y, UNIT));
+  return t !== undefined && t !== TILE_WALL;
+}
+
+/** pathClear reports whether a tank can go straight from a to b (every point, at least once per unit, passable). */
+export function pathClear(m: TileMap, a: Pos, b: Pos): boolean {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const n = Math.max(Math.abs(dx), Math.abs(dy));
+  if (n === 0) return passable(m, a.x, a.y);
+  for (let i = 0; i <= n; i++) {
+    if (!passable(m, a.x + quo(dx * i, n), a.y + quo(dy * i, n))) return false;
+  }
+  return true;
+}
+
+/**
+ * step moves p one tick in the direction of c: STEP_UNITS along each axis
+ * (two on a diagonal), sliding along a wall when only one axis is blocked
+ * and staying put when both are.
+ */
+export function step(m: TileMap, p: Pos, c: Control): Pos {
+  let sx = Math.sign(c.dx) * STEP_UNITS;
+  let sy = Math.sign(c.dy) * STEP_UNITS;
+  if (sx !== 0 && sy !== 0) {
+    sx = quo(sx * 2, 3);
+    sy = quo(sy * 2, 3);
+  }
+  const tries: Pos[] = [
+    { x: p.x + sx, y: p.y + sy },
+    { x: p.x + sx, y: p.y },
+    { x: p.x, y: p.y + sy },
+  ];
+  for (const q of tries) {
+    if ((q.x !== p.x || q.y !== p.y) && pathClear(m, p, q)) return q;
+  }
+  return p;
+}
+
+/** heading returns the direction from a to b in whole degrees (0 east, 90 south), or -1 for the same point. */
+export function heading(a: Pos, b: Pos): number {
+  if (a.x === b.x && a.y === b.y) return -1;
+  const d = (Math.atan2(b.y - a.y, b.x - a.x) * 180) / Math.PI;
+  const r = Math.sign(d) * Math.round(Math.abs(d)); // Go's math.Round: half away from zero
+  return (r + 360) % 360;
+}
