@@ -55,6 +55,7 @@ type serverKind struct {
 	name string
 	bin  string
 	args func(addr, httpAddr string) []string
+	env  []string // extra environment, e.g. GOGC=50
 }
 
 func run() error {
@@ -63,8 +64,8 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ref := serverKind{"reference", filepath.Join(dir, "refserver"), func(a, _ string) []string { return []string{"-addr", a, "-tick", "20"} }}
-	tw := serverKind{"tickwire", filepath.Join(dir, "relay"), func(a, h string) []string {
+	ref := serverKind{name: "reference", bin: filepath.Join(dir, "refserver"), args: func(a, _ string) []string { return []string{"-addr", a, "-tick", "20"} }}
+	tw := serverKind{name: "tickwire", bin: filepath.Join(dir, "relay"), args: func(a, h string) []string {
 		args := []string{"-addr", a, "-tick", "20", "-max-conns", "19500"}
 		if h != "" {
 			args = append(args, "-http", h)
@@ -168,7 +169,9 @@ func run() error {
 	// 5. Idle scale.
 	fmt.Fprintf(&rep, "\n### Idle: %d logged-in clients sending a keepalive every 10 s\n\n", idleN)
 	fmt.Fprintln(&rep, "| server | connected | server CPU (% of a core) | RSS growth per connection (KB) | server RSS MB |\n|---|---|---|---|---|")
-	for _, k := range []serverKind{ref, tw} {
+	twLowGC := tw
+	twLowGC.name, twLowGC.env = "tickwire (GOGC=50)", []string{"GOGC=50"}
+	for _, k := range []serverKind{ref, tw, twLowGC} {
 		s, base, err := idleRun(k, idleN)
 		if err != nil {
 			return err
@@ -296,6 +299,7 @@ func startServer(k serverKind, pin string, ws bool) (cmd *exec.Cmd, addr, httpAd
 	} else {
 		cmd = exec.Command(k.bin, args...)
 	}
+	cmd.Env = append(os.Environ(), k.env...)
 	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
 		return nil, "", "", err
