@@ -1,0 +1,124 @@
+package bot_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/demo/arena"
+	"github.com/tickwire/tickwire/demo/bot"
+	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/replica"
+	"github.com/tickwire/tickwire/server"
+	"github.com/tickwire/tickwire/transport"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// lines returns the log lines containing every one of words.
+func (s *syncBuffer) lines(words ...string) []string {
+	s.mu.Lock()
+	all := s.b.String()
+	s.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(all, "\n") {
+		ok := l != ""
+		for _, w := range words {
+			ok = ok && strings.Contains(l, w)
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// arenaServer is the demo arena served on a loopback TCP port with real
+// 20 Hz ticks.
+type arenaServer struct {
+	addr string
+	game *arena.Game
+	logs *syncBuffer
+}
+
+// serverOpts configures startArena.
+type serverOpts struct {
+	bots int
+	sync replica.Config
+	link transport.LinkConfig
+	seed uint64
+	tick int
+}
+
+// startArena starts the arena on 127.0.0.1:0; it shuts down at cleanup.
+func startArena(t testing.TB, o serverOpts) *arenaServer {
+	t.Helper()
+	logs := &syncBuffer{}
+	reg := msg.NewRegistry()
+	arena.Register(reg)
+	g := arena.New(arena.WithBots(o.bots), arena.WithSync(o.sync), arena.WithSeed(max(o.seed, 1)))
+	srv, err := server.New(server.Config{Registry: reg, TickRate: max(o.tick, 20),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := transport.ListenTCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener = tcp
+	if !o.link.IsZero() {
+		ln = transport.Condition(tcp, o.link)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return &arenaServer{addr: tcp.Addr().String(), game: g, logs: logs}
+}
+
+// result is one bot's run.
+type result struct {
+	rep bot.Report
+	err error
+}
+
+// runBots runs one bot per config concurrently against addr, until ctx is
+// done or each bot's Duration has passed, and returns their results.
+func runBots(ctx context.Context, addr string, cfgs ...bot.Config) []result {
+	out := make([]result, len(cfgs))
+	var wg sync.WaitGroup
+	for i, cfg := range cfgs {
+		cfg.Addr = addr
+		wg.Go(func() {
+			rep, err := bot.Run(ctx, cfg)
+			out[i] = result{rep, err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func dump(t testing.TB, r bot.Report) {
+	t.Helper()
+	b, _ := json.Marshal(r)
+	t.Logf("%s", b)
+}

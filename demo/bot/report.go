@@ -1,0 +1,149 @@
+package bot
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Report is what a bot saw and did during a run. Its JSON form (see
+// MarshalJSON) has the same fields in snake_case, with durations in
+// seconds or milliseconds.
+type Report struct {
+	// Name and PlayerID are what the server's WELCOME said; Tank is the
+	// bot's tank entity.
+	Name     string `json:"name"`
+	PlayerID uint64 `json:"player_id"`
+	Tank     uint32 `json:"tank"`
+	// Encoding is the wire encoding; Seed the seed of the bot's choices.
+	Encoding string `json:"encoding"`
+	Seed     uint64 `json:"seed"`
+	// Elapsed is the time played, from the login to the end of the run.
+	Elapsed time.Duration `json:"-"`
+	// Frames counts the frames run (one Poll each).
+	Frames int `json:"frames"`
+
+	// Traffic, from client.Stats.
+	MessagesIn  uint64 `json:"messages_in"`
+	MessagesOut uint64 `json:"messages_out"`
+	BytesIn     uint64 `json:"bytes_in"`
+	BytesOut    uint64 `json:"bytes_out"`
+	// Messages counts the messages Poll dispatched, by type name (ENTER,
+	// DELTA, ACK, INFO, CHAT...).
+	Messages map[string]int `json:"messages"`
+	// Undecodable and Unhandled come from client.Stats; both should be 0.
+	Undecodable uint64 `json:"undecodable"`
+	Unhandled   uint64 `json:"unhandled"`
+	// SendErrors counts messages the client could not queue.
+	SendErrors int `json:"send_errors"`
+
+	// Desyncs counts the DESYNC reports the replica model sent (and
+	// DesyncsDropped those over the client's per-Poll cap): every one is a
+	// sync bug.
+	Desyncs        uint64 `json:"desyncs"`
+	DesyncsDropped uint64 `json:"desyncs_dropped"`
+	// Snapshots counts the zone snapshots completed (SNAPEND),
+	// ResyncSlices the resync slices verified (RSLICE) and ResyncCycles the
+	// full resync cycles (the last slice of a cycle).
+	Snapshots    int `json:"snapshots"`
+	ResyncSlices int `json:"resync_slices"`
+	ResyncCycles int `json:"resync_cycles"`
+
+	// Inputs counts the DRIVE inputs sent. Snaps counts the ACKs that
+	// corrected the prediction: with a well-behaved bot only moves the
+	// server refused (MovesRefused: too_fast, wall, out_of_bounds, or
+	// dead while an input was in flight) cause one. Portals and respawns
+	// reset the prediction and are not snaps.
+	Inputs       int `json:"inputs"`
+	Snaps        int `json:"snaps"`
+	MovesRefused int `json:"moves_refused"`
+	// Refusals counts every ERR the server sent, by code.
+	Refusals map[string]int `json:"refusals"`
+	// MaxFrameJump is the largest change of the predicted position between
+	// two frames, in units (teleports excepted): at most arena.StepUnits
+	// while no snap happened. Distance sums those changes.
+	MaxFrameJump int32 `json:"max_frame_jump"`
+	Distance     int64 `json:"distance"`
+
+	// Round-trip times measured by the client's pings.
+	RTTSamples int           `json:"rtt_samples"`
+	RTTP50     time.Duration `json:"-"`
+	RTTMax     time.Duration `json:"-"`
+
+	// Zones lists the zones visited, in order of first visit; Portals
+	// counts the trips through a portal.
+	Zones   []int `json:"zones"`
+	Portals int   `json:"portals"`
+	// TanksSeen lists the names of the other tanks seen, sorted.
+	TanksSeen []string `json:"tanks_seen"`
+
+	// FiresSent counts FIRE sent, Shots those the server carried out (the
+	// tank's fire event), Hits the shots that hit a tank. Kills counts the
+	// tanks this bot destroyed, Deaths the times its own was destroyed.
+	FiresSent int `json:"fires_sent"`
+	Shots     int `json:"shots"`
+	Hits      int `json:"hits"`
+	Kills     int `json:"kills"`
+	Deaths    int `json:"deaths"`
+
+	// ChestsOpened, ItemsTaken and ItemsPut count chest actions the server
+	// accepted.
+	ChestsOpened int `json:"chests_opened"`
+	ItemsTaken   int `json:"items_taken"`
+	ItemsPut     int `json:"items_put"`
+
+	// ChatsSent counts SAY lines sent, ChatsReceived the CHAT lines
+	// received (the bot's own included).
+	ChatsSent     int `json:"chats_sent"`
+	ChatsReceived int `json:"chats_received"`
+
+	// Error is the text of the error Run returned, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// MarshalJSON encodes the report with Elapsed in seconds (elapsed_s) and
+// the round-trip times in milliseconds (rtt_p50_ms, rtt_max_ms).
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	return json.Marshal(struct {
+		plain
+		ElapsedS float64 `json:"elapsed_s"`
+		RTTP50ms float64 `json:"rtt_p50_ms"`
+		RTTMaxms float64 `json:"rtt_max_ms"`
+	}{plain(r), round3(r.Elapsed.Seconds()), ms(r.RTTP50), ms(r.RTTMax)})
+}
+
+func ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+// report returns a snapshot of the bot's counters; its maps and slices
+// are copies.
+func (b *bot) report(elapsed time.Duration) Report {
+	r := b.rep
+	r.Elapsed = elapsed
+	r.Tank = uint32(b.tank)
+	r.Messages = maps.Clone(b.rep.Messages)
+	r.Refusals = maps.Clone(b.rep.Refusals)
+	r.Zones = slices.Clone(b.rep.Zones)
+	r.TanksSeen = slices.Sorted(maps.Keys(b.seen))
+	if b.c != nil {
+		st := b.c.Stats()
+		r.MessagesIn, r.MessagesOut = st.MessagesIn, st.MessagesOut
+		r.BytesIn, r.BytesOut = st.BytesIn, st.BytesOut
+		r.Undecodable, r.Unhandled = st.Undecodable, st.Unhandled
+		r.Desyncs, r.DesyncsDropped = st.DesyncsSent, st.DesyncsDropped
+	}
+	if b.pred != nil {
+		r.Snaps = b.pred.Snaps()
+	}
+	r.RTTSamples = len(b.rtts)
+	if len(b.rtts) > 0 {
+		s := slices.Clone(b.rtts)
+		slices.Sort(s)
+		r.RTTP50 = s[(len(s)-1)/2]
+		r.RTTMax = s[len(s)-1]
+	}
+	return r
+}
