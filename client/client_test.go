@@ -511,9 +511,9 @@ func TestReplicaModelDesyncAndPrediction(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := c.Model()
-	pollUntil(t, c, "the snapshot", func() bool { _, ok := m.Entity(5); return ok && !m.Loading() })
-	if e, _ := m.Entity(5); e.Vals[0] != 3 || e.Vals[1] != 4 {
-		t.Fatalf("entity 5 = %+v", e)
+	pollUntil(t, c, "the snapshot and a DELTA", func() bool { e, ok := m.Entity(5); return ok && !m.Loading() && e.Vals[1] != 4 })
+	if e, _ := m.Entity(5); e.Vals[0] != 2 || e.Vals[1] != 6 {
+		t.Fatalf("entity 5 = %+v, want 3,4 moved by -1,+2", e)
 	}
 	// The planted inconsistencies come back as DESYNC reports.
 	pollUntil(t, c, "DESYNC reports", func() bool { return len(ts.game.reports()) == 2 })

@@ -125,8 +125,9 @@ func (g *testGame) Update(t *server.Tick) {
 			p.Send(&replica.KindInfo{Kind: 1, Name: "unit", Fields: "x,y"})
 			p.Send(&replica.ZoneStart{Zone: 1, Snap: 1, W: 1, H: 1, Unit: 1})
 			p.Send(&replica.Enter{ID: 5, Kind: 1, Vals: []int32{3, 4}})
-			p.Send(&replica.SnapEnd{Snap: 1, Count: 1, Sum: 12345})  // wrong: a desync
-			p.Send(&replica.Delta{ID: 9, Mask: 1, Vals: []int32{1}}) // unknown entity: a desync
+			p.Send(&replica.SnapEnd{Snap: 1, Count: 1, Sum: 12345})      // wrong: a desync
+			p.Send(&replica.Delta{ID: 9, Mask: 1, Vals: []int32{1}})     // unknown entity: a desync
+			p.Send(&replica.Delta{ID: 5, Mask: 3, Vals: []int32{-1, 2}}) // relative: to 2,6
 			g.x = 3
 		case *Step:
 			// The server allows at most 1 per step, so a prediction of 5

@@ -15,9 +15,11 @@
 //     ids. An entity that comes into view is sent whole (ENTER); one that
 //     leaves it is removed (REMOVE);
 //   - sends each visible entity's fields that changed this tick, in one
-//     DELTA per entity carrying a field mask and the new values. Only the
-//     last value set in a tick counts, and a field set back to its old value
-//     is not sent. Config.FieldMask hides private fields per viewer;
+//     DELTA per entity carrying a field mask and, for each field, the
+//     difference between its new value and the one the client holds (small
+//     numbers, which encode short). Only the last value set in a tick
+//     counts, and a field set back to its old value is not sent.
+//     Config.FieldMask hides private fields per viewer;
 //   - sends each event emitted on a visible entity once, merged by the
 //     event's Merge rule (two hits of 25 in one tick: one EVENT of 50);
 //   - acknowledges the client's last input (Viewer.Ack) with the

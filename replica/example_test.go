@@ -39,7 +39,7 @@ func ExampleWorld() {
 	v.Follow(me)
 	w.Flush() // tick 1: the snapshot
 
-	w.Set(foe, hp, 75)
+	w.Set(foe, hp, 75) // sent as the difference: -25
 	w.Emit(foe, 0, 20) // two hits in one tick...
 	w.Emit(foe, 0, 5)
 	w.Flush() // ...arrive as one event
@@ -54,7 +54,7 @@ func ExampleWorld() {
 	// TILES 0 0 1,1,1,1
 	// TILES 1 0 0,0,0,0
 	// SNAPEND 1 2 1443379204
-	// DELTA 2 4 75
+	// DELTA 2 4 -25
 	// EVENT 2 0 25
 	// REMOVE 2
 }
@@ -68,7 +68,7 @@ func ExampleModel() {
 		&replica.ZoneStart{Zone: 1, Snap: 1, W: 1, H: 1, Unit: 10},
 		&replica.Tiles{Y: 0, X: 0, Tiles: []uint8{0}},
 		&replica.Enter{ID: 7, Kind: 1, Vals: []int32{5, 5, 100}, Name: "foe"},
-		&replica.Delta{ID: 7, Mask: 1 << 2, Vals: []int32{60}},
+		&replica.Delta{ID: 7, Mask: 1 << 2, Vals: []int32{-40}}, // hp 100 - 40: 60
 		// A resync slice says hp is 40: an update was lost.
 		&replica.State{ID: 7, Kind: 1, Vals: []int32{5, 5, 40}, Name: "foe"},
 	} {

@@ -84,8 +84,11 @@ type Enter struct {
 }
 
 // Delta (DELTA) carries the fields of one entity that changed this tick:
-// bit i of Mask set means field i changed, and Vals holds the new values of
-// the set bits, lowest bit first.
+// bit i of Mask set means field i changed, and Vals holds, for the set bits
+// lowest first, how much each changed: the new value minus the value the
+// client holds, wrapping round in int32. The client adds it, wrapping round
+// too. Relative values keep a moving entity's DELTA small: a coordinate in
+// the hundreds that moves by 3 costs one byte in MessagePack, not three.
 type Delta struct {
 	ID   uint32  `tw:"id,min=1"`
 	Mask uint16  `tw:"mask"`
@@ -178,7 +181,7 @@ func Register(reg *msg.Registry) {
 		{reflect.TypeFor[ZoneStart](), msg.Info{ID: IDZone, Name: "ZONE", Dir: msg.ToClient, Doc: "snapshot start: zone snap w h unit (drop what you hold)"}, msg.Define[ZoneStart]},
 		{reflect.TypeFor[Tiles](), msg.Info{ID: IDTiles, Name: "TILES", Dir: msg.ToClient, Doc: "tiles of row y from column x"}, msg.Define[Tiles]},
 		{reflect.TypeFor[Enter](), msg.Info{ID: IDEnter, Name: "ENTER", Dir: msg.ToClient, Doc: "a whole entity: id kind vals [name]"}, msg.Define[Enter]},
-		{reflect.TypeFor[Delta](), msg.Info{ID: IDDelta, Name: "DELTA", Dir: msg.ToClient, Doc: "changed fields: id mask vals"}, msg.Define[Delta]},
+		{reflect.TypeFor[Delta](), msg.Info{ID: IDDelta, Name: "DELTA", Dir: msg.ToClient, Doc: "changed fields: id mask vals (differences to add)"}, msg.Define[Delta]},
 		{reflect.TypeFor[Event](), msg.Info{ID: IDEvent, Name: "EVENT", Dir: msg.ToClient, Doc: "an event on an entity: id event value"}, msg.Define[Event]},
 		{reflect.TypeFor[Remove](), msg.Info{ID: IDRemove, Name: "REMOVE", Dir: msg.ToClient, Doc: "an entity left your view: id"}, msg.Define[Remove]},
 		{reflect.TypeFor[SnapEnd](), msg.Info{ID: IDSnapEnd, Name: "SNAPEND", Dir: msg.ToClient, Doc: "snapshot complete: snap count checksum"}, msg.Define[SnapEnd]},

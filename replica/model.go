@@ -122,7 +122,7 @@ func (m *Model) Apply(x any) *Desync {
 			for mask&(1<<f) == 0 {
 				f++
 			}
-			e.Vals[f] = x.Vals[i]
+			e.Vals[f] += x.Vals[i] // relative; int32 wraps round as on the server
 			i++
 		}
 	case *Remove:

@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,11 +145,12 @@ func TestDeltaCarriesOnlyChangedFields(t *testing.T) {
 		t.Fatalf("one change: got %d messages %v", len(got), got)
 	}
 	d := got[0].(*Delta)
-	if d.ID != uint32(other) || d.Mask != 1<<fHP || len(d.Vals) != 1 || d.Vals[0] != 75 {
-		t.Fatalf("delta = %+v, want hp only", d)
+	if d.ID != uint32(other) || d.Mask != 1<<fHP || len(d.Vals) != 1 || d.Vals[0] != -25 {
+		t.Fatalf("delta = %+v, want hp only, -25 (100 to 75)", d)
 	}
 
-	// Last write wins within a tick; a field set back is not sent.
+	// Last write wins within a tick, relative to the value at the start of
+	// the tick; a field set back is not sent.
 	w.SetPos(other, 121, 100)
 	w.SetPos(other, 122, 101)
 	w.Set(other, fHP, 10)
@@ -159,8 +161,8 @@ func TestDeltaCarriesOnlyChangedFields(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 	d = got[0].(*Delta)
-	if d.Mask != 1<<FieldX|1<<FieldY || fmt.Sprint(d.Vals) != "[122 101]" {
-		t.Fatalf("delta = %+v, want x y = 122 101", d)
+	if d.Mask != 1<<FieldX|1<<FieldY || fmt.Sprint(d.Vals) != "[2 1]" {
+		t.Fatalf("delta = %+v, want x y + 2 1 (120,100 to 122,101)", d)
 	}
 
 	// Nothing changed: nothing sent.
@@ -287,6 +289,219 @@ func TestFieldMaskHidesPrivateFields(t *testing.T) {
 	}
 	if e, _ := model.Entity(chest); e.Vals[FieldFirst] != 0 || e.Vals[FieldFirst+1] != 0 {
 		t.Fatalf("closed chest still shows contents: %+v", e)
+	}
+}
+
+// TestFieldMaskDeltasRelativeToHeld checks DELTA values when a viewer's
+// FieldMask changes: the difference is taken from what that client holds
+// (0 while hidden, the value at the start of the tick while visible), a
+// field that becomes hidden is brought to 0, a field that reads 0 either
+// way is left out, and viewers whose view did not change keep sharing one
+// message.
+func TestFieldMaskDeltasRelativeToHeld(t *testing.T) {
+	const s0, s1, s2 = FieldFirst, FieldFirst + 1, FieldFirst + 2
+	open := map[*Viewer]bool{}
+	var chest EntityID
+	w := newTestWorld(t, Config{ResyncPeriod: -1, FieldMask: func(v *Viewer, e Entity) uint16 {
+		if e.ID == chest && !open[v] {
+			return 1<<FieldX | 1<<FieldY
+		}
+		return 0xFFFF
+	}})
+	chest = w.Spawn(2, 1, 300, 300, "chest")
+	w.Set(chest, s0, 7)
+	w.Set(chest, s2, 9)
+	type client struct {
+		v     *Viewer
+		r     *rec
+		model *Model
+	}
+	var cs []*client
+	for i := 0; i < 3; i++ {
+		c := &client{r: &rec{enc: msg.Encodings[i]}, model: NewModel()}
+		c.v = w.AddViewer(c.r)
+		c.v.Follow(w.Spawn(1, 1, int32(290+10*i), 310, "t"+strconv.Itoa(i)))
+		cs = append(cs, c)
+		settle(t, w, c.v, c.r, c.model)
+	}
+	a, b := cs[0], cs[1]
+	// step flushes and returns each client's DELTA of the chest (nil if
+	// none), after applying everything through the wire to its model and
+	// checking the model holds what the server shows that client.
+	step := func(what string) []*Delta {
+		t.Helper()
+		w.Flush()
+		out := make([]*Delta, len(cs))
+		for i, c := range cs {
+			got := c.r.end()
+			for _, d := range ofType[Delta](got) {
+				if d.ID == uint32(chest) {
+					out[i] = d
+				}
+			}
+			for _, m := range wire(t, c.r.enc, got) {
+				if d := c.model.Apply(m); d != nil {
+					t.Fatalf("%s: client %d: desync %+v", what, i, d.Reports)
+				}
+			}
+			e, _ := c.model.Entity(chest)
+			for f := 0; f < 5; f++ {
+				want := w.Get(chest, f)
+				if f >= FieldFirst && !open[c.v] {
+					want = 0
+				}
+				if e.Vals[f] != want {
+					t.Fatalf("%s: client %d holds field %d = %d, want %d", what, i, f, e.Vals[f], want)
+				}
+			}
+		}
+		return out
+	}
+	expect := func(what string, d *Delta, mask uint16, vals string) {
+		t.Helper()
+		if mask == 0 {
+			if d != nil {
+				t.Fatalf("%s: got %+v, want no DELTA", what, d)
+			}
+			return
+		}
+		if d == nil || d.Mask != mask || fmt.Sprint(d.Vals) != vals {
+			t.Fatalf("%s: got %+v, want mask %b vals %s", what, d, mask, vals)
+		}
+	}
+
+	// The chest moves while a opens it: a gets the visible slots from 0
+	// (slot 1 is 0 either way: left out); b and c, whose view did not
+	// change, share one message.
+	open[a.v] = true
+	w.SetPos(chest, 301, 300)
+	got := step("open")
+	expect("open: a", got[0], 1<<FieldX|1<<s0|1<<s2, "[1 7 9]")
+	expect("open: b", got[1], 1<<FieldX, "[1]")
+	if got[1] != got[2] {
+		t.Fatal("b and c, whose view did not change, did not share the DELTA")
+	}
+
+	// A move and a change of a slot a sees: a gets the change relative to
+	// what it holds.
+	w.SetPos(chest, 302, 300)
+	w.Set(chest, s2, 10)
+	got = step("slot 2")
+	expect("slot 2: a", got[0], 1<<FieldX|1<<s2, "[1 1]")
+	expect("slot 2: b", got[1], 1<<FieldX, "[1]")
+
+	// Only a slot changes: only a, which sees it, gets a DELTA.
+	w.Set(chest, s0, 5)
+	got = step("slot 0")
+	expect("slot 0: a", got[0], 1<<s0, "[-2]")
+	expect("slot 0: b", got[1], 0, "")
+
+	// a closes it while slot 2 changes again: the slots a held go to 0 from
+	// what a held (10 for slot 2, not the new 12).
+	open[a.v] = false
+	w.Set(chest, s2, 11)
+	w.Set(chest, s2, 12)
+	got = step("close")
+	expect("close: a", got[0], 1<<s0|1<<s2, "[-5 -10]")
+	expect("close: b", got[1], 0, "")
+
+	// b opens it while slot 1 changes from 0 and slot 0 is set back.
+	open[b.v] = true
+	w.Set(chest, s1, 3)
+	w.Set(chest, s0, 4)
+	w.Set(chest, s0, 5)
+	got = step("b opens")
+	expect("b opens: a", got[0], 0, "")
+	expect("b opens: b", got[1], 1<<s0|1<<s1|1<<s2, "[5 3 12]")
+	expect("b opens: c", got[2], 0, "")
+
+	// A move alone: one message shared by all three, whatever they see.
+	w.SetPos(chest, 299, 297)
+	got = step("move")
+	expect("move", got[0], 1<<FieldX|1<<FieldY, "[-3 -3]")
+	if got[0] != got[1] || got[1] != got[2] {
+		t.Fatal("a move was not one shared DELTA")
+	}
+
+	// Nothing changes: nothing is sent.
+	got = step("idle")
+	for i := range got {
+		expect("idle", got[i], 0, "")
+	}
+}
+
+// TestDeltaValuesWrap checks relative DELTA values at the ends of int32:
+// the difference wraps round on the server and the sum on the client, in
+// every encoding.
+func TestDeltaValuesWrap(t *testing.T) {
+	const minI, maxI = -1 << 31, 1<<31 - 1
+	steps := []struct {
+		hp, heading int32
+		want        string // the DELTA's values
+	}{
+		{maxI, minI, "[2147483647 -2147483648]"},
+		{minI, maxI, "[1 -1]"}, // max to min is +1, min to max is -1
+		{maxI, 0, "[-1 -2147483647]"},
+		{-5, -100, "[2147483644 -100]"}, // -5 - max wraps round
+		{3, -103, "[8 -3]"},             // negative values, positive and negative steps
+		{-2147483000, 2147483000, "[-2147483003 2147483103]"},
+		{2147483000, -2147483000, "[-1296 1296]"}, // each wraps round the other way
+	}
+	for _, enc := range msg.Encodings {
+		w := newTestWorld(t, Config{ResyncPeriod: -1})
+		me := w.Spawn(1, 1, 100, 100, "me")
+		other := w.Spawn(1, 1, 110, 100, "other")
+		r := &rec{enc: enc}
+		v := w.AddViewer(r)
+		v.Follow(me)
+		model := NewModel()
+		settle(t, w, v, r, model)
+		for _, st := range steps {
+			w.Set(other, fHP, st.hp)
+			w.Set(other, fHeading, st.heading)
+			w.Flush()
+			got := r.end()
+			if len(got) != 1 || got[0].(*Delta).Mask != 1<<fHP|1<<fHeading || fmt.Sprint(got[0].(*Delta).Vals) != st.want {
+				t.Fatalf("%s: to %d %d: got %+v, want DELTA vals %s", enc, st.hp, st.heading, got, st.want)
+			}
+			for _, m := range wire(t, enc, got) {
+				model.Apply(m)
+			}
+			if e, _ := model.Entity(other); e.Vals[fHP] != st.hp || e.Vals[fHeading] != st.heading {
+				t.Fatalf("%s: model holds %d %d, want %d %d", enc, e.Vals[fHP], e.Vals[fHeading], st.hp, st.heading)
+			}
+		}
+	}
+}
+
+// TestModelAppliesRelativeDelta checks Model.Apply alone: DELTA values are
+// added to the fields held, wrapping round; a later resync compares the
+// absolute values and repairs any drift.
+func TestModelAppliesRelativeDelta(t *testing.T) {
+	m := NewModel()
+	for _, x := range []any{
+		&KindInfo{Kind: 1, Name: "tank", Fields: "x,y,hp,heading"},
+		&ZoneStart{Zone: 1, Snap: 1, W: 1, H: 1, Unit: 10},
+		&Enter{ID: 300, Kind: 1, Vals: []int32{347, 212, 2147483647, -2147483648}},
+		&Delta{ID: 300, Mask: 0b1111, Vals: []int32{3, -3, 1, -1}},
+		&Delta{ID: 300, Mask: 0b0101, Vals: []int32{-350, 5}},
+		&Delta{ID: 300, Mask: 0b1010, Vals: []int32{0}}, // fewer values than bits: y only
+	} {
+		if d := m.Apply(x); d != nil {
+			t.Fatalf("%T: %+v", x, d.Reports)
+		}
+	}
+	e, _ := m.Entity(300)
+	if got := fmt.Sprint(e.Vals[:4]); got != "[0 209 -2147483643 2147483647]" {
+		t.Fatalf("model holds %s", got)
+	}
+	// A lost DELTA leaves the model off by its difference until a resync.
+	d := m.Apply(&State{ID: 300, Kind: 1, Vals: []int32{3, 209, -2147483643, 2147483647}})
+	if d == nil || len(d.Reports) != 1 || d.Reports[0] != (DesyncReport{ID: 300, Mask: 1, Reason: ReasonFields}) {
+		t.Fatalf("resync reports %+v", d)
+	}
+	if e, _ := m.Entity(300); e.Vals[FieldX] != 3 {
+		t.Fatalf("not repaired: %+v", e)
 	}
 }
 
@@ -616,6 +831,127 @@ func TestModelMatchesWorld(t *testing.T) {
 		if n != model.Len() || n < 5 {
 			t.Fatalf("%s: model holds %d, viewer sees %d", enc, model.Len(), n)
 		}
+	}
+}
+
+// TestRelativeDeltasTrackWorld runs a busy world with resync off, so that
+// nothing would repair a wrong difference: entities move in and out of
+// view, fields jump across the int32 range, each viewer's FieldMask changes
+// at random, inputs are acknowledged, entities are renamed, removed and
+// spawned. After every tick each client's model must hold exactly what the
+// server shows that client.
+func TestRelativeDeltasTrackWorld(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	masks := map[[2]int]uint16{} // (viewer, entity id) -> mask this tick
+	idx := map[*Viewer]int{}
+	fieldMask := func(v *Viewer, e Entity) uint16 { return masks[[2]int{idx[v], int(e.ID)}] }
+	w := newTestWorld(t, Config{Radius: 80, ResyncPeriod: -1, FieldMask: fieldMask})
+	type client struct {
+		v     *Viewer
+		r     *rec
+		model *Model
+		me    EntityID
+	}
+	var cs []*client
+	var ids []EntityID
+	for i := 0; i < 6; i++ {
+		c := &client{r: &rec{enc: msg.Encodings[i%3]}, model: NewModel()}
+		c.me = w.Spawn(1, 1, int32(100+40*i), 160, "p"+strconv.Itoa(i))
+		c.v = w.AddViewer(c.r)
+		c.v.Follow(c.me)
+		idx[c.v] = i
+		cs = append(cs, c)
+		ids = append(ids, c.me)
+	}
+	for i := 0; i < 40; i++ {
+		ids = append(ids, w.Spawn(uint8(1+i%2), 1, rng.Int32N(480), rng.Int32N(320), ""))
+	}
+	value := func() int32 {
+		switch rng.IntN(4) {
+		case 0:
+			return rng.Int32N(7) - 3
+		case 1:
+			return int32(rng.Uint32()) // anywhere in int32
+		case 2:
+			return 1<<31 - 1 - rng.Int32N(3)
+		}
+		return -1<<31 + rng.Int32N(3)
+	}
+	totalHeld := 0
+	for tick := 0; tick < 400; tick++ {
+		for _, c := range cs {
+			for _, id := range ids {
+				k := [2]int{idx[c.v], int(id)}
+				if tick == 0 || rng.IntN(10) == 0 {
+					masks[k] = 1<<FieldX | 1<<FieldY | uint16(rng.IntN(8))<<FieldFirst
+				}
+			}
+			if rng.IntN(4) == 0 {
+				c.v.Ack(uint32(tick))
+			}
+		}
+		for i, id := range ids {
+			if !w.Exists(id) {
+				continue
+			}
+			if rng.IntN(3) == 0 {
+				_, x, y, _ := w.Pos(id)
+				w.SetPos(id, min(max(x+rng.Int32N(13)-6, 0), 479), min(max(y+rng.Int32N(13)-6, 0), 319))
+			}
+			if rng.IntN(3) == 0 {
+				e, _ := w.Lookup(id)
+				extra := len(testKinds[e.Kind-1].Fields)
+				for n := rng.IntN(3); n >= 0; n-- {
+					w.Set(id, FieldFirst+rng.IntN(extra), value())
+				}
+			}
+			if rng.IntN(50) == 0 {
+				w.SetName(id, "n"+strconv.Itoa(tick))
+			}
+			if i >= len(cs) && rng.IntN(200) == 0 {
+				w.Remove(id)
+				ids[i] = w.Spawn(uint8(1+i%2), 1, rng.Int32N(480), rng.Int32N(320), "")
+			}
+		}
+		w.Flush()
+		for ci, c := range cs {
+			for _, m := range wire(t, c.r.enc, c.r.end()) {
+				if d := c.model.Apply(m); d != nil {
+					t.Fatalf("tick %d client %d: desync %+v", tick, ci, d.Reports)
+				}
+			}
+			held := 0
+			for _, id := range ids {
+				e, ok := c.model.Entity(id)
+				if !c.v.Sees(id) {
+					if ok {
+						t.Fatalf("tick %d client %d: holds %d, which it does not see", tick, ci, id)
+					}
+					continue
+				}
+				if !ok {
+					t.Fatalf("tick %d client %d: lacks %d", tick, ci, id)
+				}
+				held++
+				mask := masks[[2]int{ci, int(id)}]
+				for f := 0; f < MaxFields; f++ {
+					want := int32(0)
+					if mask&(1<<f) != 0 {
+						want = w.Get(id, f)
+					}
+					if e.Vals[f] != want {
+						t.Fatalf("tick %d client %d: entity %d field %d = %d, want %d (mask %b)", tick, ci, id, f, e.Vals[f], want, mask)
+					}
+				}
+			}
+			if held != c.model.Len() {
+				t.Fatalf("tick %d client %d: model holds %d, sees %d", tick, ci, c.model.Len(), held)
+			}
+			totalHeld += held
+		}
+	}
+	if totalHeld < 400*len(cs)*3 {
+		t.Fatalf("clients held %d entities over the run: too few to test anything", totalHeld)
 	}
 }
 

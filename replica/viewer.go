@@ -308,12 +308,16 @@ func (w *World) see(v *Viewer, s int32, e *entity) {
 	}
 	if change != 0 {
 		if change == e.dirty && m == st.mask {
+			// Every changed field is visible to v, as it was at the last
+			// Flush: the client holds each at its value from the start of
+			// the tick, like every other viewer in this case, so they all
+			// share one message.
 			if e.delta == nil {
-				e.delta = deltaMsg(e, e.dirty, m)
+				e.delta = deltaMsg(e, e.dirty, m, m)
 			}
 			v.send(e.delta, &e.deltaSize[v.enc%3])
-		} else {
-			v.send(deltaMsg(e, change, m), nil)
+		} else if d := deltaMsg(e, change, m, st.mask); d.Mask != 0 {
+			v.send(d, nil)
 		}
 	}
 	st.mask = m
@@ -324,14 +328,29 @@ func enterMsg(e *entity, m uint16) *Enter {
 	return &Enter{ID: uint32(e.id), Kind: e.kind.num, Vals: maskedVals(e, m, true), Name: e.name}
 }
 
-func deltaMsg(e *entity, change, m uint16) *Delta {
-	d := &Delta{ID: uint32(e.id), Mask: change, Vals: make([]int32, 0, bits.OnesCount16(change))}
+// deltaMsg builds the DELTA of e's fields in change for a client that was
+// last sent the fields in mask old and may now see those in mask m. Its
+// values are relative: each is the difference, wrapping round in int32,
+// between what the client should hold now (the field's value, or 0 if it
+// is hidden from now on) and what it holds (the field's value at the start
+// of the tick, which the last Flush left it with, or 0 if it was hidden).
+// A field whose difference is 0 (one that reads 0 both before and after a
+// change of visibility) is left out.
+func deltaMsg(e *entity, change, m, old uint16) *Delta {
+	d := &Delta{ID: uint32(e.id), Vals: make([]int32, 0, bits.OnesCount16(change))}
 	for c := change; c != 0; c &= c - 1 {
 		f := bits.TrailingZeros16(c)
-		if m&(1<<f) != 0 {
-			d.Vals = append(d.Vals, e.vals[f])
-		} else {
-			d.Vals = append(d.Vals, 0) // the field is hidden from now on
+		bit := uint16(1) << f
+		var held, now int32
+		if old&bit != 0 {
+			held = e.start(f)
+		}
+		if m&bit != 0 {
+			now = e.vals[f]
+		}
+		if now != held {
+			d.Mask |= bit
+			d.Vals = append(d.Vals, now-held) // wraps round, as the client's sum does
 		}
 	}
 	return d

@@ -182,6 +182,15 @@ type entity struct {
 	evMsgs    []*Event
 }
 
+// start returns field f as it was at the start of the tick, which is what
+// the last Flush sent.
+func (e *entity) start(f int) int32 {
+	if e.dirty&(1<<f) != 0 {
+		return e.prev[f]
+	}
+	return e.vals[f]
+}
+
 func (e *entity) view() Entity {
 	return Entity{ID: e.id, Kind: e.knum, Zone: int(e.zoneID), X: e.vals[FieldX], Y: e.vals[FieldY]}
 }
@@ -361,8 +370,9 @@ func (w *World) Get(id EntityID, f int) int32 {
 	return e.vals[f]
 }
 
-// Set sets field f of entity id to v. Only the last value set in a tick is
-// sent, and only if it differs from the value at the start of the tick.
+// Set sets field f of entity id to v. Only the last value set in a tick
+// counts: it is sent (as its difference from the value at the start of the
+// tick) only if it differs from that value.
 // Setting x or y moves the entity (see SetPos). It reports whether the
 // entity exists; it panics if f is not a field of the entity's kind.
 func (w *World) Set(id EntityID, f int, v int32) bool {

@@ -3,6 +3,7 @@ package arena
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -404,4 +405,114 @@ func TestTextCommandsReadable(t *testing.T) {
 	if len(ps) != 2 || ps[0].Y != 100 || ps[1].Y != 100 || len(h.errs[a.id]) != 1 || h.errs[a.id][0].Code != "wall" {
 		t.Fatalf("MOVE answers %+v, errors %+v", ps, h.errs[a.id])
 	}
+}
+
+// TestModelsMatchServerWithoutResync plays the arena with resync off, so
+// that nothing would repair a wrong relative DELTA: tanks (players and
+// bots) drive, turn and fire, players open chests, take and put items and
+// close them or drive out of reach (so chest slots and inventories become
+// visible and hidden). After every tick each player's model must hold
+// exactly what the server shows that player, hidden fields as 0.
+func TestModelsMatchServerWithoutResync(t *testing.T) {
+	h := newHarness(t, WithBots(4), WithSync(replica.Config{ResyncPeriod: -1}), WithSeed(3))
+	var chestID replica.EntityID
+	for id, c := range h.g.chests {
+		if c.zone.id == 1 && h.g.pos(id) == (Point{265, 175}) {
+			chestID = id
+		}
+	}
+	peers := []*fakePeer{h.join("a"), h.join("b"), h.join("c")}
+	h.place(peers[0], 1, 255, 175)
+	h.place(peers[1], 1, 275, 175)
+	h.place(peers[2], 1, 265, 195)
+	h.ticks(10)
+	rng := rand.New(rand.NewPCG(5, 6))
+	seq := map[*fakePeer]uint32{}
+	ctl := map[*fakePeer]Control{}
+	var deltas, opened int
+	for tick := 0; tick < 600; tick++ {
+		for _, p := range peers {
+			pl := h.g.players[p.id]
+			switch r := rng.IntN(20); {
+			case r < 8:
+				if rng.IntN(10) == 0 {
+					ctl[p] = Control{int8(rng.IntN(3) - 1), int8(rng.IntN(3) - 1)}
+				}
+				seq[p]++
+				to := Step(pl.tank.zone, h.posOf(p), ctl[p])
+				if h.posOf(p).X > 320 || h.posOf(p).X < 210 || h.posOf(p).Y > 230 || h.posOf(p).Y < 130 {
+					to = Step(pl.tank.zone, h.posOf(p), Control{int8(sign(265 - h.posOf(p).X)), int8(sign(175 - h.posOf(p).Y))})
+				}
+				h.send(p, &Drive{Seq: seq[p], X: to.X, Y: to.Y})
+			case r < 10:
+				h.send(p, &Open{ID: uint32(chestID)})
+			case r < 12:
+				h.send(p, &Take{Slot: rng.Int32N(ChestSlots)})
+			case r < 14:
+				h.send(p, &Put{Slot: rng.Int32N(InvSlots)})
+			case r < 15:
+				h.send(p, &Close{})
+			case r < 17:
+				h.send(p, &Turn{Deg: rng.Int32N(360)})
+			case r < 18:
+				h.send(p, &Fire{})
+			}
+		}
+		h.tick()
+		for _, p := range peers {
+			pl := h.g.players[p.id]
+			if pl.open != 0 {
+				opened++
+			}
+			deltas += len(ofType[replica.Delta](p.take()))
+			if len(p.reports) != 0 {
+				t.Fatalf("tick %d: %s reported %+v", tick, p.name, p.reports)
+			}
+			held := 0
+			check := func(id replica.EntityID) {
+				e, ok := p.model.Entity(id)
+				if !pl.view.Sees(id) {
+					if ok {
+						t.Fatalf("tick %d: %s holds %d, which it does not see", tick, p.name, id)
+					}
+					return
+				}
+				held++
+				ent, _ := h.g.w.Lookup(id)
+				mask := h.g.fieldMask(pl.view, ent)
+				for f := 0; f < replica.MaxFields; f++ {
+					want := int32(0)
+					if mask&(1<<f) != 0 {
+						want = h.g.w.Get(id, f)
+					}
+					if !ok || e.Vals[f] != want {
+						t.Fatalf("tick %d: %s's model of %d (kind %d): field %d = %d, want %d (%+v)", tick, p.name, id, ent.Kind, f, e.Vals[f], want, e)
+					}
+				}
+			}
+			for id := range h.g.tanks {
+				check(id)
+			}
+			for id := range h.g.chests {
+				check(id)
+			}
+			if held != p.model.Len() {
+				t.Fatalf("tick %d: %s's model holds %d entities, the server shows it %d", tick, p.name, p.model.Len(), held)
+			}
+		}
+	}
+	if deltas < 500 || opened < 100 {
+		t.Fatalf("too little happened: %d DELTAs, %d player-ticks with a chest open", deltas, opened)
+	}
+	t.Logf("%d DELTAs, %d player-ticks with the chest open", deltas, opened)
+}
+
+func sign(v int32) int32 {
+	switch {
+	case v < 0:
+		return -1
+	case v > 0:
+		return 1
+	}
+	return 0
 }

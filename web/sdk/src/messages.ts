@@ -41,7 +41,7 @@ export interface Messages {
   TILES: { y: number; x: number; tiles: number[] };
   /** a whole entity: id kind vals [name] */
   ENTER: { id: number; kind: number; vals: number[]; name?: string };
-  /** changed fields: id mask vals */
+  /** changed fields: id mask vals (differences to add) */
   DELTA: { id: number; mask: number; vals: number[] };
   /** an event on an entity: id event value */
   EVENT: { id: number; event: number; value: number };

@@ -206,7 +206,8 @@ export class Model {
         for (let mask = m.mask; mask !== 0 && i < m.vals.length; mask &= mask - 1) {
           let f = 0;
           while ((mask & (1 << f)) === 0) f++;
-          e.vals[f] = m.vals[i++];
+          // Relative: add the difference, wrapping round in int32 as Go does.
+          e.vals[f] = (e.vals[f] + m.vals[i++]) | 0;
         }
         return null;
       }

@@ -106,14 +106,62 @@ test("TILES outside the zone are ignored", () => {
   assert.deepEqual([...m.tiles], TILES);
 });
 
-test("DELTA sets the masked fields lowest bit first; unknown entities are reported", () => {
+test("DELTA adds its values to the masked fields lowest bit first; unknown entities are reported", () => {
   const m = loaded();
-  assert.equal(m.apply({ type: "DELTA", id: 5, mask: 0b1001, vals: [13, 180] }), null);
+  assert.equal(m.apply({ type: "DELTA", id: 5, mask: 0b1001, vals: [1, 90] }), null);
   assert.deepEqual([...m.entity(5).vals.subarray(0, 4)], [13, 15, 100, 180]);
+  // Negative differences.
+  m.apply({ type: "DELTA", id: 5, mask: 0b0111, vals: [-3, -3, -125] });
+  assert.deepEqual([...m.entity(5).vals.subarray(0, 4)], [10, 12, -25, 180]);
   // Fewer values than bits: only as many fields as values change.
-  m.apply({ type: "DELTA", id: 5, mask: 0b0110, vals: [16] });
-  assert.deepEqual([...m.entity(5).vals.subarray(0, 4)], [13, 16, 100, 180]);
+  m.apply({ type: "DELTA", id: 5, mask: 0b0110, vals: [4] });
+  assert.deepEqual([...m.entity(5).vals.subarray(0, 4)], [10, 16, -25, 180]);
   assert.deepEqual(m.apply({ type: "DELTA", id: 77, mask: 3, vals: [1, 2] }), [{ id: 77, mask: 3, reason: DesyncReason.unknown }]);
+});
+
+test("DELTA differences wrap round in int32, as in Go", () => {
+  const m = loaded();
+  const vals = () => [...m.entity(5).vals.subarray(0, 4)];
+  const MAX = 2147483647;
+  const MIN = -2147483648;
+  m.apply({ type: "ENTER", id: 5, kind: 1, vals: [0, 0, MAX, MIN], name: "alice" });
+  m.apply({ type: "DELTA", id: 5, mask: 0b1100, vals: [1, -1] }); // max + 1 = min, min - 1 = max
+  assert.deepEqual(vals(), [0, 0, MIN, MAX]);
+  m.apply({ type: "DELTA", id: 5, mask: 0b1100, vals: [-1, -MAX] });
+  assert.deepEqual(vals(), [0, 0, MAX, 0]);
+  m.apply({ type: "DELTA", id: 5, mask: 0b0100, vals: [2147483644] }); // max to -5
+  assert.deepEqual(vals(), [0, 0, -5, 0]);
+  // The values TestDeltaValuesWrap in replica checks on the Go side.
+  m.apply({ type: "ENTER", id: 5, kind: 1, vals: [0, 0, 3, -103], name: "alice" });
+  m.apply({ type: "DELTA", id: 5, mask: 0b1100, vals: [-2147483003, 2147483103] });
+  assert.deepEqual(vals(), [0, 0, -2147483000, 2147483000]);
+  m.apply({ type: "DELTA", id: 5, mask: 0b1100, vals: [-1296, 1296] });
+  assert.deepEqual(vals(), [0, 0, 2147483000, -2147483000]);
+});
+
+test("a field that becomes visible arrives as a difference from 0, and one that becomes hidden goes back to 0", () => {
+  // As the server sends them for a chest whose gold only openers see
+  // (TestFieldMaskDeltasRelativeToHeld in replica).
+  const m = loaded();
+  const chest = () => [...m.entity(9).vals.subarray(0, 3)];
+  assert.deepEqual(chest(), [25, 15, 0]); // hidden: reads 0
+  m.apply({ type: "DELTA", id: 9, mask: 0b101, vals: [1, 7] }); // opened while it moved: gold 7 from 0
+  assert.deepEqual(chest(), [26, 15, 7]);
+  m.apply({ type: "DELTA", id: 9, mask: 0b100, vals: [-2] }); // gold 7 to 5
+  assert.deepEqual(chest(), [26, 15, 5]);
+  m.apply({ type: "DELTA", id: 9, mask: 0b100, vals: [-5] }); // closed: back to 0
+  assert.deepEqual(chest(), [26, 15, 0]);
+});
+
+test("a lost DELTA leaves the model off until a resync repairs and reports it", () => {
+  const m = loaded();
+  m.apply({ type: "DELTA", id: 5, mask: 0b0001, vals: [3] });
+  // The DELTA of +3 for y was lost; the next arrives relative to what the server thinks is held.
+  m.apply({ type: "DELTA", id: 5, mask: 0b0011, vals: [3, 3] });
+  assert.deepEqual([...m.entity(5).vals.subarray(0, 2)], [18, 18]);
+  const truth = { id: 5, kind: 1, vals: [18, 21, 100, 90], name: "alice" };
+  assert.deepEqual(m.apply(stateOf(truth)), [{ id: 5, mask: 0b10, reason: DesyncReason.fields }]);
+  assert.deepEqual([...m.entity(5).vals.subarray(0, 4)], [18, 21, 100, 90]);
 });
 
 test("ENTER replaces an entity whole; REMOVE drops it", () => {
