@@ -88,7 +88,17 @@ type conn struct {
 	outEnc  msg.Encoding
 	wbuf    []byte
 
-	keepalive *time.Timer // queues a keepalive after half the idle timeout of silence
+	keepalive *time.Timer  // queues a keepalive after half the idle timeout of silence
+	lastWrite atomic.Int64 // unix nanoseconds of the last write, for the keepalive
+
+	// Deadlines on TCP sockets are refreshed at most every deadlineRefresh
+	// rather than on every read and write: setting one is a timer
+	// operation, and there are tens of thousands a second under load.
+	rdSetAt   time.Time     // reader only: when the read deadline was set
+	rdTimeout time.Duration // reader only: the timeout it was set with
+	lastRead  time.Time     // reader only: when the last read began
+	wdSetAt   time.Time     // writer only: when the write deadline was set
+	lazyDL    bool          // deadlines may be refreshed lazily (TCP)
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -111,7 +121,9 @@ func (s *Server) newConn(nc net.Conn, id uint64) *conn {
 	}
 	c.encoding.Store(uint32(c.initialEncoding()))
 	c.outEnc = c.initialEncoding()
-	c.keepalive = time.AfterFunc(s.cfg.IdleTimeout/2, func() { c.enqueue(outItem{ctl: ctlKeepalive}) })
+	_, c.lazyDL = nc.(*net.TCPConn)
+	c.lastWrite.Store(time.Now().UnixNano())
+	c.keepalive = time.AfterFunc(s.cfg.IdleTimeout/2, c.keepaliveDue)
 	return c
 }
 
@@ -127,6 +139,25 @@ func addrOf(a net.Addr) netip.Addr {
 		return ap.Addr().Unmap()
 	}
 	return netip.Addr{}
+}
+
+// keepaliveDue runs when the keepalive timer fires. Writes do not reset the
+// timer (that would be a timer operation per write); instead it checks when
+// the last write was and sleeps again for the rest of the interval.
+func (c *conn) keepaliveDue() {
+	interval := c.srv.cfg.IdleTimeout / 2
+	if since := time.Since(time.Unix(0, c.lastWrite.Load())); since < interval {
+		c.keepalive.Reset(interval - since)
+		return
+	}
+	c.enqueue(outItem{ctl: ctlKeepalive})
+	c.keepalive.Reset(interval)
+}
+
+// deadlineRefresh is how stale a lazily refreshed deadline may get: at most
+// a second, and at most a quarter of the timeout it implements.
+func deadlineRefresh(timeout time.Duration) time.Duration {
+	return min(time.Second, timeout/4)
 }
 
 // logger returns a logger tagged with the connection id, the peer address
@@ -262,12 +293,31 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 	if c.loggedIn {
 		timeout = c.srv.cfg.IdleTimeout
 	}
-	if err := c.nc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return 0, err
+	now := time.Now()
+	c.lastRead = now
+	if !c.lazyDL || timeout != c.rdTimeout || now.Sub(c.rdSetAt) > deadlineRefresh(timeout) {
+		if err := c.nc.SetReadDeadline(now.Add(timeout)); err != nil {
+			return 0, err
+		}
+		c.rdSetAt, c.rdTimeout = now, timeout
 	}
-	n, err := c.nc.Read(p)
-	c.srv.bytesIn.Add(uint64(n))
-	return n, err
+	for {
+		n, err := c.nc.Read(p)
+		c.srv.bytesIn.Add(uint64(n))
+		if n == 0 && c.lazyDL && errors.Is(err, os.ErrDeadlineExceeded) {
+			// The deadline may predate the last activity by up to
+			// deadlineRefresh: time out only after a full timeout of
+			// silence, so re-arm and keep reading if that has not passed.
+			if due := c.lastRead.Add(timeout); time.Now().Before(due) {
+				if err := c.nc.SetReadDeadline(due); err != nil {
+					return 0, err
+				}
+				c.rdSetAt = c.lastRead
+				continue
+			}
+		}
+		return n, err
+	}
 }
 
 // initialEncoder lets a transport choose the first encoding (a WebSocket
@@ -482,9 +532,15 @@ func (c *conn) write(buf []byte) bool {
 	if len(buf) == 0 {
 		return true
 	}
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout)); err != nil {
-		c.close(fmt.Errorf("write: %w", err))
-		return false
+	now := time.Now()
+	if !c.lazyDL || now.Sub(c.wdSetAt) > deadlineRefresh(c.srv.cfg.WriteTimeout) {
+		// A lazily refreshed write deadline gives a stalled write between
+		// WriteTimeout minus deadlineRefresh and WriteTimeout.
+		if err := c.nc.SetWriteDeadline(now.Add(c.srv.cfg.WriteTimeout)); err != nil {
+			c.close(fmt.Errorf("write: %w", err))
+			return false
+		}
+		c.wdSetAt = now
 	}
 	if _, err := c.nc.Write(buf); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -495,6 +551,7 @@ func (c *conn) write(buf []byte) bool {
 		return false
 	}
 	c.srv.bytesOut.Add(uint64(len(buf)))
+	c.lastWrite.Store(time.Now().UnixNano())
 	return true
 }
 
@@ -505,28 +562,20 @@ func (c *conn) write(buf []byte) bool {
 func (c *conn) writeLoop() {
 	defer c.srv.connWG.Done()
 	enc := c.srv.cfg.Registry.NewCodec(c.outEnc)
-	// A writer that runs dry lingers for two tick periods before it exits,
-	// so a player sent something every tick keeps one writer instead of
-	// starting one per tick, while an idle connection holds none.
-	lingerFor := 2 * time.Second / time.Duration(c.srv.cfg.TickRate)
-	var linger *time.Timer
-	defer func() {
-		if linger != nil {
-			linger.Stop()
-		}
-	}()
+	// A writer that runs dry lingers until it has seen two of the server's
+	// once-a-second sweeps without output (one to two seconds) before it
+	// exits, so a player sent something every tick keeps one writer instead
+	// of starting one per tick, while an idle connection holds none. The
+	// sweep is one channel for the whole server, not a timer per writer.
+	idle := 0
 	for {
 		c.outMu.Lock()
-		if len(c.out) == 0 && !c.dead {
+		for len(c.out) == 0 && !c.dead && idle < 2 {
 			c.outMu.Unlock()
-			if linger == nil {
-				linger = time.NewTimer(lingerFor)
-			} else {
-				linger.Reset(lingerFor)
-			}
 			select {
 			case <-c.wake:
-			case <-linger.C:
+			case <-c.srv.sweepSignal():
+				idle++
 			case <-c.done:
 			}
 			c.outMu.Lock()
@@ -536,6 +585,7 @@ func (c *conn) writeLoop() {
 			c.outMu.Unlock()
 			return
 		}
+		idle = 0
 		batch := c.out
 		c.out, c.spare = c.spare[:0], nil
 		c.outMu.Unlock()
@@ -581,9 +631,6 @@ func (c *conn) writeLoop() {
 		}
 		if !c.write(buf) {
 			return
-		}
-		if len(buf) > 0 {
-			c.keepalive.Reset(c.srv.cfg.IdleTimeout / 2)
 		}
 		if closeAfter != nil {
 			c.close(closeAfter)

@@ -54,6 +54,10 @@ type Server struct {
 	closed    bool
 	nextID    atomic.Uint64
 
+	// sweep is closed and replaced once a second by the tick goroutine; idle
+	// writers wait on it to decide when to exit.
+	sweep atomic.Pointer[chan struct{}]
+
 	readyMu    sync.Mutex
 	ready      []*conn // connections with inbound events, in arrival order
 	readySpare []*conn
@@ -100,7 +104,7 @@ func New(cfg Config, game Game) (*Server, error) {
 	if err := cfg.Registry.CheckFlow(); err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		game:      game,
 		log:       cfg.Logger,
@@ -109,8 +113,14 @@ func New(cfg Config, game Game) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[uint64]*conn{},
 		players:   map[uint64]*Player{},
-	}, nil
+	}
+	sweep := make(chan struct{})
+	s.sweep.Store(&sweep)
+	return s, nil
 }
+
+// sweepSignal returns the channel the next once-a-second sweep closes.
+func (s *Server) sweepSignal() <-chan struct{} { return *s.sweep.Load() }
 
 // Registry returns the message registry the server speaks.
 func (s *Server) Registry() *msg.Registry { return s.cfg.Registry }
@@ -270,6 +280,10 @@ func (s *Server) tickLoop() {
 		select {
 		case now := <-ticker.C:
 			s.tick(now, period)
+			if s.tickN%uint64(s.cfg.TickRate) == 0 {
+				next := make(chan struct{})
+				close(*s.sweep.Swap(&next))
+			}
 		case <-s.stopping:
 			s.finalTick(period)
 			return

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,7 +33,19 @@ func main() {
 	tick := flag.Int("tick", 20, "ticks per second")
 	maxConns := flag.Int("max-conns", 19000, "most simultaneous connections")
 	logLevel := flag.String("log-level", "warn", "log level")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "relay: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintln(os.Stderr, "relay: bad -log-level:", err)
@@ -41,6 +54,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(*addr, *httpAddr, *tick, *maxConns, log); err != nil {
 		fmt.Fprintln(os.Stderr, "relay:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
