@@ -593,6 +593,7 @@ func (c *conn) writeLoop() {
 		buf := c.wbuf[:0]
 		var closeAfter error
 		keepalive := false
+		messages := 0
 		for i := range batch {
 			it := &batch[i]
 			switch it.ctl {
@@ -619,6 +620,7 @@ func (c *conn) writeLoop() {
 					break
 				}
 				var err error
+				messages++
 				buf, err = enc.Append(buf, it.m, it.rid)
 				if err != nil {
 					c.logger().Error("cannot encode message; dropped (a game bug)", "err", err)
@@ -631,6 +633,11 @@ func (c *conn) writeLoop() {
 		}
 		if !c.write(buf) {
 			return
+		}
+		if messages == 0 {
+			// Only a keepalive (or a switch): the connection is idle, so do
+			// not keep a writer and its stack around for it.
+			idle = 2
 		}
 		if closeAfter != nil {
 			c.close(closeAfter)
