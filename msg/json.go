@@ -223,8 +223,10 @@ func setJSONScalar(f *field, k Kind, fv reflect.Value, raw json.RawMessage) erro
 		fv.SetBool(b)
 		return nil
 	}
+	// json.Number also accepts a quoted number ("7"); the protocol does not,
+	// and neither do the other clients' decoders.
 	var num json.Number
-	if err := json.Unmarshal(raw, &num); err != nil {
+	if len(raw) > 0 && raw[0] == '"' || json.Unmarshal(raw, &num) != nil {
 		return &FieldError{f.Name, "want a number"}
 	}
 	switch k {

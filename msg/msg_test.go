@@ -937,3 +937,16 @@ func TestDefinePanics(t *testing.T) {
 		t.Errorf("untagged field / default dir: %+v %v", f, ok.Dir)
 	}
 }
+
+// A number written as a JSON string is refused, as the TypeScript decoder
+// refuses it.
+func TestJSONRefusesQuotedNumbers(t *testing.T) {
+	reg := msg.NewRegistry()
+	for _, line := range []string{`{"type":"WELCOME","id":"7","name":"x"}`, `{"type":"SERVERSTATS","tick_us":1,"tick_rate":"20","conns":1}`} {
+		_, err := reg.Decode(msg.JSON, []byte(line), msg.Both)
+		var de *msg.DecodeError
+		if !errors.As(err, &de) || de.Code != msg.CodeBadField {
+			t.Errorf("%s: got %v, want bad_field", line, err)
+		}
+	}
+}
