@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/store"
 )
 
@@ -553,7 +554,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 	// The JSON handler escapes differently; check it too on a fresh run of
 	// the game path.
-	var jb syncBuffer
+	var jb testutil.LogBuffer
 	jv, _ := NewVerifier(VerifierConfig{Store: sf.st, Logger: slog.New(slog.NewJSONHandler(&jb, &slog.HandlerOptions{Level: slog.LevelDebug})), AllowPlainPasswords: true, Params: testParams})
 	jv.Authenticate(ctx, "alice", secrets[2], localIP)
 	jv.Authenticate(ctx, "alice", secrets[1], localIP)

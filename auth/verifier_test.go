@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/store"
 )
 
@@ -50,24 +51,6 @@ func (c *fakeClock) Add(d time.Duration) {
 
 func newClock() *fakeClock { return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func openStore(t *testing.T) store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "tickwire.db"))
@@ -86,12 +69,12 @@ type fixture struct {
 	st    store.Store
 	clock *fakeClock
 	acct  *accounts
-	logs  *syncBuffer
+	logs  *testutil.LogBuffer
 	log   *slog.Logger
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{st: openStore(t), clock: newClock(), logs: &syncBuffer{}}
+	f := &fixture{st: openStore(t), clock: newClock(), logs: &testutil.LogBuffer{}}
 	f.log = slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.acct = newAccounts(f.st, testParams, f.clock.Now, f.log)
 	return f

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/testutil"
+
 	"github.com/coder/websocket"
 
 	"github.com/tickwire/tickwire/msg"
@@ -462,7 +464,7 @@ func TestRTTOverConditionedLink(t *testing.T) {
 }
 
 func TestLogReachesServerLog(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.LogBuffer
 	ts := startServer(t, server.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
 	c := ts.dial(t, testOptions())
 	if _, _, err := c.LoginGuest(testCtx(t)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/store"
 )
 
@@ -37,35 +38,17 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	path  string
 	clock *fakeClock
-	logs  *syncBuffer
+	logs  *testutil.LogBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	return &env{
 		path:  filepath.Join(t.TempDir(), "tickwire.db"),
 		clock: &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)},
-		logs:  &syncBuffer{},
+		logs:  &testutil.LogBuffer{},
 	}
 }
 

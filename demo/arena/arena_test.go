@@ -92,7 +92,7 @@ func TestSpeedHackRefusedLoggedStruck(t *testing.T) {
 	if p := h.posOf(a); p != (Point{northX, northY}) {
 		t.Fatalf("tank moved to %v", p)
 	}
-	if got := h.logs.lines("level=WARN", "suspicious move", "reason=too_fast", "player=speedy", "to_y=25", "dist=90"); len(got) != StrikeAfter {
+	if got := h.logs.Lines("level=WARN", "suspicious move", "reason=too_fast", "player=speedy", "to_y=25", "dist=90"); len(got) != StrikeAfter {
 		t.Fatalf("suspicious-move log lines: %q\nall:\n%s", got, h.logs)
 	}
 	if len(a.strikes) != 1 || a.strikes[0] != "impossible_move" {
@@ -121,7 +121,7 @@ func TestWallClippingRefused(t *testing.T) {
 	if errs := h.errs[a.id]; len(errs) != StrikeAfter || errs[0].Code != "wall" {
 		t.Fatalf("errors %+v", errs)
 	}
-	if got := h.logs.lines("suspicious move", "reason=wall", "from_y=135", "to_y=155"); len(got) != StrikeAfter {
+	if got := h.logs.Lines("suspicious move", "reason=wall", "from_y=135", "to_y=155"); len(got) != StrikeAfter {
 		t.Fatalf("log: %s", h.logs)
 	}
 	if len(a.strikes) != 1 {
@@ -338,7 +338,7 @@ func TestChestSharedAndDesyncRepaired(t *testing.T) {
 	}
 	h.send(b, &r)
 	h.tick()
-	lines := h.logs.lines("level=ERROR", "desync", "player=b", fmt.Sprintf("entity=%d", chestID), fmt.Sprintf("fields=slot%d", slot), "kind=chest")
+	lines := h.logs.Lines("level=ERROR", "desync", "player=b", fmt.Sprintf("entity=%d", chestID), fmt.Sprintf("fields=slot%d", slot), "kind=chest")
 	if len(lines) != 1 {
 		t.Fatalf("error log lines %q; log:\n%s", lines, h.logs)
 	}
@@ -391,7 +391,7 @@ func TestTextCommandsReadable(t *testing.T) {
 	if p := h.posOf(a); p.X != 229 || len(h.errs[a.id]) != 0 {
 		t.Fatalf("GO into a wall: at %v, errors %v", p, h.errs[a.id])
 	}
-	if len(a.strikes) != 0 || len(h.logs.lines("suspicious")) != 0 {
+	if len(a.strikes) != 0 || len(h.logs.Lines("suspicious")) != 0 {
 		t.Fatal("GO counted as suspicious")
 	}
 	// MOVE is the typed form of DRIVE: answered by POS, refused with ERR.

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/replica"
 	"github.com/tickwire/tickwire/server"
@@ -59,45 +59,12 @@ func (p *fakePeer) take() []any {
 	return got
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the log lines containing every one of words.
-func (s *syncBuffer) lines(words ...string) []string {
-	var out []string
-	for _, l := range strings.Split(s.String(), "\n") {
-		ok := l != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(l, w)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // harness drives a Game tick by tick with fake players.
 type harness struct {
 	t      testing.TB
 	g      *Game
 	n      uint64
-	logs   *syncBuffer
+	logs   *testutil.LogBuffer
 	log    *slog.Logger
 	nextID uint64
 	queue  []queued
@@ -112,7 +79,7 @@ type queued struct {
 
 func newHarness(t testing.TB, opts ...Option) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	h := &harness{t: t, g: New(append([]Option{WithBots(0)}, opts...)...), logs: logs,
 		log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), errs: map[uint64][]*msg.Err{}}
 	return h

@@ -138,7 +138,7 @@ func TestPredictionSnapsBackOnRefusal(t *testing.T) {
 	if before.Y < 150 || l.pred.Snaps() == 0 || l.refused == 0 {
 		t.Fatalf("predicted %v before the acks; %d snaps, %d refusals", before, l.pred.Snaps(), l.refused)
 	}
-	if len(h.logs.lines("suspicious move", "reason=wall")) == 0 {
+	if len(h.logs.Lines("suspicious move", "reason=wall")) == 0 {
 		t.Fatal("the refused move was not logged")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/client"
 	"github.com/tickwire/tickwire/demo/arena"
 	"github.com/tickwire/tickwire/demo/bot"
@@ -90,7 +91,7 @@ func checkClean(t *testing.T, s *arenaServer, res []result) {
 			t.Errorf("%s: received no entity updates: %v", rep.Name, rep.Messages)
 		}
 	}
-	if l := s.logs.lines("client reported desync"); len(l) > 0 {
+	if l := s.logs.Lines("client reported desync"); len(l) > 0 {
 		t.Errorf("the server logged %d desyncs, first: %s", len(l), l[0])
 	}
 }
@@ -162,7 +163,7 @@ func TestTwoBotsPlay(t *testing.T) {
 	if !sawEachOther(reps) {
 		t.Logf("the bots did not meet in %v (seen: %v, %v)", reps[0].Elapsed, reps[0].TanksSeen, reps[1].TanksSeen)
 	}
-	if l := s.logs.lines("suspicious move"); len(l) > 0 {
+	if l := s.logs.Lines("suspicious move"); len(l) > 0 {
 		t.Errorf("the server found %d moves suspicious, first: %s", len(l), l[0])
 	}
 }
@@ -231,7 +232,7 @@ func TestDesyncInjected(t *testing.T) {
 	}
 	// The server receives the reports and logs them.
 	deadline := time.Now().Add(5 * time.Second)
-	for len(s.logs.lines("client reported desync", "reason=")) == 0 {
+	for len(s.logs.Lines("client reported desync", "reason=")) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the server logged no desync")
 		}
@@ -273,7 +274,7 @@ func TestWebSocket(t *testing.T) {
 	t.Parallel()
 	reg := msg.NewRegistry()
 	arena.Register(reg)
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))},
 		arena.New(arena.WithBots(2), arena.WithSync(replica.Config{ResyncPeriod: time.Second})))
 	if err != nil {

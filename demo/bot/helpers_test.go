@@ -1,16 +1,15 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/demo/arena"
 	"github.com/tickwire/tickwire/demo/bot"
 	"github.com/tickwire/tickwire/msg"
@@ -19,42 +18,12 @@ import (
 	"github.com/tickwire/tickwire/transport"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// lines returns the log lines containing every one of words.
-func (s *syncBuffer) lines(words ...string) []string {
-	s.mu.Lock()
-	all := s.b.String()
-	s.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(all, "\n") {
-		ok := l != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(l, w)
-		}
-		if ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // arenaServer is the demo arena served on a loopback TCP port with real
 // 20 Hz ticks.
 type arenaServer struct {
 	addr string
 	game *arena.Game
-	logs *syncBuffer
+	logs *testutil.LogBuffer
 }
 
 // serverOpts configures startArena.
@@ -69,7 +38,7 @@ type serverOpts struct {
 // startArena starts the arena on 127.0.0.1:0; it shuts down at cleanup.
 func startArena(t testing.TB, o serverOpts) *arenaServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.LogBuffer{}
 	reg := msg.NewRegistry()
 	arena.Register(reg)
 	g := arena.New(arena.WithBots(o.bots), arena.WithSync(o.sync), arena.WithSeed(max(o.seed, 1)))
