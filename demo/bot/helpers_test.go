@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/demo/arena"
 	"github.com/tickwire/tickwire/demo/bot"
+	"github.com/tickwire/tickwire/internal/testutil"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/replica"
 	"github.com/tickwire/tickwire/server"
