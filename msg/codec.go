@@ -143,10 +143,13 @@ func (c *Codec) Encoding() Encoding { return c.enc }
 // SetEncoding switches the codec to another encoding.
 func (c *Codec) SetEncoding(e Encoding) { c.enc = e }
 
-// Append appends m, a registered message value or pointer, as one complete
-// frame (line terminator or length prefix included) to dst. rid, when not 0,
+// Append appends m, a registered message value or pointer (or a *Shared
+// wrapping one), as one complete frame (line terminator or length prefix included) to dst. rid, when not 0,
 // is the correlation id of the request this answers.
 func (c *Codec) Append(dst []byte, m any, rid uint32) ([]byte, error) {
+	if s, ok := m.(*Shared); ok {
+		return c.appendShared(dst, s, rid)
+	}
 	t, err := c.reg.TypeOf(m)
 	if err != nil {
 		return dst, err

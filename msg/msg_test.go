@@ -950,3 +950,54 @@ func TestJSONRefusesQuotedNumbers(t *testing.T) {
 		}
 	}
 }
+
+// A Shared message encodes like the message it wraps, in every encoding,
+// once per encoding however many connections append it concurrently.
+func TestSharedEncodesOncePerEncoding(t *testing.T) {
+	reg := msg.NewRegistry()
+	m := &msg.Welcome{ID: 7, Name: "alice smith"}
+	shared := msg.NewShared(m)
+	for _, enc := range msg.Encodings {
+		want, err := reg.Append(nil, enc, m, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan []byte)
+		for range 8 {
+			go func() {
+				got, err := reg.NewCodec(enc).Append([]byte("x"), shared, 0)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- got
+			}()
+		}
+		for range 8 {
+			if got := <-done; string(got) != "x"+string(want) {
+				t.Errorf("%v: got %q, want %q", enc, got, want)
+			}
+		}
+		// With a request id the message is encoded for that recipient.
+		withRID, _ := reg.Append(nil, enc, shared, 9)
+		direct, _ := reg.Append(nil, enc, m, 9)
+		if string(withRID) != string(direct) {
+			t.Errorf("%v: rid: got %q, want %q", enc, withRID, direct)
+		}
+	}
+	if _, err := reg.Append(nil, msg.Text, msg.NewShared(struct{}{}), 0); err == nil {
+		t.Error("a Shared unregistered message encoded")
+	}
+}
+
+func BenchmarkSharedPos(b *testing.B) {
+	reg := msg.NewRegistry()
+	c := reg.NewCodec(msg.MsgPack)
+	var buf []byte
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		s := msg.NewShared(&msg.Welcome{ID: uint64(i), Name: "x"})
+		for range 9 { // one position sent to nine room mates
+			buf, _ = c.Append(buf[:0], s, 0)
+		}
+	}
+}

@@ -85,10 +85,13 @@ func (g *Game) Update(t *server.Tick) {
 	g.h.Dispatch(t)
 	for _, r := range g.dirty {
 		for _, m := range r.moved {
-			pos := m.pos // one copy per tick, shared by every recipient
+			// One copy per tick, encoded once per encoding for all the
+			// room mates rather than once per recipient.
+			pos := m.pos
+			shared := msg.NewShared(&pos)
 			for _, o := range r.members {
 				if o != m {
-					o.p.Send(&pos)
+					o.p.Send(shared)
 				}
 			}
 			m.moved = false
