@@ -122,7 +122,9 @@ func (p *Player) Logger() *slog.Logger {
 }
 
 // Send queues m, a registered message value or pointer, for this tick's
-// flush. Everything sent to one player in one tick leaves in one write.
+// flush. Everything sent to one player in one tick leaves in one write. To
+// send one message to many players, wrap it once in msg.NewShared: it is
+// then encoded once per encoding instead of once per player.
 func (p *Player) Send(m any) { p.queue(outItem{m: m}) }
 
 // Reply sends m as the answer to in, echoing its request id.
