@@ -44,6 +44,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/tickwire/tickwire/transport"
 )
 
 // Config describes one load run. Zero fields take the documented defaults.
@@ -110,13 +112,13 @@ const (
 	// WSSubprotocol.
 	TransportWS = "ws"
 	// WSSubprotocol is the WebSocket subprotocol of the text protocol.
-	WSSubprotocol = "tickwire.text"
+	WSSubprotocol = transport.SubprotocolText
 	// EncodingText is the newline-delimited text protocol.
 	EncodingText = "text"
 	// EncodingMsgPack is tickwire's MessagePack encoding.
 	EncodingMsgPack = "msgpack"
 	// WSSubprotocolMsgPack is the WebSocket subprotocol of MessagePack.
-	WSSubprotocolMsgPack = "tickwire.msgpack"
+	WSSubprotocolMsgPack = transport.SubprotocolMsgPack
 )
 
 // withDefaults fills zero fields and validates c.

@@ -8,19 +8,22 @@ import (
 	"io"
 	"math"
 	"net"
+
+	"github.com/tickwire/tickwire/examples/relay/relay"
+	"github.com/tickwire/tickwire/msg"
 )
 
 // The MessagePack encoding of the relay workload (docs/PROTOCOL.md §3.3):
 // each message is a varint-length-prefixed frame holding uvarint(id<<1) and
-// the fields as MessagePack values. The relay's ids are fixed by
-// examples/relay: JOIN 32, JOINED 33, MOVE 34, POS 35. Bots encode and parse
-// by hand so the load generator spends as little CPU as possible.
+// the fields as MessagePack values. The ids come from examples/relay and the
+// msg package's built-ins; bots encode and parse by hand so the load
+// generator spends as little CPU as possible.
 const (
-	mpHeadJoin    = 32 << 1
-	mpHeadJoined  = 33 << 1
-	mpHeadMove    = 34 << 1
-	mpHeadPos     = 35 << 1
-	mpHeadErr     = 12 << 1
+	mpHeadJoin    = relay.IDJoin << 1
+	mpHeadJoined  = relay.IDJoined << 1
+	mpHeadMove    = relay.IDMove << 1
+	mpHeadPos     = relay.IDPos << 1
+	mpHeadErr     = msg.IDErr << 1
 	mpMaxFrame    = 4096
 	mpUseMsgPack  = "USE msgpack\n"
 	mpUsingPrefix = "USING msgpack"

@@ -109,12 +109,12 @@ type conn struct {
 	player *Player // tick goroutine only
 }
 
-func (s *Server) newConn(nc net.Conn, id uint64) *conn {
+func (s *Server) newConn(nc net.Conn, id uint64, remote netip.Addr) *conn {
 	c := &conn{
 		srv:     s,
 		nc:      nc,
 		id:      id,
-		remote:  addrOf(nc.RemoteAddr()),
+		remote:  remote,
 		inSpace: make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),

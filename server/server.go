@@ -221,7 +221,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		nc.Close()
 		return nil
 	}
-	c := s.newConn(nc, id)
+	c := s.newConn(nc, id, remote)
 	s.conns[id] = c
 	s.connWG.Add(1) // its reader; writers count themselves while they run
 	s.mu.Unlock()

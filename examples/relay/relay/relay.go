@@ -36,13 +36,22 @@ type Pos struct {
 	T  int64  `tw:"t"`
 }
 
+// The relay's message ids. Load generators that encode MessagePack by hand
+// (package loadtest) use these rather than repeating the numbers.
+const (
+	IDJoin   = 32
+	IDJoined = 33
+	IDMove   = 34
+	IDPos    = 35
+)
+
 // Register defines the relay's messages in reg.
 func Register(reg *msg.Registry) {
-	msg.Define[Join](reg, msg.Info{ID: 32, Name: "JOIN", Dir: msg.ToServer, Doc: "enter a room: JOIN <room>", Causes: []string{"JOINED"}})
-	msg.Define[Joined](reg, msg.Info{ID: 33, Name: "JOINED", Dir: msg.ToClient, Doc: "you are in the room: JOINED <room> <id>"})
+	msg.Define[Join](reg, msg.Info{ID: IDJoin, Name: "JOIN", Dir: msg.ToServer, Doc: "enter a room: JOIN <room>", Causes: []string{"JOINED"}})
+	msg.Define[Joined](reg, msg.Info{ID: IDJoined, Name: "JOINED", Dir: msg.ToClient, Doc: "you are in the room: JOINED <room> <id>"})
 	// MOVE is state: of several in one tick only the newest matters.
-	msg.Define[Move](reg, msg.Info{ID: 34, Name: "MOVE", Dir: msg.ToServer, Latest: true, Doc: "set your position: MOVE <x> <y> <t>", Causes: []string{"POS"}})
-	msg.Define[Pos](reg, msg.Info{ID: 35, Name: "POS", Dir: msg.ToClient, Doc: "a member's latest position: POS <id> <x> <y> <t>"})
+	msg.Define[Move](reg, msg.Info{ID: IDMove, Name: "MOVE", Dir: msg.ToServer, Latest: true, Doc: "set your position: MOVE <x> <y> <t>", Causes: []string{"POS"}})
+	msg.Define[Pos](reg, msg.Info{ID: IDPos, Name: "POS", Dir: msg.ToClient, Doc: "a member's latest position: POS <id> <x> <y> <t>"})
 }
 
 type member struct {
