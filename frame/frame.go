@@ -83,6 +83,8 @@ type Reader struct {
 	max   int
 	mode  Mode
 	err   error // sticky read error, returned once buffered messages are drained
+
+	onKeepalive func() // called for each keepalive skipped by Next; may be nil
 }
 
 // NewReader returns a Reader that reads from src and refuses messages longer
@@ -112,7 +114,14 @@ func (r *Reader) Mode() Mode { return r.mode }
 func (r *Reader) SetMode(m Mode) { r.mode = m }
 
 // Buffered returns how many bytes have been read but not yet returned.
+// Called between Next calls, a non-zero count is the start of a frame that
+// has not arrived whole.
 func (r *Reader) Buffered() int { return r.end - r.start }
+
+// OnKeepalive sets a function that Next calls for every keepalive it skips,
+// so a caller can count keepalives as activity (an idle timer, say) although
+// they are never returned as messages. nil removes it.
+func (r *Reader) OnKeepalive(f func()) { r.onKeepalive = f }
 
 // Next returns the next message. The returned slice aliases the Reader's
 // buffer and is valid only until the next call. Keepalives (blank lines,
@@ -127,6 +136,9 @@ func (r *Reader) Next() ([]byte, error) {
 		}
 		if ok {
 			if len(msg) == 0 {
+				if r.onKeepalive != nil {
+					r.onKeepalive()
+				}
 				continue // keepalive
 			}
 			return msg, nil

@@ -158,6 +158,31 @@ func TestKeepalivesSkipped(t *testing.T) {
 	eqStrings(t, got, []string{"x"})
 }
 
+func TestOnKeepaliveCountsSkippedKeepalives(t *testing.T) {
+	r := NewReader(strings.NewReader("\n\r\nX\n\n"), 0)
+	n := 0
+	r.OnKeepalive(func() { n++ })
+	got, err := readAll(t, r)
+	if err != io.EOF {
+		t.Fatal(err)
+	}
+	eqStrings(t, got, []string{"X"})
+	if n != 3 {
+		t.Fatalf("keepalives counted %d, want 3", n)
+	}
+	bin := AppendBinary(AppendBinary(nil, nil), []byte("y"))
+	r = NewReader(bytes.NewReader(bin), 0)
+	r.SetMode(Binary)
+	n = 0
+	r.OnKeepalive(func() { n++ })
+	if _, err := readAll(t, r); err != io.EOF {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("binary keepalives counted %d, want 1", n)
+	}
+}
+
 func TestTextLimits(t *testing.T) {
 	const max = 64
 	exact := strings.Repeat("a", max)

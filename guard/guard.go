@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickwire/tickwire/store"
@@ -191,6 +192,7 @@ type Guard struct {
 	bans    map[netip.Addr]store.Ban // what Admit consults: stored ∪ pending
 	pending map[netip.Addr]store.Ban // strike bans not yet written
 	gen     uint64                   // bumped by Ban and Unban, so a refresh racing them is dropped
+	version atomic.Uint64            // bumped on every change to bans; see BansVersion
 
 	strikeMu sync.Mutex
 	strikes  map[netip.Addr]*strikeRecord
@@ -282,6 +284,12 @@ func (g *Guard) Admit(remote netip.Addr) error {
 	return nil
 }
 
+// BansVersion counts changes to the set of banned addresses known here (a
+// strike ban, Ban, Unban, or a refresh that found bans made elsewhere). A
+// server compares it between sweeps to find the live sessions of newly
+// banned addresses without scanning every connection every time.
+func (g *Guard) BansVersion() uint64 { return g.version.Load() }
+
 // Banned reports whether ip is banned now, and until when.
 func (g *Guard) Banned(ip netip.Addr) (until time.Time, banned bool) {
 	var be *BannedError
@@ -361,6 +369,7 @@ func (g *Guard) Strike(remote netip.Addr, reason string) {
 	g.mu.Lock()
 	g.bans[ip] = prov
 	g.pending[ip] = prov
+	g.version.Add(1)
 	g.mu.Unlock()
 	select {
 	case g.jobs <- banJob{ip: ip, reason: banReason, created: now}:
@@ -476,6 +485,7 @@ func (g *Guard) Ban(ctx context.Context, ip netip.Addr, d time.Duration, reason 
 	g.bans[ip] = b
 	delete(g.pending, ip)
 	g.gen++
+	g.version.Add(1)
 	g.mu.Unlock()
 	g.logBan(b, "manual", true)
 	return b, nil
@@ -577,6 +587,9 @@ func (g *Guard) Refresh(ctx context.Context) error {
 		}
 	}
 	g.bans = fresh
+	if len(added) > 0 || len(lifted) > 0 {
+		g.version.Add(1)
+	}
 	g.mu.Unlock()
 	for _, b := range added {
 		g.logBan(b, "store", true)

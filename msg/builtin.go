@@ -80,6 +80,22 @@ type ServerStats struct {
 	Conns    uint32 `tw:"conns"`
 }
 
+// Seat gives a logged-in client the token that resumes its seat after a
+// dropped connection (RESUME), and how long the server holds the seat. It
+// follows every WELCOME when the server holds seats; each resume replaces
+// the token.
+type Seat struct {
+	Token  string `tw:"token,max=64"`
+	HoldMS uint32 `tw:"hold_ms"`
+}
+
+// Resume logs a new connection back into a held seat: the player's name
+// and the token of its latest SEAT. It is sent instead of AUTH.
+type Resume struct {
+	User  string `tw:"user,max=64"`
+	Token string `tw:"token,max=64"`
+}
+
 // Built-in message ids.
 const (
 	IDHelp    = 1
@@ -96,24 +112,32 @@ const (
 	IDErr     = 12
 	IDStats   = 13
 	IDSrvStat = 14
+	IDSeat    = 15
+	// IDResume sits after the replica package's ids (16-27).
+	IDResume = 28
 	// FirstGameID is the lowest id a game may use; ids below it are
 	// reserved for tickwire (built-ins and the replica package).
 	FirstGameID = 32
 )
 
 func defineBuiltins(r *Registry) {
-	Define[Help](r, Info{ID: IDHelp, Name: "HELP", Dir: ToServer, Doc: "list the commands", Causes: []string{"INFO"}})
-	Define[Ping](r, Info{ID: IDPing, Name: "PING", Dir: ToServer, Doc: "ask for a PONG with the same token", Causes: []string{"PONG"}})
+	// Rates are per connection: generous for what a client does in normal
+	// play, tight where one message makes the server send many (HELP) or
+	// do real work (AUTH, RESUME).
+	Define[Help](r, Info{ID: IDHelp, Name: "HELP", Dir: ToServer, Doc: "list the commands", Causes: []string{"INFO"}, Rate: 1, Burst: 2})
+	Define[Ping](r, Info{ID: IDPing, Name: "PING", Dir: ToServer, Doc: "ask for a PONG with the same token", Causes: []string{"PONG"}, Rate: 20, Burst: 40})
 	Define[Pong](r, Info{ID: IDPong, Name: "PONG", Dir: ToClient, Doc: "answer to PING"})
-	Define[Auth](r, Info{ID: IDAuth, Name: "AUTH", Dir: ToServer, Doc: "log in: AUTH guest, or AUTH <user> <token from the auth service>", Causes: []string{"WELCOME", "ERR"}})
+	Define[Auth](r, Info{ID: IDAuth, Name: "AUTH", Dir: ToServer, Doc: "log in: AUTH guest, or AUTH <user> <token from the auth service>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
 	Define[Welcome](r, Info{ID: IDWelcome, Name: "WELCOME", Dir: ToClient, Doc: "login accepted: your id and name"})
 	Define[Quit](r, Info{ID: IDQuit, Name: "QUIT", Dir: ToServer, Doc: "close the connection", Causes: []string{"BYE"}})
 	Define[Bye](r, Info{ID: IDBye, Name: "BYE", Dir: ToClient, Doc: "the server is closing the connection, and why"})
-	Define[Use](r, Info{ID: IDUse, Name: "USE", Dir: ToServer, Doc: "switch encoding: USE text|json|msgpack", Causes: []string{"USING"}})
+	Define[Use](r, Info{ID: IDUse, Name: "USE", Dir: ToServer, Doc: "switch encoding: USE text|json|msgpack", Causes: []string{"USING"}, Rate: 2, Burst: 4})
 	Define[Using](r, Info{ID: IDUsing, Name: "USING", Dir: ToClient, Doc: "encoding switched; what follows is in the new encoding"})
 	Define[Log](r, Info{ID: IDLog, Name: "LOG", Dir: ToServer, Doc: "write to the server log: LOG debug|info|warn|error <text>"})
 	Define[Notice](r, Info{ID: IDInfo, Name: "INFO", Dir: ToClient, Doc: "human-readable information"})
 	Define[Err](r, Info{ID: IDErr, Name: "ERR", Dir: ToClient, Doc: "a refused message: ERR <code> <text>"})
-	Define[Stats](r, Info{ID: IDStats, Name: "STATS", Dir: ToServer, Doc: "ask for the server's load figures", Causes: []string{"SERVERSTATS"}})
+	Define[Stats](r, Info{ID: IDStats, Name: "STATS", Dir: ToServer, Doc: "ask for the server's load figures", Causes: []string{"SERVERSTATS"}, Rate: 4, Burst: 8})
 	Define[ServerStats](r, Info{ID: IDSrvStat, Name: "SERVERSTATS", Dir: ToClient, Doc: "server load: last tick duration in microseconds, tick rate, connections"})
+	Define[Seat](r, Info{ID: IDSeat, Name: "SEAT", Dir: ToClient, Doc: "your resume token and how long the server holds your seat if the connection drops"})
+	Define[Resume](r, Info{ID: IDResume, Name: "RESUME", Dir: ToServer, Doc: "take your seat back after a dropped connection: RESUME <name> <token from SEAT>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
 }

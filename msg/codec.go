@@ -73,6 +73,9 @@ const (
 	CodeUnknownMessage = "unknown_message" // no message with that name or id
 	CodeBadField       = "bad_field"       // a field is missing, malformed or out of range
 	CodeNotAllowed     = "not_allowed"     // the message may not be sent in this direction
+	// CodeRateLimited answers a message dropped by its type's rate limit
+	// (msg.Info Rate and Burst); the ERR text is the message name.
+	CodeRateLimited = "rate_limited"
 )
 
 // DecodeError explains why a frame was refused. Code is one of the Code

@@ -103,6 +103,14 @@ type Info struct {
 	// type within one tick, only the newest is delivered to the game, since
 	// it supersedes the others.
 	Latest bool
+	// Rate and Burst limit how many messages of this type one connection
+	// may send: Burst at once, then Rate a second (a token bucket). Past
+	// the limit the server drops the message and answers ERR rate_limited
+	// (docs/PROTOCOL.md §4.4). Zero takes the server's default for types
+	// that declare none (server.DefaultMessageRate, DefaultMessageBurst).
+	// Only meaningful for messages a client sends.
+	Rate  float64
+	Burst int
 }
 
 // Type is a registered message type.
@@ -193,6 +201,9 @@ func (r *Registry) define(gt reflect.Type, info Info) (*Type, error) {
 	}
 	if info.Dir == 0 {
 		info.Dir = Both
+	}
+	if info.Rate < 0 || info.Burst < 0 || (info.Rate > 0) != (info.Burst > 0) {
+		return nil, fmt.Errorf("msg: %s: Rate and Burst must both be positive, or both zero for the server's default", info.Name)
 	}
 	fields, err := parseFields(gt)
 	if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -48,6 +47,59 @@ const (
 	// DefaultShutdownGrace is how long Shutdown waits for BYE to be written
 	// when its context has no deadline.
 	DefaultShutdownGrace = 2 * time.Second
+	// DefaultFrameTimeout is how long a frame may take to arrive once its
+	// first byte has: a peer trickling a line byte by byte is cut off
+	// instead of holding the connection open with fragments.
+	DefaultFrameTimeout = 10 * time.Second
+
+	// DefaultMaxConnsPerAddr caps the connections (and held seats) of one
+	// address (an IPv6 /64). High enough for a school or café behind one
+	// NAT address, low enough that one host cannot fill MaxConns.
+	DefaultMaxConnsPerAddr = 128
+	// DefaultMaxPreLoginPerAddr caps one address's connections that have
+	// not logged in yet. Honest clients log in within a round trip or two,
+	// so even a large NAT rarely has more than a few waiting at once.
+	DefaultMaxPreLoginPerAddr = 32
+	// DefaultConnRatePerAddr and DefaultConnBurstPerAddr limit how fast one
+	// address may open connections: a burst of 40, then 10 a second.
+	DefaultConnRatePerAddr  = 10
+	DefaultConnBurstPerAddr = 40
+	// RefusalsPerStrike: every this many refused connections of one
+	// address count as one guard strike (reason "conn_limit"), so an
+	// address that keeps hammering past its limits ends up banned.
+	RefusalsPerStrike = 10
+
+	// DefaultMessageRate and DefaultMessageBurst limit, per connection, each
+	// message type that declares no msg.Info Rate of its own: a burst of
+	// 120, then 60 a second.
+	DefaultMessageRate  = 60
+	DefaultMessageBurst = 120
+	// RateStrikeDrops: every this many messages one connection has had
+	// dropped by rate limits is one strike ("rate_limited"), at most one
+	// per RateStrikeSpacing: a client bumping into a limit now and then is
+	// not punished, one that floods is banned.
+	RateStrikeDrops   = 100
+	RateStrikeSpacing = 10 * time.Second
+
+	// DefaultMaxOutboundBytesPerSec is the outbound byte budget of one
+	// connection. Past it, the connection's writer waits for the next
+	// second; what is queued meanwhile counts against MaxOutbound.
+	DefaultMaxOutboundBytesPerSec = 256 << 10
+
+	// DefaultLogRatePerAddr and DefaultLogBurstPerAddr limit client LOG
+	// lines per address, over all its connections.
+	DefaultLogRatePerAddr  = 10
+	DefaultLogBurstPerAddr = 40
+
+	// DefaultSeatHold is how long a player whose connection dropped keeps
+	// its seat in the game, waiting for a RESUME.
+	DefaultSeatHold = 30 * time.Second
+	// MaxSeatHold bounds Config.SeatHold.
+	MaxSeatHold = 10 * time.Minute
+
+	// sweepInterval is how often the server looks for connections of newly
+	// banned addresses, expired seats and idle per-address entries.
+	sweepInterval = time.Second
 )
 
 // Config configures a Server. The zero value is valid: every zero field
@@ -105,7 +157,55 @@ type Config struct {
 	// second, burst). Defaults DefaultLogRate and DefaultLogBurst.
 	LogRate  float64
 	LogBurst int
+	// LogRatePerAddr and LogBurstPerAddr limit client LOG lines per address
+	// over all its connections. Defaults DefaultLogRatePerAddr and
+	// DefaultLogBurstPerAddr.
+	LogRatePerAddr  float64
+	LogBurstPerAddr int
+
+	// FrameTimeout closes a connection whose frame has started to arrive
+	// but is not complete this long after. Default DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// MaxConnsPerAddr caps one address's connections and held seats.
+	// Default DefaultMaxConnsPerAddr (128).
+	MaxConnsPerAddr int
+	// MaxPreLoginPerAddr caps one address's connections that have not
+	// logged in. Default DefaultMaxPreLoginPerAddr (32).
+	MaxPreLoginPerAddr int
+	// ConnRatePerAddr and ConnBurstPerAddr limit new connections per
+	// address (per second, burst). Defaults DefaultConnRatePerAddr (10)
+	// and DefaultConnBurstPerAddr (40).
+	ConnRatePerAddr  float64
+	ConnBurstPerAddr int
+	// AddrLimitExempt lists prefixes the per-address limits do not apply
+	// to (a monitoring host, a same-host proxy that cannot pass addresses
+	// on). Default: none.
+	AddrLimitExempt []netip.Prefix
+	// MessageRate and MessageBurst limit, per connection, each message type
+	// that declares no rate in its msg.Info. Defaults DefaultMessageRate
+	// (60/s) and DefaultMessageBurst (120).
+	MessageRate  float64
+	MessageBurst int
+	// MaxOutboundBytesPerSec is one connection's outbound byte budget.
+	// Default DefaultMaxOutboundBytesPerSec (256 KiB/s); negative turns it
+	// off.
+	MaxOutboundBytesPerSec int
+	// SeatHold is how long a logged-in player whose connection dropped
+	// (without QUIT, kick or ban) stays in the game waiting for a RESUME;
+	// see docs/PROTOCOL.md §5.1. Default DefaultSeatHold (30 s); negative
+	// turns seat holding off; at most MaxSeatHold.
+	SeatHold time.Duration
 }
+
+// AuthError is a refused login with a machine-readable code. An
+// Authenticator returns it (or wraps it) to have the client see
+// ERR auth <Code> <Text>; other errors are sent with code "refused".
+type AuthError struct {
+	Code string // snake_case, listed in docs/PROTOCOL.md §4.1
+	Text string // for people
+}
+
+func (e *AuthError) Error() string { return e.Code + ": " + e.Text }
 
 // withDefaults returns c with zero fields replaced by defaults, or an error
 // naming the first invalid field.
@@ -131,6 +231,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout},
 		{"WriteTimeout", &c.WriteTimeout, DefaultWriteTimeout},
 		{"AuthTimeout", &c.AuthTimeout, DefaultAuthTimeout},
+		{"FrameTimeout", &c.FrameTimeout, DefaultFrameTimeout},
 	}
 	for _, d := range durations {
 		if *d.p == 0 {
@@ -149,6 +250,11 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxInbound", &c.MaxInbound, DefaultMaxInbound},
 		{"MaxConns", &c.MaxConns, DefaultMaxConns},
 		{"LogBurst", &c.LogBurst, DefaultLogBurst},
+		{"LogBurstPerAddr", &c.LogBurstPerAddr, DefaultLogBurstPerAddr},
+		{"MaxConnsPerAddr", &c.MaxConnsPerAddr, DefaultMaxConnsPerAddr},
+		{"MaxPreLoginPerAddr", &c.MaxPreLoginPerAddr, DefaultMaxPreLoginPerAddr},
+		{"ConnBurstPerAddr", &c.ConnBurstPerAddr, DefaultConnBurstPerAddr},
+		{"MessageBurst", &c.MessageBurst, DefaultMessageBurst},
 	}
 	for _, n := range ints {
 		if *n.p == 0 {
@@ -158,11 +264,40 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("server: %s %d must be positive", n.name, *n.p)
 		}
 	}
-	if c.LogRate == 0 {
-		c.LogRate = DefaultLogRate
+	rates := []struct {
+		name string
+		p    *float64
+		def  float64
+	}{
+		{"LogRate", &c.LogRate, DefaultLogRate},
+		{"LogRatePerAddr", &c.LogRatePerAddr, DefaultLogRatePerAddr},
+		{"ConnRatePerAddr", &c.ConnRatePerAddr, DefaultConnRatePerAddr},
+		{"MessageRate", &c.MessageRate, DefaultMessageRate},
 	}
-	if c.LogRate < 0 {
-		return c, errors.New("server: LogRate must not be negative")
+	for _, r := range rates {
+		if *r.p == 0 {
+			*r.p = r.def
+		}
+		if *r.p < 0 {
+			return c, fmt.Errorf("server: %s must not be negative", r.name)
+		}
+	}
+	if c.MaxOutboundBytesPerSec == 0 {
+		c.MaxOutboundBytesPerSec = DefaultMaxOutboundBytesPerSec
+	}
+	if c.MaxOutboundBytesPerSec > 0 && c.MaxOutboundBytesPerSec < 4*c.MaxMessage {
+		return c, fmt.Errorf("server: MaxOutboundBytesPerSec %d is below 4 messages of MaxMessage", c.MaxOutboundBytesPerSec)
+	}
+	if c.SeatHold == 0 {
+		c.SeatHold = DefaultSeatHold
+	}
+	if c.SeatHold > MaxSeatHold {
+		return c, fmt.Errorf("server: SeatHold %v above the maximum %v", c.SeatHold, MaxSeatHold)
+	}
+	for _, p := range c.AddrLimitExempt {
+		if !p.IsValid() {
+			return c, fmt.Errorf("server: AddrLimitExempt: invalid prefix %v", p)
+		}
 	}
 	if c.Registry == nil {
 		c.Registry = msg.NewRegistry()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -88,17 +89,42 @@ type conn struct {
 	outEnc  msg.Encoding
 	wbuf    []byte
 
-	keepalive *time.Timer  // queues a keepalive after half the idle timeout of silence
-	lastWrite atomic.Int64 // unix nanoseconds of the last write, for the keepalive
+	// The watchdog is one timer per connection for every clock it has:
+	// the login deadline (from accept, extended by nothing), the idle
+	// deadline (from the last complete frame), the frame deadline (from the
+	// first byte of a frame not yet complete) and the keepalive (after half
+	// the idle timeout without a write). It is not reset per message: when
+	// it fires it works out which clock is due and sleeps until the next.
+	wdMu         sync.Mutex
+	watchdog     *time.Timer
+	wdAt         int64        // unix ns the watchdog is set for; guarded by wdMu
+	acceptedAt   int64        // unix ns
+	authed       atomic.Bool  // logged in: the idle clock replaces the login clock
+	lastFrame    atomic.Int64 // unix ns when the last complete frame (or keepalive) arrived
+	partialSince atomic.Int64 // unix ns when the current incomplete frame began; 0 if none
+	lastWrite    atomic.Int64 // unix ns of the last write, for the keepalive
+	lastReadAt   int64        // reader only: unix ns the last read returned
+	fr           *frame.Reader
 
-	// Deadlines on TCP sockets are refreshed at most every deadlineRefresh
-	// rather than on every read and write: setting one is a timer
+	// Write deadlines on TCP sockets are refreshed at most every
+	// deadlineRefresh rather than on every write: setting one is a timer
 	// operation, and there are tens of thousands a second under load.
-	rdSetAt   time.Time     // reader only: when the read deadline was set
-	rdTimeout time.Duration // reader only: the timeout it was set with
-	lastRead  time.Time     // reader only: when the last read began
-	wdSetAt   time.Time     // writer only: when the write deadline was set
-	lazyDL    bool          // deadlines may be refreshed lazily (TCP)
+	wdSetAt time.Time // writer only: when the write deadline was set
+	lazyDL  bool      // the write deadline may be refreshed lazily (TCP)
+
+	// Outbound byte budget (Config.MaxOutboundBytesPerSec); writer only.
+	budgetStart time.Time
+	budgetUsed  int
+
+	// Per-message-type rate limits; reader only, created on first use.
+	limits         map[*msg.Type]*rate.Limiter
+	rateDropped    int
+	lastRateErr    time.Time
+	lastRateStrike time.Time
+
+	// Per-address accounting; guarded by Server.mu.
+	countedAddr     bool
+	countedPreLogin bool
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -110,20 +136,25 @@ type conn struct {
 }
 
 func (s *Server) newConn(nc net.Conn, id uint64, remote netip.Addr) *conn {
+	now := time.Now().UnixNano()
 	c := &conn{
-		srv:     s,
-		nc:      nc,
-		id:      id,
-		remote:  remote,
-		inSpace: make(chan struct{}, 1),
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		srv:        s,
+		nc:         nc,
+		id:         id,
+		remote:     remote,
+		inSpace:    make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
+		acceptedAt: now,
+		lastReadAt: now,
 	}
 	c.encoding.Store(uint32(c.initialEncoding()))
 	c.outEnc = c.initialEncoding()
 	_, c.lazyDL = nc.(*net.TCPConn)
-	c.lastWrite.Store(time.Now().UnixNano())
-	c.keepalive = time.AfterFunc(s.cfg.IdleTimeout/2, c.keepaliveDue)
+	c.lastWrite.Store(now)
+	c.lastFrame.Store(now)
+	c.wdAt = now + int64(s.cfg.LoginTimeout)
+	c.watchdog = time.AfterFunc(s.cfg.LoginTimeout, c.watch)
 	return c
 }
 
@@ -141,17 +172,50 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// keepaliveDue runs when the keepalive timer fires. Writes do not reset the
-// timer (that would be a timer operation per write); instead it checks when
-// the last write was and sleeps again for the rest of the interval.
-func (c *conn) keepaliveDue() {
-	interval := c.srv.cfg.IdleTimeout / 2
-	if since := time.Since(time.Unix(0, c.lastWrite.Load())); since < interval {
-		c.keepalive.Reset(interval - since)
+// watch runs when the watchdog fires: it closes the connection with
+// BYE timeout if one of its deadlines has passed, queues a keepalive if the
+// connection has written nothing for half the idle timeout, and sleeps
+// until the next deadline.
+func (c *conn) watch() {
+	cfg := &c.srv.cfg
+	c.wdMu.Lock()
+	defer c.wdMu.Unlock()
+	if c.closed() {
 		return
 	}
-	c.enqueue(outItem{ctl: ctlKeepalive})
-	c.keepalive.Reset(interval)
+	now := time.Now().UnixNano()
+	var due int64
+	if c.authed.Load() {
+		due = c.lastFrame.Load() + int64(cfg.IdleTimeout)
+	} else {
+		due = c.acceptedAt + int64(cfg.LoginTimeout)
+	}
+	if ps := c.partialSince.Load(); ps != 0 {
+		due = min(due, ps+int64(cfg.FrameTimeout))
+	}
+	if now >= due {
+		c.wdAt = math.MaxInt64
+		c.bye("timeout", ErrTimeout)
+		return
+	}
+	interval := int64(cfg.IdleTimeout / 2)
+	ka := c.lastWrite.Load() + interval
+	if now >= ka {
+		c.enqueue(outItem{ctl: ctlKeepalive})
+		ka = now + interval
+	}
+	c.wdAt = min(due, ka)
+	c.watchdog.Reset(time.Duration(c.wdAt - now))
+}
+
+// wakeBy makes the watchdog fire by at (unix ns) if it would fire later.
+func (c *conn) wakeBy(at int64) {
+	c.wdMu.Lock()
+	if at < c.wdAt {
+		c.wdAt = at
+		c.watchdog.Reset(time.Duration(at - time.Now().UnixNano()))
+	}
+	c.wdMu.Unlock()
 }
 
 // deadlineRefresh is how stale a lazily refreshed deadline may get: at most
@@ -178,9 +242,13 @@ func (c *conn) close(reason error) {
 		c.dead = true
 		c.out = nil
 		c.outMu.Unlock()
-		c.keepalive.Stop()
+		c.watchdog.Stop()
 		close(c.done)
-		c.nc.Close()
+		if cr, ok := c.nc.(reasonCloser); ok {
+			cr.CloseWithReason(closeReason(reason))
+		} else {
+			c.nc.Close()
+		}
 		level := slog.LevelInfo
 		if !isExpected(reason) {
 			level = slog.LevelWarn
@@ -189,8 +257,22 @@ func (c *conn) close(reason error) {
 	})
 }
 
+// reasonCloser is a transport that can tell the peer why it is closed (a
+// WebSocket close frame with a status code and reason).
+type reasonCloser interface{ CloseWithReason(reason string) error }
+
+// closeReason is the BYE reason matching why a connection closed.
+func closeReason(err error) string {
+	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrSlowConsumer, ErrTooLong, ErrKicked, ErrBanned, ErrShutdown, ErrResumed} {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return "error"
+}
+
 func isExpected(err error) bool {
-	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrKicked, ErrShutdown} {
+	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrKicked, ErrShutdown, ErrResumed, ErrBanned} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -283,42 +365,33 @@ func (c *conn) post(ev event) bool {
 	}
 }
 
-// deadlineReader refreshes the read deadline before every read: the login
-// timeout until the connection logs in, the idle timeout after.
-type deadlineReader struct{ c *conn }
+// connReader is the connection's byte source for its frame reader. It
+// keeps the frame clock: when the frame reader asks for more bytes while it
+// holds part of a frame, that frame must be complete within FrameTimeout of
+// the read that brought its first bytes. There are no read deadlines: the
+// watchdog closes a connection whose clock has run out, which unblocks the
+// read.
+type connReader struct{ c *conn }
 
-func (r deadlineReader) Read(p []byte) (int, error) {
+func (r connReader) Read(p []byte) (int, error) {
 	c := r.c
-	timeout := c.srv.cfg.LoginTimeout
-	if c.loggedIn {
-		timeout = c.srv.cfg.IdleTimeout
-	}
-	now := time.Now()
-	c.lastRead = now
-	if !c.lazyDL || timeout != c.rdTimeout || now.Sub(c.rdSetAt) > deadlineRefresh(timeout) {
-		if err := c.nc.SetReadDeadline(now.Add(timeout)); err != nil {
-			return 0, err
+	if c.fr.Buffered() > 0 {
+		if c.partialSince.Load() == 0 {
+			c.partialSince.Store(c.lastReadAt)
+			c.wakeBy(c.lastReadAt + int64(c.srv.cfg.FrameTimeout))
 		}
-		c.rdSetAt, c.rdTimeout = now, timeout
+	} else if c.partialSince.Load() != 0 {
+		c.partialSince.Store(0)
 	}
-	for {
-		n, err := c.nc.Read(p)
-		c.srv.bytesIn.Add(uint64(n))
-		if n == 0 && c.lazyDL && errors.Is(err, os.ErrDeadlineExceeded) {
-			// The deadline may predate the last activity by up to
-			// deadlineRefresh: time out only after a full timeout of
-			// silence, so re-arm and keep reading if that has not passed.
-			if due := c.lastRead.Add(timeout); time.Now().Before(due) {
-				if err := c.nc.SetReadDeadline(due); err != nil {
-					return 0, err
-				}
-				c.rdSetAt = c.lastRead
-				continue
-			}
-		}
-		return n, err
-	}
+	n, err := c.nc.Read(p)
+	c.lastReadAt = time.Now().UnixNano()
+	c.srv.bytesIn.Add(uint64(n))
+	return n, err
 }
+
+// frameDone records a complete frame (a keepalive included): it resets the
+// idle clock. Bytes alone do not.
+func (c *conn) frameDone() { c.lastFrame.Store(c.lastReadAt) }
 
 // initialEncoder lets a transport choose the first encoding (a WebSocket
 // subprotocol, for instance).
@@ -339,8 +412,10 @@ func (c *conn) readLoop() {
 	s := c.srv
 	enc := msg.Encoding(c.encoding.Load())
 	dec := s.cfg.Registry.NewCodec(enc)
-	fr := frame.NewReader(deadlineReader{c}, s.cfg.MaxMessage)
+	fr := frame.NewReader(connReader{c}, s.cfg.MaxMessage)
 	fr.SetMode(enc.FrameMode())
+	fr.OnKeepalive(c.frameDone)
+	c.fr = fr
 	joined := false
 	defer func() {
 		<-c.done // the writer closes it once BYE or ERR is out, or times out
@@ -363,6 +438,7 @@ func (c *conn) readLoop() {
 			c.readFailed(err)
 			return
 		}
+		c.frameDone()
 		if !c.handle(dec, fr, data, &joined) {
 			return
 		}
@@ -387,6 +463,9 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 		}
 		c.logger().Debug("refused message", "err", err)
 		c.strike("bad_message")
+		return true
+	}
+	if !c.allowMsg(env.Type, env.RID) {
 		return true
 	}
 	switch m := env.Msg.(type) {
@@ -419,13 +498,20 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 		}
 		ident, err := c.authenticate(m)
 		if err != nil {
-			c.send(&msg.Err{Code: "auth", Text: err.Error()}, env.RID)
-			c.logger().Info("login refused", "user", m.User, "err", err.Error())
-			c.strike("auth_failed")
+			code, text := authCode(err)
+			c.send(&msg.Err{Code: "auth", Text: code + " " + text}, env.RID)
+			c.logger().Info("login refused", "user", m.User, "code", code)
+			if code != codeTryLater {
+				c.strike("auth_failed")
+			}
 			return true
 		}
 		*joined = c.login(ident)
 	case *msg.Log:
+		if !c.loggedIn {
+			c.send(&msg.Err{Code: "not_logged_in", Text: "log in first: AUTH guest, or AUTH <user> <token>"}, env.RID)
+			return true
+		}
 		c.clientLog(m)
 	default:
 		if !c.loggedIn {
@@ -435,6 +521,42 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 		return c.post(event{kind: evMsg, env: env})
 	}
 	return true
+}
+
+// allowMsg takes one message of type t from the connection's budget for
+// that type. Past it the message is dropped: the client hears
+// ERR rate_limited <NAME> at most once a second, and every RateStrikeDrops
+// drops are a strike.
+func (c *conn) allowMsg(t *msg.Type, rid uint32) bool {
+	lim := c.limits[t]
+	if lim == nil {
+		r, b := t.Rate, t.Burst
+		if r == 0 {
+			r, b = c.srv.cfg.MessageRate, c.srv.cfg.MessageBurst
+		}
+		if c.limits == nil {
+			c.limits = make(map[*msg.Type]*rate.Limiter, 2)
+		}
+		lim = rate.NewLimiter(rate.Limit(r), b)
+		c.limits[t] = lim
+	}
+	now := time.Now()
+	if lim.AllowN(now, 1) {
+		return true
+	}
+	c.rateDropped++
+	c.srv.rateDropped.Add(1)
+	if now.Sub(c.lastRateErr) >= time.Second {
+		c.lastRateErr = now
+		c.send(&msg.Err{Code: msg.CodeRateLimited, Text: t.Name}, rid)
+	}
+	if c.rateDropped >= RateStrikeDrops && now.Sub(c.lastRateStrike) >= RateStrikeSpacing {
+		c.rateDropped = 0
+		c.lastRateStrike = now
+		c.logger().Info("rate limits exceeded", "type", t.Name)
+		c.strike("rate_limited")
+	}
+	return false
 }
 
 // readFailed ends the connection after a read error, answering what can be
@@ -447,8 +569,6 @@ func (c *conn) readFailed(err error) {
 		c.send(&msg.Err{Code: "too_long", Text: fmt.Sprintf("message longer than %d bytes; closing", c.srv.cfg.MaxMessage)}, 0)
 		c.strike("too_long")
 		c.bye("too_long", ErrTooLong)
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		c.bye("timeout", ErrTimeout)
 	case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET):
 		c.close(ErrClosed)
 	default:
@@ -456,19 +576,43 @@ func (c *conn) readFailed(err error) {
 	}
 }
 
+// Login refusal codes the server itself gives (an Authenticator adds its
+// own through AuthError); docs/PROTOCOL.md §4.1 lists them all.
+const (
+	codeGuestsDisabled = "guests_disabled"
+	codeNoAccounts     = "no_accounts"
+	codeMissingToken   = "missing_token"
+	codeRefused        = "refused"
+	// codeTryLater is an Authenticator's answer when it could not decide
+	// (database down, timeout): not the client's fault, so not a strike.
+	codeTryLater = "unavailable"
+)
+
+// authCode splits a login error into its code and text.
+func authCode(err error) (code, text string) {
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return ae.Code, ae.Text
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return codeTryLater, "the account service did not answer in time; try again"
+	}
+	return codeRefused, err.Error()
+}
+
 func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
 	cfg := &c.srv.cfg
 	if strings.EqualFold(m.User, "guest") && m.Secret == "" {
 		if cfg.DisableGuests {
-			return Identity{}, errors.New("guest logins are disabled on this server")
+			return Identity{}, &AuthError{codeGuestsDisabled, "guest logins are disabled on this server"}
 		}
 		return Identity{Name: fmt.Sprintf("guest-%d", c.id), Guest: true}, nil
 	}
 	if cfg.Authenticator == nil {
-		return Identity{}, errors.New("this server has no accounts; use AUTH guest")
+		return Identity{}, &AuthError{codeNoAccounts, "this server has no accounts; use AUTH guest"}
 	}
 	if m.Secret == "" {
-		return Identity{}, errors.New("missing token: AUTH <user> <token from the auth service>")
+		return Identity{}, &AuthError{codeMissingToken, "AUTH <user> <token>: get the token from the account service over HTTPS (POST /v1/login); passwords never go over the game port"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.AuthTimeout)
 	defer cancel()
@@ -479,6 +623,11 @@ func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
 // admit the player.
 func (c *conn) login(ident Identity) bool {
 	c.loggedIn = true
+	c.authed.Store(true)
+	c.srv.loggedInAddr(c)
+	// The watchdog is set for the login deadline; the idle clock and the
+	// keepalive run from now.
+	c.wakeBy(time.Now().UnixNano() + int64(c.srv.cfg.IdleTimeout/2))
 	c.name.Store(&ident.Name)
 	c.logger().Info("logged in", "guest", ident.Guest)
 	return c.post(event{kind: evJoin, ident: ident})
@@ -515,7 +664,7 @@ func (c *conn) clientLog(m *msg.Log) {
 	if c.logLimit == nil {
 		c.logLimit = rate.NewLimiter(rate.Limit(c.srv.cfg.LogRate), c.srv.cfg.LogBurst)
 	}
-	if !c.logLimit.Allow() {
+	if !c.logLimit.Allow() || !c.srv.allowLog(c.remote) {
 		c.srv.droppedLogs.Add(1)
 		return
 	}
@@ -552,6 +701,34 @@ func (c *conn) write(buf []byte) bool {
 	}
 	c.srv.bytesOut.Add(uint64(len(buf)))
 	c.lastWrite.Store(time.Now().UnixNano())
+	return true
+}
+
+// spend takes n bytes from the connection's outbound budget for this
+// second, first waiting for the next second if this second's is spent. A
+// batch is never split, so one larger than the whole budget still goes
+// out, alone in its second. False means the connection closed meanwhile.
+func (c *conn) spend(n int) bool {
+	limit := c.srv.cfg.MaxOutboundBytesPerSec
+	if limit <= 0 || n == 0 {
+		return true
+	}
+	now := time.Now()
+	if now.Sub(c.budgetStart) >= time.Second {
+		c.budgetStart, c.budgetUsed = now, 0
+	}
+	if c.budgetUsed > 0 && c.budgetUsed+n > limit {
+		c.srv.throttled.Add(1)
+		t := time.NewTimer(time.Second - now.Sub(c.budgetStart))
+		select {
+		case <-t.C:
+		case <-c.done:
+			t.Stop()
+			return false
+		}
+		c.budgetStart, c.budgetUsed = time.Now(), 0
+	}
+	c.budgetUsed += n
 	return true
 }
 
@@ -631,7 +808,7 @@ func (c *conn) writeLoop() {
 		if len(buf) == 0 && keepalive && closeAfter == nil {
 			buf = append(buf, frame.Keepalive(enc.Encoding().FrameMode())...)
 		}
-		if !c.write(buf) {
+		if !c.spend(len(buf)) || !c.write(buf) {
 			return
 		}
 		if messages == 0 {

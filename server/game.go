@@ -40,6 +40,8 @@ var (
 	ErrKicked       = errors.New("kicked")        // the game called Player.Kick
 	ErrBanned       = errors.New("banned")        // the client's address was banned
 	ErrShutdown     = errors.New("shutdown")      // the server is shutting down
+	ErrResumed      = errors.New("resumed")       // a RESUME on another connection took the seat over
+	ErrSeatExpired  = errors.New("seat_expired")  // the connection dropped and no RESUME came within the seat hold
 )
 
 // Input is one message from a player.

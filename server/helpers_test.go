@@ -248,11 +248,15 @@ func (g *testGame) noInputs(t testing.TB) {
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // testConfig is a fast configuration: 50 ticks a second, quiet logs.
+// testConfig is the configuration of most tests. Loopback is exempt from
+// the per-address limits, since every test client is 127.0.0.1; the tests
+// of those limits use addrConfig.
 func testConfig() server.Config {
 	return server.Config{
-		TickRate: 50,
-		Registry: testRegistry(),
-		Logger:   quietLogger(),
+		TickRate:        50,
+		Registry:        testRegistry(),
+		Logger:          quietLogger(),
+		AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,8 +52,11 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[uint64]*conn
+	addrs     map[netip.Addr]*addrState // per-address accounting (addr.go)
 	closed    bool
 	nextID    atomic.Uint64
+	sweeperWG sync.WaitGroup
+	guardSeen uint64 // the Guard's ban version last swept for; sweeper only
 
 	// sweep is closed and replaced once a second by the tick goroutine; idle
 	// writers wait on it to decide when to exit.
@@ -77,6 +81,9 @@ type Server struct {
 	nPlayers    atomic.Int64
 	bytesIn     atomic.Uint64
 	msgsIn      atomic.Uint64
+	rateDropped atomic.Uint64
+	throttled   atomic.Uint64
+	refused     atomic.Uint64
 }
 
 type tickScratch struct {
@@ -112,6 +119,7 @@ func New(cfg Config, game Game) (*Server, error) {
 		tickDone:  make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[uint64]*conn{},
+		addrs:     map[netip.Addr]*addrState{},
 		players:   map[uint64]*Player{},
 	}
 	sweep := make(chan struct{})
@@ -131,7 +139,11 @@ func (s *Server) Config() Config { return s.cfg }
 // Start starts the tick goroutine. Serve and ServeConn call it; calling it
 // again does nothing.
 func (s *Server) Start() {
-	s.startOnce.Do(func() { go s.tickLoop() })
+	s.startOnce.Do(func() {
+		s.sweeperWG.Add(1)
+		go s.tickLoop()
+		go s.sweeper()
+	})
 }
 
 // Serve accepts connections on ln until Shutdown, then returns
@@ -180,9 +192,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		if c := s.admit(nc); c != nil {
-			go c.readLoop()
-		}
+		// Admission asks the connection for its address, which a PROXY
+		// protocol or TLS wrapper may have to read from the peer: do it on
+		// the connection's goroutine so no peer can stall the accept loop.
+		go func() {
+			if c := s.admit(nc); c != nil {
+				c.readLoop()
+			}
+		}()
 	}
 }
 
@@ -200,7 +217,8 @@ func (s *Server) ServeConn(nc net.Conn) {
 }
 
 // admit registers a new connection, or closes it and returns nil when the
-// address is banned, the server is full or shutting down.
+// address is banned or over its per-address limits, or the server is full
+// or shutting down.
 func (s *Server) admit(nc net.Conn) *conn {
 	id := s.nextID.Add(1)
 	remote := addrOf(nc.RemoteAddr())
@@ -221,7 +239,22 @@ func (s *Server) admit(nc net.Conn) *conn {
 		nc.Close()
 		return nil
 	}
+	counted := !s.limitsExempt(remote)
+	if counted {
+		if reason, strike := s.admitAddrLocked(remote, time.Now()); reason != "" {
+			s.mu.Unlock()
+			s.refused.Add(1)
+			nc.Close()
+			// ip first: the fail2ban filter matches this line.
+			s.log.Warn(RefusedLogMessage, "ip", remote.String(), "reason", reason, "conn", id)
+			if strike && s.cfg.Guard != nil {
+				s.cfg.Guard.Strike(remote, "conn_limit")
+			}
+			return nil
+		}
+	}
 	c := s.newConn(nc, id, remote)
+	c.countedAddr, c.countedPreLogin = counted, counted
 	s.conns[id] = c
 	s.connWG.Add(1) // its reader; writers count themselves while they run
 	s.mu.Unlock()
@@ -233,7 +266,61 @@ func (s *Server) admit(nc net.Conn) *conn {
 func (s *Server) forget(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
+	s.releaseAddrLocked(c)
 	s.mu.Unlock()
+}
+
+// sweeper runs once a second until Shutdown: it ends the sessions of
+// addresses banned since the last sweep and forgets idle per-address
+// entries. It never runs on the tick goroutine.
+func (s *Server) sweeper() {
+	defer s.sweeperWG.Done()
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case now := <-t.C:
+			s.sweepBanned()
+			s.mu.Lock()
+			s.sweepAddrsLocked(now)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// bansVersioner is a Guard that counts changes to its set of bans, so the
+// sweep can skip the connection scan when nothing changed.
+type bansVersioner interface{ BansVersion() uint64 }
+
+// sweepBanned sends BYE banned to every connection whose address the Guard
+// now refuses: a ban ends the address's live sessions, not only its next
+// connection.
+func (s *Server) sweepBanned() {
+	g := s.cfg.Guard
+	if g == nil {
+		return
+	}
+	if v, ok := g.(bansVersioner); ok {
+		ver := v.BansVersion()
+		if ver == s.guardSeen {
+			return
+		}
+		s.guardSeen = ver
+	}
+	var banned []*conn
+	s.mu.Lock()
+	for _, c := range s.conns {
+		if c.remote.IsValid() && g.Admit(c.remote) != nil {
+			banned = append(banned, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range banned {
+		c.logger().Info("address banned; ending its session")
+		c.bye("banned", ErrBanned)
+	}
 }
 
 func (s *Server) markReady(c *conn) {
@@ -252,6 +339,9 @@ type Stats struct {
 	BytesOut    uint64        // bytes written to clients
 	DroppedLogs uint64        // client LOG lines dropped by the rate limit
 	LastTick    time.Duration // how long the last tick took
+	RateLimited uint64        // client messages dropped by per-type rate limits
+	Throttled   uint64        // writes delayed by the outbound byte budget
+	Refused     uint64        // connections refused by per-address limits
 }
 
 // Stats returns current counters. Safe from any goroutine.
@@ -268,6 +358,9 @@ func (s *Server) Stats() Stats {
 		BytesOut:    s.bytesOut.Load(),
 		DroppedLogs: s.droppedLogs.Load(),
 		LastTick:    time.Duration(s.lastTickNs.Load()),
+		RateLimited: s.rateDropped.Load(),
+		Throttled:   s.throttled.Load(),
+		Refused:     s.refused.Load(),
 	}
 }
 
@@ -465,6 +558,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.Start() // so tickDone is closed even if nothing was ever served
 	close(s.stopping)
 	<-s.tickDone
+	s.sweeperWG.Wait()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultShutdownGrace)

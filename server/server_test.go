@@ -35,7 +35,9 @@ func TestMessageSplitAcrossReads(t *testing.T) {
 
 func TestManyMessagesInOneWrite(t *testing.T) {
 	g := newTestGame()
-	ts := startTCP(t, testConfig(), g)
+	cfg := testConfig()
+	cfg.MessageBurst = 1000 // this test is about the inbound queue, not rate limits
+	ts := startTCP(t, cfg, g)
 	c := dial(t, ts)
 	c.login()
 	// More than MaxInbound (256): the reader must pause for the tick, not
@@ -611,10 +613,10 @@ func TestProtocol(t *testing.T) {
 	c.expect("ERR not_allowed PONG may not be sent to the server")
 	c.write("USE xml\n")
 	c.expect("ERR bad_field USE encoding: want text, json or msgpack")
-	c.write("LOG loud hello\n")
-	c.expect("ERR bad_field LOG level")
+	c.write("LOG info before login\n")
+	c.expect("ERR not_logged_in log in first")
 	c.write("AUTH bob secret\n")
-	c.expect("ERR auth this server has no accounts")
+	c.expect("ERR auth no_accounts this server has no accounts")
 	c.write("AUTH bob\n")
 	c.expect("ERR auth ")
 
@@ -846,6 +848,9 @@ func TestJoinRefusedAndKick(t *testing.T) {
 type fakeAuth struct{}
 
 func (fakeAuth) Authenticate(ctx context.Context, user, secret string, remote netip.Addr) (server.Identity, error) {
+	if secret == "expired" {
+		return server.Identity{}, &server.AuthError{Code: "token_expired", Text: "login token expired"}
+	}
 	if secret != "good" {
 		return server.Identity{}, errors.New("bad token")
 	}
@@ -863,11 +868,13 @@ func TestLoginVariants(t *testing.T) {
 		ts := startTCP(t, cfg, newTestGame())
 		c := dial(t, ts)
 		c.write("AUTH guest\n")
-		c.expect("ERR auth guest logins are disabled on this server")
+		c.expect("ERR auth guests_disabled guest logins are disabled on this server")
 		c.write("AUTH bob bad\n")
-		c.expect("ERR auth bad token")
+		c.expect("ERR auth refused bad token")
 		c.write("AUTH bob\n")
-		c.expect("ERR auth missing token")
+		c.expect("ERR auth missing_token AUTH <user> <token>")
+		c.write("AUTH bob expired\n")
+		c.expect("ERR auth token_expired login token expired")
 		c.write("AUTH bob good\n")
 		c.expectRE(`^WELCOME \d+ the-bob$`)
 	})
@@ -904,6 +911,9 @@ func TestLogRateLimit(t *testing.T) {
 	cfg.LogBurst = 2
 	ts := startTCP(t, cfg, newTestGame())
 	c := dial(t, ts)
+	c.login()
+	c.write("LOG loud hello\n")
+	c.expect("ERR bad_field LOG level")
 	c.write("LOG info 1\nLOG warn 2\nLOG error 3\nLOG debug 4\nLOG info 5\nPING\n")
 	c.expect("PONG")
 	if got := ts.Stats().DroppedLogs; got != 3 {

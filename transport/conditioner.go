@@ -360,7 +360,8 @@ type linkConn struct {
 	wdl     *linkDeadline
 
 	closeOnce sync.Once
-	done      chan struct{} // closed by Close
+	done      chan struct{}          // closed by Close
+	reason    atomic.Pointer[string] // CloseWithReason's reason, for the inner close
 	killOnce  sync.Once
 	killed    chan struct{} // closed when the inner connection is closed
 }
@@ -408,6 +409,12 @@ func (l *linkConn) isClosed() bool {
 func (l *linkConn) kill() {
 	l.killOnce.Do(func() {
 		close(l.killed)
+		if r := l.reason.Load(); r != nil {
+			if rc, ok := l.inner.(interface{ CloseWithReason(string) error }); ok {
+				rc.CloseWithReason(*r)
+				return
+			}
+		}
 		l.inner.Close()
 	})
 }
@@ -634,6 +641,13 @@ func (l *linkConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// CloseWithReason is Close, passing reason on to an inner connection that
+// can tell its peer why it closes (a WebSocket) when the link shuts it.
+func (l *linkConn) CloseWithReason(reason string) error {
+	l.reason.CompareAndSwap(nil, &reason)
+	return l.Close()
 }
 
 // Close makes Read and Write fail with net.ErrClosed, delivers what was

@@ -191,12 +191,33 @@ func (wc *WebSocketConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Close starts the closing handshake and returns at once; the handshake
-// finishes (or times out inside the library) in the background, so closing
-// never blocks the caller.
-func (wc *WebSocketConn) Close() error {
+// Close starts the closing handshake with status 1000 (normal closure)
+// and returns at once; the handshake finishes (or times out inside the
+// library) in the background, so closing never blocks the caller.
+func (wc *WebSocketConn) Close() error { return wc.CloseWithReason("") }
+
+// CloseStatus is the WebSocket close status the server sends for a BYE
+// reason: 1000 for a normal end (quit, or the peer closed), 1001 when the
+// server goes away (shutdown), 1009 for an over-long message, and 1008
+// (policy violation) for every other reason the server ends a connection
+// (timeout, banned, slow_consumer, kicked, resumed, ...).
+func CloseStatus(reason string) websocket.StatusCode {
+	switch reason {
+	case "", "quit", "closed":
+		return websocket.StatusNormalClosure
+	case "shutdown":
+		return websocket.StatusGoingAway
+	case "too_long":
+		return websocket.StatusMessageTooBig
+	}
+	return websocket.StatusPolicyViolation
+}
+
+// CloseWithReason is Close with a close frame saying why: the status
+// CloseStatus gives for reason, and reason as the close reason text.
+func (wc *WebSocketConn) CloseWithReason(reason string) error {
 	wc.closeOnce.Do(func() {
-		go wc.c.Close(websocket.StatusNormalClosure, "")
+		go wc.c.Close(CloseStatus(reason), reason)
 	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func start(t *testing.T) *transport.PipeListener {
 	t.Helper()
 	reg := msg.NewRegistry()
 	Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, AutoLogin: true, TickRate: 50,
+	srv, err := server.New(server.Config{Registry: reg, AutoLogin: true, AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, TickRate: 50,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, New())
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,8 @@ export interface Messages {
   STATS: { };
   /** server load: last tick duration in microseconds, tick rate, connections */
   SERVERSTATS: { tick_us: number; tick_rate: number; conns: number };
+  /** your resume token and how long the server holds your seat if the connection drops */
+  SEAT: { token: string; hold_ms: number };
   /** an entity kind: kind name fields events */
   KIND: { kind: number; name: string; fields: string; events?: string };
   /** snapshot start: zone snap w h unit (drop what you hold) */
@@ -57,6 +59,8 @@ export interface Messages {
   ACK: { seq: number; id: number; vals: number[] };
   /** client model differed from a resync: id mask reason */
   DESYNC: { id: number; mask: number; reason: string };
+  /** take your seat back after a dropped connection: RESUME <name> <token from SEAT> */
+  RESUME: { user: string; token: string };
   /** drive to x y (units, 10 per tile; at most 60/s, not through walls); answered by POS */
   MOVE: { x: number; y: number };
   /** chat to everyone */
@@ -105,6 +109,7 @@ export const IDs = {
   ERR: 12,
   STATS: 13,
   SERVERSTATS: 14,
+  SEAT: 15,
   KIND: 16,
   ZONE: 17,
   TILES: 18,
@@ -117,6 +122,7 @@ export const IDs = {
   RSLICE: 25,
   ACK: 26,
   DESYNC: 27,
+  RESUME: 28,
   MOVE: 40,
   SAY: 41,
   POS: 42,
@@ -139,7 +145,7 @@ export const schema: Record<Name, TypeSchema> = {
   HELP: { id: 1, name: "HELP", dir: "to_server", latest: false, causes: ["INFO"], fields: [ ] },
   PING: { id: 2, name: "PING", dir: "to_server", latest: false, causes: ["PONG"], fields: [ { name: "token", kind: "string", maxLen: 64, optional: true } ] },
   PONG: { id: 3, name: "PONG", dir: "to_client", latest: false, causes: [], fields: [ { name: "token", kind: "string", maxLen: 64, optional: true } ] },
-  AUTH: { id: 4, name: "AUTH", dir: "to_server", latest: false, causes: ["ERR", "WELCOME"], fields: [ { name: "user", kind: "string", maxLen: 64 }, { name: "secret", kind: "string", maxLen: 256, optional: true } ] },
+  AUTH: { id: 4, name: "AUTH", dir: "to_server", latest: false, causes: ["ERR", "SEAT", "WELCOME"], fields: [ { name: "user", kind: "string", maxLen: 64 }, { name: "secret", kind: "string", maxLen: 256, optional: true } ] },
   WELCOME: { id: 5, name: "WELCOME", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "name", kind: "string", maxLen: 64 } ] },
   QUIT: { id: 6, name: "QUIT", dir: "to_server", latest: false, causes: ["BYE"], fields: [ ] },
   BYE: { id: 7, name: "BYE", dir: "to_client", latest: false, causes: [], fields: [ { name: "reason", kind: "string", maxLen: 64 } ] },
@@ -150,6 +156,7 @@ export const schema: Record<Name, TypeSchema> = {
   ERR: { id: 12, name: "ERR", dir: "to_client", latest: false, causes: [], fields: [ { name: "code", kind: "string", maxLen: 32 }, { name: "text", kind: "string", maxLen: 512, optional: true, rest: true } ] },
   STATS: { id: 13, name: "STATS", dir: "to_server", latest: false, causes: ["SERVERSTATS"], fields: [ ] },
   SERVERSTATS: { id: 14, name: "SERVERSTATS", dir: "to_client", latest: false, causes: [], fields: [ { name: "tick_us", kind: "uint", bits: 32 }, { name: "tick_rate", kind: "uint", bits: 16 }, { name: "conns", kind: "uint", bits: 32 } ] },
+  SEAT: { id: 15, name: "SEAT", dir: "to_client", latest: false, causes: [], fields: [ { name: "token", kind: "string", maxLen: 64 }, { name: "hold_ms", kind: "uint", bits: 32 } ] },
   KIND: { id: 16, name: "KIND", dir: "to_client", latest: false, causes: [], fields: [ { name: "kind", kind: "uint", bits: 8 }, { name: "name", kind: "string", maxLen: 24 }, { name: "fields", kind: "string", maxLen: 400 }, { name: "events", kind: "string", maxLen: 400, optional: true } ] },
   ZONE: { id: 17, name: "ZONE", dir: "to_client", latest: false, causes: [], fields: [ { name: "zone", kind: "uint", bits: 16 }, { name: "snap", kind: "uint", bits: 32 }, { name: "w", kind: "uint", bits: 16, min: 1, max: 1024 }, { name: "h", kind: "uint", bits: 16, min: 1, max: 1024 }, { name: "unit", kind: "uint", bits: 16, min: 1 } ] },
   TILES: { id: 18, name: "TILES", dir: "to_client", latest: false, causes: [], fields: [ { name: "y", kind: "uint", bits: 16, max: 1023 }, { name: "x", kind: "uint", bits: 16, max: 1023 }, { name: "tiles", kind: "slice", elem: "uint", bits: 8, maxLen: 64 } ] },
@@ -162,6 +169,7 @@ export const schema: Record<Name, TypeSchema> = {
   RSLICE: { id: 25, name: "RSLICE", dir: "to_client", latest: false, causes: [], fields: [ { name: "mod", kind: "uint", bits: 32, min: 1 }, { name: "rem", kind: "uint", bits: 32 }, { name: "count", kind: "uint", bits: 32 }, { name: "sum", kind: "uint", bits: 32 } ] },
   ACK: { id: 26, name: "ACK", dir: "to_client", latest: false, causes: [], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "id", kind: "uint", bits: 32 }, { name: "vals", kind: "slice", elem: "int", bits: 32, maxLen: 16 } ] },
   DESYNC: { id: 27, name: "DESYNC", dir: "to_server", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32 }, { name: "mask", kind: "uint", bits: 16 }, { name: "reason", kind: "string", maxLen: 16 } ] },
+  RESUME: { id: 28, name: "RESUME", dir: "to_server", latest: false, causes: ["ERR", "SEAT", "WELCOME"], fields: [ { name: "user", kind: "string", maxLen: 64 }, { name: "token", kind: "string", maxLen: 64 } ] },
   MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["ERR", "POS", "SPAWN"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
   SAY: { id: 41, name: "SAY", dir: "to_server", latest: false, causes: ["CHAT", "ERR"], fields: [ { name: "text", kind: "string", maxLen: 200, rest: true } ] },
   POS: { id: 42, name: "POS", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },
