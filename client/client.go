@@ -41,6 +41,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -216,6 +217,12 @@ type Options struct {
 	// wss:// server with a private certificate). Nil means
 	// http.DefaultClient.
 	HTTPClient *http.Client
+	// TLS, when set, makes Dial speak TLS to a game port served with TLS
+	// (tickwire serve --game-tls): PinnedTLS(fingerprint) for a development
+	// or other self-signed certificate, or a config with the usual
+	// verification (ServerName defaults to the dialled host). Nil means
+	// plain TCP. DialWebSocket ignores it (use HTTPClient).
+	TLS *tls.Config
 	// Logger receives the client's log. Nil means slog.Default().
 	Logger *slog.Logger
 	// OnMessage, when set, sees every message Poll dispatches, before the
@@ -356,8 +363,9 @@ type initialEncoder interface{ InitialEncoding() string }
 type messageTyper interface{ SetBinary(bool) }
 
 // Dial connects to a server's TCP address ("host:port") and starts the
-// client. With Options.Encoding other than text it sends USE at once; the
-// switch completes in the background. ctx bounds the connect only.
+// client. With Options.TLS it speaks TLS. With Options.Encoding other than
+// text it sends USE at once; the switch completes in the background. ctx
+// bounds the connect (and the TLS handshake) only.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -366,6 +374,11 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true) // small game messages must not wait for Nagle
+	}
+	if opts.TLS != nil {
+		if conn, err = startTLS(ctx, conn, addr, opts.TLS); err != nil {
+			return nil, err
+		}
 	}
 	c, err := New(conn, opts)
 	if err != nil {
