@@ -284,3 +284,23 @@ func parseNode(s string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// Handler serves h with each request's RemoteAddr replaced by
+// t.RemoteAddr(r): the client's address when the request came through a
+// trusted proxy, the peer's otherwise. Every handler below it (the
+// WebSocket endpoint, the account API, logs) then sees the real client
+// without knowing about proxies. The request is copied, not modified. With
+// no trusted proxies it returns h itself. Applying ClientAddr again to the
+// rewritten request gives the same address.
+func (t TrustedProxies) Handler(h http.Handler) http.Handler {
+	if len(t) == 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if remote := t.RemoteAddr(r); remote != r.RemoteAddr {
+			r = r.WithContext(r.Context()) // a shallow copy
+			r.RemoteAddr = remote
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -248,3 +248,38 @@ func candidates(s string) []string {
 	}
 	return out
 }
+
+func TestTrustedProxiesHandler(t *testing.T) {
+	tp := TrustedProxies{netip.MustParsePrefix("10.0.0.0/8")}
+	var seen, again string
+	h := tp.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.RemoteAddr
+		again = tp.ClientAddr(r).String()
+	}))
+	cases := []struct{ remote, xff, want string }{
+		{"10.0.0.1:80", "6.6.6.6, 198.51.100.1, 10.0.0.2", "198.51.100.1:0"},
+		{"10.0.0.1:80", "10.0.0.3", "10.0.0.3:0"},
+		{"203.0.113.5:1234", "198.51.100.1", "203.0.113.5:1234"}, // spoof from an untrusted peer
+		{"10.0.0.1:80", "", "10.0.0.1:80"},
+	}
+	for _, tc := range cases {
+		r := &http.Request{RemoteAddr: tc.remote, Header: http.Header{}}
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		h.ServeHTTP(nil, r)
+		if seen != tc.want {
+			t.Errorf("%s, XFF %q: handler saw %s, want %s", tc.remote, tc.xff, seen, tc.want)
+		}
+		if want := netip.MustParseAddrPort(tc.want).Addr().String(); again != want {
+			t.Errorf("%s, XFF %q: ClientAddr of the rewritten request = %s, want %s", tc.remote, tc.xff, again, want)
+		}
+		if r.RemoteAddr != tc.remote {
+			t.Error("the caller's request was modified")
+		}
+	}
+	inner := &http.ServeMux{}
+	if got := TrustedProxies(nil).Handler(inner); got != http.Handler(inner) {
+		t.Error("with no trusted proxies the handler is wrapped")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/tickwire/tickwire/auth"
@@ -40,6 +40,8 @@ type serveFlags struct {
 	link                     transport.LinkConfig
 	publicOrigins            authListFlag
 	banLoopback              bool
+	gameTLS, httpTLS         bool
+	trustedProxies           transport.TrustedProxies
 }
 
 type multiFlag []string
@@ -112,6 +114,9 @@ flags:
 	fs.Var(&f.origins, "allow-origin", "extra browser origin (host[:port] pattern) allowed to open /ws; repeatable")
 	fs.Var(&f.publicOrigins, "public-origin", "origin of the page in production (e.g. https://play.example.com), allowed to call the auth API; repeatable")
 	fs.BoolVar(&f.banLoopback, "ban-loopback", false, "strike and ban loopback addresses too (off by default: on your own machine, or behind a reverse proxy on it, every client is 127.0.0.1)")
+	fs.BoolVar(&f.gameTLS, "game-tls", false, "serve the game TCP port over TLS, with the auth service's certificate (--tls-cert/--tls-key, --acme-domain or the development certificate)")
+	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the page and /ws (--http) over HTTPS/WSS, with the auth service's certificate")
+	fs.Var(&f.trustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy trusted to report client addresses (repeatable): it must send a PROXY protocol v1/v2 header on the game port, and its X-Forwarded-For or Forwarded header is believed on --http; such headers from anyone else are refused or ignored")
 	fs.DurationVar(&f.link.Latency, "latency", 0, "simulate this one-way network delay on game connections (TCP and WebSocket), e.g. 150ms")
 	fs.DurationVar(&f.link.Jitter, "jitter", 0, "simulate +/- this much delay variation (never reorders)")
 	fs.IntVar(&f.link.Bandwidth, "bandwidth", 0, "simulate a bandwidth cap in bytes per second per direction (0: none)")
@@ -120,6 +125,9 @@ flags:
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if (f.gameTLS || f.httpTLS) && f.authAddr == "" {
+		return errors.New("--game-tls and --http-tls use the auth service's certificate: they need --auth")
 	}
 	log, err := newLogger(f.logLevel)
 	if err != nil {
@@ -157,9 +165,10 @@ flags:
 		return err
 	}
 	gameLn := ln
-	if !f.link.IsZero() {
-		gameLn = transport.Condition(ln, f.link)
-		log.Warn("simulating network conditions on game connections", "latency", f.link.Latency, "jitter", f.link.Jitter, "bandwidth", f.link.Bandwidth)
+	if len(f.trustedProxies) > 0 {
+		// The proxy's header comes first on the wire, before any TLS.
+		gameLn = transport.ProxyProtocol(gameLn, f.trustedProxies)
+		log.Info("PROXY protocol required from trusted proxies", "trusted_proxies", f.trustedProxies.String())
 	}
 	reg := demoRegistry()
 	f.cfg.Registry = reg
@@ -170,7 +179,6 @@ flags:
 		return err
 	}
 	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(gameLn) }()
 
 	// The HTTP listener comes first: the auth service must allow the page's
 	// real origin, which is known only once the port is bound.
@@ -178,28 +186,43 @@ flags:
 	if f.httpAddr != "" {
 		if hl, err = net.Listen("tcp", f.httpAddr); err != nil {
 			srv.Shutdown(context.Background())
+			ln.Close()
 			return fmt.Errorf("http listener: %w", err)
 		}
 	}
 	var svc *auth.Service
+	var certCfg *tls.Config // the auth service's certificate, for --game-tls and --http-tls
 	if f.authAddr != "" {
 		svc, err = auth.New(auth.Config{
 			Store: st, Logger: log, Addr: f.authAddr, DataDir: f.db.dataDir,
 			TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, ACMEDomains: f.acme,
 			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: g,
-			AllowedOrigins: authOrigins(hl, f.publicOrigins),
+			AllowedOrigins: authOrigins(hl, f.publicOrigins, f.httpTLS),
 		})
 		if err == nil {
+			// Copied before Start: serving HTTPS adjusts the service's own config.
+			certCfg = svc.TLSConfig().Clone()
 			err = svc.Start()
 		}
 		if err != nil {
 			srv.Shutdown(context.Background())
+			ln.Close()
 			if hl != nil {
 				hl.Close()
 			}
 			return fmt.Errorf("auth service: %w", err)
 		}
 	}
+
+	// The game port starts serving once the certificate is known.
+	if f.gameTLS {
+		gameLn = transport.TLSListener(gameLn, certCfg)
+	}
+	if !f.link.IsZero() {
+		gameLn = transport.Condition(gameLn, f.link)
+		log.Warn("simulating network conditions on game connections", "latency", f.link.Latency, "jitter", f.link.Jitter, "bandwidth", f.link.Bandwidth)
+	}
+	go func() { errc <- srv.Serve(gameLn) }()
 
 	var httpSrv *http.Server
 	var pageURL string
@@ -218,15 +241,29 @@ flags:
 		}
 		mux.Handle("/metrics", metricsHandler(srv))
 		mux.Handle("/", web.Handler())
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { errc <- httpSrv.Serve(hl) }()
+		// Behind a trusted proxy every handler (/ws, /v1/) sees the client's
+		// address from X-Forwarded-For or Forwarded.
+		httpSrv = &http.Server{Handler: f.trustedProxies.Handler(mux), ReadHeaderTimeout: 5 * time.Second}
 		pageURL = "http://" + hl.Addr().String() + "/"
+		if f.httpTLS {
+			hl = tls.NewListener(hl, transport.WebTLSConfig(certCfg))
+			pageURL = "https://" + hl.Addr().String() + "/"
+		}
+		go func() { errc <- httpSrv.Serve(hl) }()
 	}
 
 	tcp := ln.Addr().(*net.TCPAddr)
-	fmt.Fprintf(os.Stderr, "\ntickwire arena is running.\n  play in a terminal:  nc %s %d   then type: AUTH guest\n", tcp.IP, tcp.Port)
+	if f.gameTLS {
+		fmt.Fprintf(os.Stderr, "\ntickwire arena is running.\n  play in a terminal:  openssl s_client -quiet -connect %s   then type: AUTH guest\n", tcp)
+	} else {
+		fmt.Fprintf(os.Stderr, "\ntickwire arena is running.\n  play in a terminal:  nc %s %d   then type: AUTH guest\n", tcp.IP, tcp.Port)
+	}
 	if pageURL != "" {
-		fmt.Fprintf(os.Stderr, "  play in a browser:   %s\n  WebSocket:           ws://%s/ws\n", pageURL, strings.TrimPrefix(strings.TrimSuffix(pageURL, "/"), "http://"))
+		wsURL := "ws://" + hl.Addr().String() + "/ws"
+		if f.httpTLS {
+			wsURL = "wss://" + hl.Addr().String() + "/ws"
+		}
+		fmt.Fprintf(os.Stderr, "  play in a browser:   %s\n  WebSocket:           %s\n", pageURL, wsURL)
 	}
 	if svc != nil {
 		fmt.Fprintf(os.Stderr, "  accounts (HTTPS):    https://%s/v1/register, /v1/login (database: %s)\n", svc.Addr(), st.Backend())
@@ -259,9 +296,10 @@ flags:
 }
 
 // authOrigins lists the browser origins allowed to call the auth API: the
-// demo page's own (by address and, on loopback, as localhost) and the
-// production origins given with --public-origin.
-func authOrigins(hl net.Listener, public []string) []string {
+// demo page's own (by address and, on loopback, as localhost; https when
+// the page is served with TLS) and the production origins given with
+// --public-origin.
+func authOrigins(hl net.Listener, public []string, httpsPage bool) []string {
 	origins := append([]string(nil), auth.DefaultAllowedOrigins...)
 	add := func(o string) {
 		for _, have := range origins {
@@ -272,11 +310,15 @@ func authOrigins(hl net.Listener, public []string) []string {
 		origins = append(origins, o)
 	}
 	if hl != nil {
+		scheme := "http://"
+		if httpsPage {
+			scheme = "https://"
+		}
 		addr := hl.Addr().String()
-		add("http://" + addr)
+		add(scheme + addr)
 		if _, port, err := net.SplitHostPort(addr); err == nil && isLoopback(addr) {
-			add("http://localhost:" + port)
-			add("http://127.0.0.1:" + port)
+			add(scheme + "localhost:" + port)
+			add(scheme + "127.0.0.1:" + port)
 		}
 	}
 	for _, o := range public {
