@@ -51,6 +51,7 @@ const (
 	evJoin evKind = iota + 1
 	evMsg
 	evLeave
+	evResume
 )
 
 // event is one entry of a connection's inbound queue, read by the tick.
@@ -59,6 +60,7 @@ type event struct {
 	env    msg.Envelope
 	ident  Identity // evJoin
 	reason error    // evLeave
+	player *Player  // evResume: the seat claimed
 }
 
 type conn struct {
@@ -507,6 +509,19 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 			return true
 		}
 		*joined = c.login(ident)
+	case *msg.Resume:
+		if c.loggedIn {
+			c.send(&msg.Err{Code: "already_logged_in", Text: "this connection is logged in"}, env.RID)
+			return true
+		}
+		p := c.srv.claimSeat(m.User, m.Token)
+		if p == nil {
+			c.send(&msg.Err{Code: "resume", Text: codeBadToken + " no seat is held for that name and token: it was used, released, or never issued; log in again"}, env.RID)
+			c.logger().Info("resume refused", "user", m.User)
+			c.strike("resume_failed")
+			return true
+		}
+		*joined = c.enter(p.ident, event{kind: evResume, player: p})
 	case *msg.Log:
 		if !c.loggedIn {
 			c.send(&msg.Err{Code: "not_logged_in", Text: "log in first: AUTH guest, or AUTH <user> <token>"}, env.RID)
@@ -622,6 +637,12 @@ func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
 // login switches the connection to the idle timeout and asks the tick to
 // admit the player.
 func (c *conn) login(ident Identity) bool {
+	return c.enter(ident, event{kind: evJoin, ident: ident})
+}
+
+// enter logs the connection in and posts ev (a join or a resume) to the
+// tick.
+func (c *conn) enter(ident Identity, ev event) bool {
 	c.loggedIn = true
 	c.authed.Store(true)
 	c.srv.loggedInAddr(c)
@@ -629,8 +650,8 @@ func (c *conn) login(ident Identity) bool {
 	// keepalive run from now.
 	c.wakeBy(time.Now().UnixNano() + int64(c.srv.cfg.IdleTimeout/2))
 	c.name.Store(&ident.Name)
-	c.logger().Info("logged in", "guest", ident.Guest)
-	return c.post(event{kind: evJoin, ident: ident})
+	c.logger().Info("logged in", "guest", ident.Guest, "resume", ev.kind == evResume)
+	return c.post(ev)
 }
 
 func (c *conn) help(rid uint32) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/server"
@@ -52,17 +53,27 @@ func ExampleNew() {
 	}
 	r := bufio.NewReader(conn)
 	fmt.Fprint(conn, "AUTH guest\nHELLO ann\n")
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		line, _ := r.ReadString('\n')
-		fmt.Print(line)
+		fmt.Print(redactSeat(line))
 	}
 	fmt.Fprint(conn, "QUIT\n")
 	line, _ := r.ReadString('\n')
 	fmt.Print(line)
 	// Output:
 	// WELCOME 1 guest-1
+	// SEAT <token> 30000
 	// GREETING hello ann, you are guest-1
 	// BYE quit
+}
+
+// redactSeat hides the random seat token, so the example's output is the
+// same every run.
+func redactSeat(line string) string {
+	if f := strings.Fields(line); len(f) == 3 && f[0] == "SEAT" {
+		return "SEAT <token> " + f[2] + "\n"
+	}
+	return line
 }
 
 // Jump asks to jump; Jumped confirms it. Wave has no handler.
@@ -113,15 +124,16 @@ func ExampleHandle() {
 	}
 	r := bufio.NewReader(conn)
 	fmt.Fprint(conn, "AUTH guest\nJUMP 2\n@5 JUMP 9\nWAVE\n")
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 5; i++ {
 		line, _ := r.ReadString('\n')
-		fmt.Print(line)
+		fmt.Print(redactSeat(line))
 	}
 	fmt.Fprint(conn, "QUIT\n")
 	line, _ := r.ReadString('\n')
 	fmt.Print(line)
 	// Output:
 	// WELCOME 1 guest-1
+	// SEAT <token> 30000
 	// JUMPED 2
 	// @5 ERR too_high 9 is higher than 3
 	// ERR unhandled WAVE is not handled by this game

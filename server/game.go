@@ -98,10 +98,24 @@ type Player struct {
 	pending  []outItem
 	latestIx map[uint64]int // SendLatest key -> index in pending
 	log      *slog.Logger   // built on first use
+
+	// Seat (seat.go). The token is kept only as its hash.
+	seat      [32]byte
+	hasSeat   bool
+	held      bool      // the connection dropped; waiting for RESUME
+	heldUntil time.Time // when the hold ends
+	heldAddr  bool      // counted in its address's held seats
 }
 
-// ID is the player's connection id, unique for the server's lifetime.
+// ID is the player's id, unique for the server's lifetime. It is the id
+// of the connection the player logged in on, and stays the same when the
+// player resumes on another connection.
 func (p *Player) ID() uint64 { return p.id }
+
+// Connected reports whether the player has a live connection. It is false
+// while the seat is held after a drop (see SeatHolder); messages sent then
+// are dropped.
+func (p *Player) Connected() bool { return !p.held }
 
 // Name is the player's display name.
 func (p *Player) Name() string { return p.ident.Name }
@@ -137,7 +151,7 @@ func (p *Player) Reply(in Input, m any) { p.queue(outItem{m: m, rid: in.RID}) }
 // only the newest value matters. The message keeps the place of the first
 // send with that key.
 func (p *Player) SendLatest(key uint64, m any) {
-	if p.gone {
+	if p.gone || p.held {
 		return
 	}
 	if i, ok := p.latestIx[key]; ok {
@@ -172,7 +186,7 @@ func (p *Player) Kick(reason string) {
 func (p *Player) Strike(reason string) { p.c.strike(reason) }
 
 func (p *Player) queue(it outItem) {
-	if p.gone {
+	if p.gone || p.held {
 		return
 	}
 	p.pending = append(p.pending, it)

@@ -250,13 +250,15 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // testConfig is a fast configuration: 50 ticks a second, quiet logs.
 // testConfig is the configuration of most tests. Loopback is exempt from
 // the per-address limits, since every test client is 127.0.0.1; the tests
-// of those limits use addrConfig.
+// of those limits use addrConfig. Seats are off, so a dropped connection
+// leaves at once; the tests of seats use seatConfig.
 func testConfig() server.Config {
 	return server.Config{
 		TickRate:        50,
 		Registry:        testRegistry(),
 		Logger:          quietLogger(),
 		AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		SeatHold:        -1,
 	}
 }
 

@@ -66,7 +66,11 @@ type Server struct {
 	ready      []*conn // connections with inbound events, in arrival order
 	readySpare []*conn
 
+	seats     seats // seat tokens (seat.go)
+	heldTotal int   // seats held, counted against MaxConns; guarded by mu
+
 	// Tick goroutine state.
+	held       []*Player // players whose connection dropped, waiting for RESUME
 	players    map[uint64]*Player
 	playerList []*Player
 	dirty      []*Player
@@ -87,14 +91,16 @@ type Server struct {
 }
 
 type tickScratch struct {
-	joins  []*Player
-	inputs []Input
-	leaves []leave
-	events []event
+	joins   []*Player
+	resumed []*Player
+	inputs  []Input
+	leaves  []leave
+	events  []event
 }
 
 type leave struct {
 	p      *Player
+	c      *conn // the connection that ended; p may have moved on from it
 	reason error
 }
 
@@ -230,7 +236,7 @@ func (s *Server) admit(nc net.Conn) *conn {
 		}
 	}
 	s.mu.Lock()
-	if s.closed || len(s.conns) >= s.cfg.MaxConns {
+	if s.closed || len(s.conns)+s.heldTotal >= s.cfg.MaxConns {
 		full := !s.closed
 		s.mu.Unlock()
 		if full {
@@ -424,7 +430,13 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 				sc.inputs = append(sc.inputs, in)
 			case evLeave:
 				if c.player != nil {
-					sc.leaves = append(sc.leaves, leave{c.player, ev.reason})
+					sc.leaves = append(sc.leaves, leave{c.player, c, ev.reason})
+				} else {
+					s.forget(c) // its seat was resumed elsewhere, or the resume failed
+				}
+			case evResume:
+				if s.resume(c, ev.player) {
+					sc.resumed = append(sc.resumed, ev.player)
 				}
 			}
 			*ev = event{}
@@ -441,18 +453,32 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		}
 		s.players[p.id] = p
 		s.playerList = append(s.playerList, p)
-		p.pending = append([]outItem{{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}}}, p.pending...)
-		// The WELCOME was inserted at index 0: shift the SendLatest indexes
-		// recorded during Join, or a SendLatest later this tick would
-		// overwrite the wrong item (the WELCOME itself for the first key).
+		// WELCOME (and SEAT) go before whatever Join sent.
+		prefix := []outItem{{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}}}
+		if s.cfg.SeatHold > 0 && !s.cfg.AutoLogin {
+			if seat := s.newSeat(p); seat != nil {
+				prefix = append(prefix, outItem{m: seat})
+			}
+		}
+		p.pending = append(prefix, p.pending...)
+		// Shift the SendLatest indexes recorded during Join, or a
+		// SendLatest later this tick would overwrite the wrong item (the
+		// WELCOME itself for the first key).
 		for k := range p.latestIx {
-			p.latestIx[k]++
+			p.latestIx[k] += len(prefix)
 		}
 		// And put the player on the flush list: a Join that sends nothing
 		// left it off, and the WELCOME was never written.
 		if !p.dirty {
 			p.dirty = true
 			s.dirty = append(s.dirty, p)
+		}
+	}
+	if sh, ok := s.game.(SeatHolder); ok {
+		for _, p := range sc.resumed {
+			if s.players[p.id] == p && !p.held {
+				sh.Reconnected(t, p)
+			}
 		}
 	}
 	inputs := sc.inputs[:0]
@@ -465,12 +491,21 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 	s.game.Update(t)
 	t.Inputs = nil
 	for _, l := range sc.leaves {
-		s.removePlayer(t, l.p, l.reason)
+		switch {
+		case l.p.c != l.c:
+			s.forget(l.c) // the player resumed on another connection
+		case l.p.hasSeat && holdable(l.reason) && !l.p.gone && s.players[l.p.id] == l.p:
+			s.hold(t, l.p, l.reason)
+		default:
+			s.removePlayer(t, l.p, l.reason)
+		}
 	}
+	s.expireSeats(t)
 	s.flush()
 
 	clear(sc.inputs)
-	sc.joins, sc.inputs, sc.leaves = sc.joins[:0], sc.inputs[:0], sc.leaves[:0]
+	clear(sc.resumed)
+	sc.joins, sc.inputs, sc.leaves, sc.resumed = sc.joins[:0], sc.inputs[:0], sc.leaves[:0], sc.resumed[:0]
 	s.ticks.Add(1)
 	s.nPlayers.Store(int64(len(s.playerList)))
 	s.lastTickNs.Store(int64(time.Since(start)))
@@ -496,6 +531,7 @@ func (s *Server) removePlayer(t *Tick, p *Player, reason error) {
 			}
 		}
 		p.gone = true
+		s.dropSeat(p)
 		s.game.Leave(t, p, reason)
 	}
 	p.gone = true
@@ -525,8 +561,10 @@ func (s *Server) finalTick(period time.Duration) {
 	for _, p := range append([]*Player(nil), s.playerList...) {
 		delete(s.players, p.id)
 		p.gone = true
+		s.dropSeat(p)
 		s.game.Leave(t, p, ErrShutdown)
 	}
+	s.held = nil
 	s.playerList = nil
 	s.flush()
 	s.mu.Lock()

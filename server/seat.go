@@ -1,0 +1,219 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"sync"
+	"time"
+
+	"github.com/tickwire/tickwire/msg"
+)
+
+// Seats: a logged-in player whose connection drops (EOF, reset, a timeout,
+// a slow consumer cut) stays in the game for Config.SeatHold, and a new
+// connection that presents the player's latest seat token (RESUME <name>
+// <token>) takes the seat back: same player, same id, same entity. The
+// game hears Disconnected and Reconnected (SeatHolder) instead of Leave and
+// Join. QUIT, a kick, a ban and shutdown release the seat at once.
+//
+// A seat token is 256 random bits, sent once in SEAT after WELCOME and
+// replaced on every resume. The server keeps only its SHA-256, so a token
+// cannot be read back from memory dumps or logs, and a stolen one is
+// useless once the seat is released or resumed.
+
+// SeatHolder is implemented by a Game that wants to know when a player's
+// connection drops and comes back within the seat hold. Both are called on
+// the tick goroutine. A Game that does not implement it keeps held players
+// as they are; everything sent to a held player is dropped, so Reconnected
+// is where a game sends the returning client its fresh state.
+type SeatHolder interface {
+	// Disconnected tells the game that p's connection dropped (reason is
+	// one of the Err* reasons or an I/O error). p stays in t.Players() and
+	// p.Connected() is false until Reconnected or, if the hold ends
+	// without a resume, Leave with ErrSeatExpired.
+	Disconnected(t *Tick, p *Player, reason error)
+	// Reconnected tells the game that p resumed on a new connection
+	// (perhaps another transport and encoding). The client has dropped
+	// everything it knew: send it a full snapshot.
+	Reconnected(t *Tick, p *Player)
+}
+
+// seatTokenBytes is the entropy of a seat token.
+const seatTokenBytes = 32
+
+// seats maps token hashes to the players holding them. Readers claim
+// tokens; the tick issues and drops them.
+type seats struct {
+	mu     sync.Mutex
+	byHash map[[sha256.Size]byte]*Player
+}
+
+// holdable reports whether a connection that ended for reason keeps its
+// player's seat: drops the player did not choose and did not earn.
+func holdable(reason error) bool {
+	for _, e := range []error{ErrQuit, ErrKicked, ErrBanned, ErrShutdown, ErrTooLong, ErrResumed} {
+		if reason == e {
+			return false
+		}
+	}
+	return true
+}
+
+// issueSeat gives p a new seat token, replacing its old one, and queues
+// SEAT. Tick goroutine only.
+func (s *Server) issueSeat(p *Player) {
+	if seat := s.newSeat(p); seat != nil {
+		p.queue(outItem{m: seat})
+	}
+}
+
+// newSeat gives p a new seat token, replacing its old one, and returns the
+// SEAT message that carries it (nil if no token could be made). Tick only.
+func (s *Server) newSeat(p *Player) *msg.Seat {
+	var raw [seatTokenBytes]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		p.Logger().Error("no seat token: the system random source failed", "err", err)
+		return nil
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	h := sha256.Sum256([]byte(token))
+	s.seats.mu.Lock()
+	if p.hasSeat {
+		delete(s.seats.byHash, p.seat)
+	}
+	if s.seats.byHash == nil {
+		s.seats.byHash = map[[sha256.Size]byte]*Player{}
+	}
+	s.seats.byHash[h] = p
+	s.seats.mu.Unlock()
+	p.seat, p.hasSeat = h, true
+	return &msg.Seat{Token: token, HoldMS: uint32(s.cfg.SeatHold / time.Millisecond)}
+}
+
+// dropSeat forgets p's seat token. Tick goroutine only.
+func (s *Server) dropSeat(p *Player) {
+	if !p.hasSeat {
+		return
+	}
+	s.seats.mu.Lock()
+	if s.seats.byHash[p.seat] == p {
+		delete(s.seats.byHash, p.seat)
+	}
+	s.seats.mu.Unlock()
+	p.hasSeat = false
+}
+
+// claimSeat finds the seat of user with token and takes the token out of
+// the table, so it works once. It returns nil if there is no such seat.
+// Reader goroutines call it.
+func (s *Server) claimSeat(user, token string) *Player {
+	h := sha256.Sum256([]byte(token))
+	s.seats.mu.Lock()
+	defer s.seats.mu.Unlock()
+	p := s.seats.byHash[h]
+	if p == nil || subtle.ConstantTimeCompare(p.seat[:], h[:]) != 1 || p.ident.Name != user {
+		return nil
+	}
+	delete(s.seats.byHash, h)
+	return p
+}
+
+// hold keeps p in the game after its connection c dropped. Tick only.
+func (s *Server) hold(t *Tick, p *Player, reason error) {
+	p.held = true
+	p.heldUntil = t.Now.Add(s.cfg.SeatHold)
+	p.pending, p.dirty = p.pending[:0], false
+	clear(p.latestIx)
+	s.held = append(s.held, p)
+	s.mu.Lock()
+	delete(s.conns, p.c.id)
+	counted := p.c.countedAddr
+	s.releaseAddrLocked(p.c)
+	p.heldAddr = counted
+	if counted {
+		s.addrLocked(p.c.remote).held++
+	}
+	s.heldTotal++
+	s.mu.Unlock()
+	p.Logger().Info("seat held", "reason", reason.Error(), "hold", s.cfg.SeatHold)
+	if sh, ok := s.game.(SeatHolder); ok {
+		sh.Disconnected(t, p, reason)
+	}
+}
+
+// unhold takes p off the held list. Tick only.
+func (s *Server) unhold(p *Player) {
+	p.held = false
+	for i, q := range s.held {
+		if q == p {
+			s.held = append(s.held[:i], s.held[i+1:]...)
+			break
+		}
+	}
+	s.mu.Lock()
+	if p.heldAddr {
+		p.heldAddr = false
+		if st := s.addrs[addrKey(p.c.remote)]; st != nil {
+			st.held--
+		}
+	}
+	s.heldTotal--
+	s.mu.Unlock()
+}
+
+// expireSeats releases held seats whose hold is over, and, once a second,
+// those of addresses banned meanwhile. Tick only.
+func (s *Server) expireSeats(t *Tick) {
+	if len(s.held) == 0 {
+		return
+	}
+	checkBans := s.cfg.Guard != nil && t.N%uint64(s.cfg.TickRate) == 0
+	for i := 0; i < len(s.held); {
+		p := s.held[i]
+		var reason error
+		switch {
+		case !t.Now.Before(p.heldUntil):
+			reason = ErrSeatExpired
+		case checkBans && p.c.remote.IsValid() && s.cfg.Guard.Admit(p.c.remote) != nil:
+			reason = ErrBanned
+		}
+		if reason == nil {
+			i++
+			continue
+		}
+		s.unhold(p)
+		p.Logger().Info("seat released", "reason", reason.Error())
+		s.removePlayer(t, p, reason)
+	}
+}
+
+// resume puts player p back on connection c. Tick only. It returns false
+// (and tells the client) when the seat went away after the token was
+// claimed.
+func (s *Server) resume(c *conn, p *Player) bool {
+	if s.players[p.id] != p || p.gone {
+		c.send(&msg.Err{Code: "resume", Text: codeBadToken + " the seat was released"}, 0)
+		c.bye("seat_expired", ErrSeatExpired)
+		return false
+	}
+	if p.held {
+		s.unhold(p)
+	} else if old := p.c; old != c {
+		old.player = nil // its leave must not touch p
+		old.bye("resumed", ErrResumed)
+	}
+	p.c, c.player = c, p
+	p.log = nil
+	p.pending = p.pending[:0]
+	clear(p.latestIx)
+	p.queue(outItem{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}})
+	s.issueSeat(p)
+	p.Logger().Info("seat resumed")
+	return true
+}
+
+// codeBadToken is the subcode of ERR resume for a token that names no
+// held seat.
+const codeBadToken = "bad_token"

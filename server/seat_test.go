@@ -1,0 +1,349 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/tickwire/tickwire/server"
+	"github.com/tickwire/tickwire/transport"
+)
+
+// seatGame is the test game with the SeatHolder hooks recorded.
+type seatGame struct {
+	*testGame
+	disconnected chan gameLeave
+	reconnected  chan string
+}
+
+func newSeatGame() *seatGame {
+	return &seatGame{testGame: newTestGame(), disconnected: make(chan gameLeave, 100), reconnected: make(chan string, 100)}
+}
+
+func (g *seatGame) Disconnected(t *server.Tick, p *server.Player, reason error) {
+	if p.Connected() {
+		panic("Disconnected for a connected player")
+	}
+	g.disconnected <- gameLeave{p.Name(), reason}
+}
+
+func (g *seatGame) Reconnected(t *server.Tick, p *server.Player) {
+	if !p.Connected() {
+		panic("Reconnected for a held player")
+	}
+	p.Send(&Said{From: "game", Text: "welcome back " + p.Name()})
+	g.reconnected <- p.Name()
+}
+
+func waitChan[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitLimit):
+		t.Fatalf("no %s", what)
+		var zero T
+		return zero
+	}
+}
+
+func noneOn[T any](t testing.TB, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("unexpected %s: %+v", what, v)
+	default:
+	}
+}
+
+func seatConfig(hold time.Duration) server.Config {
+	cfg := testConfig()
+	cfg.SeatHold = hold
+	return cfg
+}
+
+type seat struct {
+	id, name, token string
+}
+
+// seatLogin logs c in as a guest and returns its id, name and seat token.
+func seatLogin(t testing.TB, c *client) seat {
+	t.Helper()
+	c.write("AUTH guest\n")
+	w := strings.Fields(c.skipTo("WELCOME "))
+	s := strings.Fields(c.expect("SEAT "))
+	if len(s) != 3 || len(s[1]) != 43 {
+		t.Fatalf("SEAT line %q: want a 43-character token and the hold", s)
+	}
+	return seat{w[1], w[2], s[1]}
+}
+
+// resume sends RESUME on c and returns the new seat.
+func resume(t testing.TB, c *client, old seat) seat {
+	t.Helper()
+	c.write("RESUME " + old.name + " " + old.token + "\n")
+	w := strings.Fields(c.expect("WELCOME "))
+	s := strings.Fields(c.expect("SEAT "))
+	if w[1] != old.id || w[2] != old.name {
+		t.Fatalf("resumed as %q, want id %s name %s", w, old.id, old.name)
+	}
+	if s[1] == old.token {
+		t.Fatal("the seat token was not replaced on resume")
+	}
+	return seat{w[1], w[2], s[1]}
+}
+
+func TestSeatHeldAndResumed(t *testing.T) {
+	g := newSeatGame()
+	ts := startTCP(t, seatConfig(time.Minute), g)
+	a := dial(t, ts)
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	b := dial(t, ts)
+	seatLogin(t, b)
+	g.waitJoin(t)
+
+	a.nc.Close() // the network drops
+	if d := waitChan(t, g.disconnected, "Disconnected"); d.Player != st.name || !errors.Is(d.Reason, server.ErrClosed) {
+		t.Fatalf("Disconnected %+v", d)
+	}
+	noneOn(t, g.leaves, "Leave")
+	// What the game sends a held player is dropped, not queued for later.
+	b.write("SHOUT while you were away\n")
+	b.write("PING sync\n")
+	b.expect("PONG sync")
+	waitFor(t, "the shout handled", func() bool { return len(g.inputs) >= 1 })
+
+	a2 := dial(t, ts)
+	st2 := resume(t, a2, st)
+	if got := waitChan(t, g.reconnected, "Reconnected"); got != st.name {
+		t.Fatalf("Reconnected %q", got)
+	}
+	a2.expect("SAID game welcome back " + st.name) // the hook's output, no backlog before it
+	a2.write("ECHO back\n")
+	a2.expect("SAID " + st.name + " back")
+	noneOn(t, g.joins, "Join")
+	noneOn(t, g.leaves, "Leave")
+	if got := ts.Stats().Players; got != 2 {
+		t.Fatalf("%d players, want 2", got)
+	}
+
+	// The old token is spent; a wrong token is refused too.
+	x := dial(t, ts)
+	x.write("RESUME " + st.name + " " + st.token + "\n")
+	x.expect("ERR resume bad_token")
+	x.write("RESUME " + st.name + " " + strings.Repeat("A", 43) + "\n")
+	x.expect("ERR resume bad_token")
+	// The right token with another name is refused.
+	x.write("RESUME someone-else " + st2.token + "\n")
+	x.expect("ERR resume bad_token")
+	// And the right one still works after those attempts.
+	a2.nc.Close()
+	waitChan(t, g.disconnected, "second Disconnected")
+	resume(t, dial(t, ts), st2)
+}
+
+func TestResumeTakesOverAnOpenConnection(t *testing.T) {
+	g := newSeatGame()
+	ts := startTCP(t, seatConfig(time.Minute), g)
+	a := dial(t, ts)
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	// The old connection has not noticed it is dead (a phone that changed
+	// networks): the resume closes it.
+	a2 := dial(t, ts)
+	resume(t, a2, st)
+	if got := a.expectClosed(); len(got) == 0 || got[len(got)-1] != "BYE resumed" {
+		t.Fatalf("old connection got %q, want BYE resumed last", got)
+	}
+	waitChan(t, g.reconnected, "Reconnected")
+	noneOn(t, g.disconnected, "Disconnected")
+	a2.write("ECHO still here\n")
+	a2.skipTo("SAID " + st.name + " still here")
+	noneOn(t, g.leaves, "Leave")
+	waitFor(t, "the old connection forgotten", func() bool { return ts.Stats().Conns == 1 })
+}
+
+func TestSeatReleased(t *testing.T) {
+	t.Run("hold expires", func(t *testing.T) {
+		g := newSeatGame()
+		ts := startTCP(t, seatConfig(200*time.Millisecond), g)
+		a := dial(t, ts)
+		st := seatLogin(t, a)
+		g.waitJoin(t)
+		a.nc.Close()
+		waitChan(t, g.disconnected, "Disconnected")
+		if l := g.waitLeave(t); !errors.Is(l.Reason, server.ErrSeatExpired) {
+			t.Fatalf("Leave %+v, want seat_expired", l)
+		}
+		x := dial(t, ts)
+		x.write("RESUME " + st.name + " " + st.token + "\n")
+		x.expect("ERR resume bad_token")
+	})
+	for _, c := range []struct {
+		name, send string
+		reason     error
+	}{
+		{"quit", "QUIT\n", server.ErrQuit},
+		{"kick", "KICKME\n", server.ErrKicked},
+		{"too long", strings.Repeat("x", 5000) + "\n", server.ErrTooLong},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newSeatGame()
+			ts := startTCP(t, seatConfig(time.Minute), g)
+			a := dial(t, ts)
+			st := seatLogin(t, a)
+			g.waitJoin(t)
+			a.write(c.send)
+			a.expectClosed()
+			if l := g.waitLeave(t); !errors.Is(l.Reason, c.reason) {
+				t.Fatalf("Leave %+v, want %v", l, c.reason)
+			}
+			noneOn(t, g.disconnected, "Disconnected")
+			x := dial(t, ts)
+			x.write("RESUME " + st.name + " " + st.token + "\n")
+			x.expect("ERR resume bad_token")
+		})
+	}
+	t.Run("ban while held", func(t *testing.T) {
+		g := newSeatGame()
+		cfg := seatConfig(time.Minute)
+		bg := &banGuard{}
+		cfg.Guard = bg
+		ts := startTCP(t, cfg, g)
+		a := dialFrom(t, ts, "127.0.0.9")
+		seatLogin(t, a)
+		g.waitJoin(t)
+		a.nc.Close()
+		waitChan(t, g.disconnected, "Disconnected")
+		bg.ban("127.0.0.9")
+		if l := g.waitLeave(t); !errors.Is(l.Reason, server.ErrBanned) {
+			t.Fatalf("Leave %+v, want banned", l)
+		}
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		g := newSeatGame()
+		ts := startTCP(t, seatConfig(time.Minute), g)
+		a := dial(t, ts)
+		seatLogin(t, a)
+		g.waitJoin(t)
+		a.nc.Close()
+		waitChan(t, g.disconnected, "Disconnected")
+		ts.shutdown(t)
+		if l := g.waitLeave(t); !errors.Is(l.Reason, server.ErrShutdown) {
+			t.Fatalf("Leave %+v, want shutdown", l)
+		}
+	})
+}
+
+func TestWrongResumeTokenIsAStrike(t *testing.T) {
+	cfg := seatConfig(time.Minute)
+	g := &fakeGuard{}
+	cfg.Guard = g
+	ts := startTCP(t, cfg, newSeatGame())
+	x := dial(t, ts)
+	// A flood of guesses: each within the rate is a strike, the rest are
+	// rate limited (RESUME: 1/s, burst 5).
+	x.write(strings.Repeat("RESUME guest-1 "+strings.Repeat("B", 43)+"\n", 20) + "PING end\n")
+	x.skipTo("PONG end")
+	waitFor(t, "five strikes", func() bool { return len(g.list()) >= 5 })
+	for _, s := range g.list() {
+		if s != "resume_failed" && s != "rate_limited" {
+			t.Fatalf("strike %q", s)
+		}
+	}
+	if n := ts.Stats().RateLimited; n != 15 {
+		t.Fatalf("%d RESUMEs rate limited, want 15", n)
+	}
+}
+
+func TestHeldSeatsCountPerAddress(t *testing.T) {
+	cfg := addrConfig()
+	cfg.SeatHold = time.Minute
+	cfg.MaxConnsPerAddr = 2
+	cfg.Banner = "hi"
+	g := newSeatGame()
+	ts := startTCP(t, cfg, g)
+	a := dialFrom(t, ts, "127.0.0.10")
+	a.expect("INFO hi")
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	a.nc.Close()
+	waitChan(t, g.disconnected, "Disconnected")
+	b := dialFrom(t, ts, "127.0.0.10")
+	b.expect("INFO hi")
+	// One held seat and one connection: the address is full, so a
+	// disconnect/reconnect loop cannot multiply seats.
+	dialFrom(t, ts, "127.0.0.10").expectClosed()
+	// Resuming turns the held seat back into a connection.
+	b.write("RESUME " + st.name + " " + st.token + "\n")
+	b.expect("WELCOME ")
+	dialFrom(t, ts, "127.0.0.10").expect("INFO hi")
+}
+
+func TestResumeAcrossEncodingAndTransport(t *testing.T) {
+	g := newSeatGame()
+	cfg := seatConfig(time.Minute)
+	srv, err := server.New(cfg, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One server behind both a TCP listener and a WebSocket handler.
+	ln, err := transport.ListenTCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	hs := httptest.NewServer(transport.WebSocketHandler(transport.WebSocketConfig{Logger: quietLogger()}, srv.ServeConn))
+	defer hs.Close()
+
+	a := newClient(t, mustDial(t, ln.Addr().String()), srv.Registry())
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	a.nc.Close()
+	waitChan(t, g.disconnected, "Disconnected")
+
+	// Back over a WebSocket speaking JSON.
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	wc, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/", &websocket.DialOptions{Subprotocols: []string{"tickwire.json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.CloseNow()
+	req := `{"type":"RESUME","user":"` + st.name + `","token":"` + st.token + `"}` + "\n"
+	if err := wc.Write(ctx, websocket.MessageText, []byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 3 {
+		_, b, err := wc.Read(ctx)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, strings.Split(strings.TrimSpace(string(b)), "\n")...)
+	}
+	if want := `{"type":"WELCOME","id":` + st.id + `,"name":"` + st.name + `"}`; got[0] != want {
+		t.Fatalf("got %q, want %s first", got, want)
+	}
+	if !strings.HasPrefix(got[1], `{"type":"SEAT","token":"`) || !strings.HasPrefix(got[2], `{"type":"SAID","from":"game"`) {
+		t.Fatalf("got %q", got)
+	}
+	waitChan(t, g.reconnected, "Reconnected")
+}
+
+func mustDial(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
