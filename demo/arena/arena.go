@@ -247,6 +247,19 @@ func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
 	g.leave(p)
 }
 
+// Disconnected keeps the player's tank in the world, standing still, while
+// the server holds the seat (server.SeatHolder).
+func (g *Game) Disconnected(t *server.Tick, p *server.Player, reason error) {
+	g.disconnect(p)
+}
+
+// Reconnected sends a resumed player a fresh snapshot of its view.
+func (g *Game) Reconnected(t *server.Tick, p *server.Player) {
+	g.reconnect(p)
+}
+
+var _ server.SeatHolder = (*Game)(nil)
+
 // peer is what the arena needs of a player: *server.Player provides it,
 // and tests and benchmarks provide fakes.
 type peer interface {

@@ -222,6 +222,38 @@ func (g *sim) leave(p peer) {
 	g.order = deleteItem(g.order, pl)
 }
 
+// disconnect is called when p's connection drops and its seat is held:
+// the tank stays where it is and can be shot (it moves only on its
+// player's input), any open chest closes, and the player's view stops.
+func (g *sim) disconnect(p peer) {
+	pl := g.players[p.ID()]
+	if pl == nil {
+		return
+	}
+	g.closeChest(pl, false)
+	// A removed viewer is sent nothing; Ack on it (a respawn) is harmless.
+	g.w.RemoveViewer(pl.view)
+}
+
+// reconnect is called when p resumed its seat on a new connection, whose
+// client holds nothing: a fresh viewer sends it a full snapshot of what
+// it may see, and the SPAWN tells its predictor where its tank is.
+func (g *sim) reconnect(p peer) {
+	pl := g.players[p.ID()]
+	if pl == nil {
+		return
+	}
+	g.w.RemoveViewer(pl.view)
+	pl.peer = p
+	pl.view = g.w.AddViewer(p)
+	pl.view.Data = pl
+	pl.view.Follow(pl.tank.id)
+	pl.view.Ack(pl.lastSeq)
+	g.tellSpawn(pl)
+	at := g.pos(pl.tank.id)
+	p.Send(&msg.Notice{Text: fmt.Sprintf("welcome back: you drive tank %d at %d,%d", pl.tank.id, at.X, at.Y)})
+}
+
 func deleteItem[T comparable](s []T, x T) []T {
 	for i, y := range s {
 		if y == x {
