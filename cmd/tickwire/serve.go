@@ -40,6 +40,7 @@ type serveFlags struct {
 	link                     transport.LinkConfig
 	publicOrigins            authListFlag
 	banLoopback              bool
+	seatHold                 time.Duration
 	gameTLS, httpTLS         bool
 	trustedProxies           transport.TrustedProxies
 }
@@ -108,12 +109,19 @@ flags:
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close logged-in connections silent this long")
 	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "cut off clients whose writes stall this long")
 	fs.IntVar(&f.cfg.MaxOutbound, "max-outbound", server.DefaultMaxOutbound, "messages queued per client before it is cut off as a slow consumer")
-	fs.IntVar(&f.cfg.MaxConns, "max-conns", server.DefaultMaxConns, "most simultaneous connections")
+	fs.IntVar(&f.cfg.MaxConns, "max-conns", server.DefaultMaxConns, "most simultaneous connections (held seats count)")
+	fs.DurationVar(&f.cfg.FrameTimeout, "frame-timeout", server.DefaultFrameTimeout, "close connections whose started frame is not complete this long after")
+	fs.IntVar(&f.cfg.MaxConnsPerAddr, "max-conns-per-addr", server.DefaultMaxConnsPerAddr, "most connections and held seats per client address (IPv6: per /64)")
+	fs.IntVar(&f.cfg.MaxPreLoginPerAddr, "max-prelogin-per-addr", server.DefaultMaxPreLoginPerAddr, "most connections per client address that have not logged in")
+	fs.Float64Var(&f.cfg.ConnRatePerAddr, "conn-rate-per-addr", server.DefaultConnRatePerAddr, "new connections per second per client address, after the burst")
+	fs.IntVar(&f.cfg.ConnBurstPerAddr, "conn-burst-per-addr", server.DefaultConnBurstPerAddr, "new connections per client address allowed at once")
+	fs.IntVar(&f.cfg.MaxOutboundBytesPerSec, "max-outbound-rate", server.DefaultMaxOutboundBytesPerSec, "bytes per second written to one client before its output waits (negative: no limit)")
+	fs.DurationVar(&f.seatHold, "seat-hold", server.DefaultSeatHold, "how long a dropped player keeps its seat waiting for RESUME (0: no seats)")
 	fs.BoolVar(&f.cfg.DisableGuests, "no-guests", false, "refuse AUTH guest")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.Var(&f.origins, "allow-origin", "extra browser origin (host[:port] pattern) allowed to open /ws; repeatable")
 	fs.Var(&f.publicOrigins, "public-origin", "origin of the page in production (e.g. https://play.example.com), allowed to call the auth API; repeatable")
-	fs.BoolVar(&f.banLoopback, "ban-loopback", false, "strike and ban loopback addresses too (off by default: on your own machine, or behind a reverse proxy on it, every client is 127.0.0.1)")
+	fs.BoolVar(&f.banLoopback, "ban-loopback", false, "strike, ban and limit 127.0.0.1 and ::1 too (off by default: on your own machine, or behind a reverse proxy on it, every client is 127.0.0.1)")
 	fs.BoolVar(&f.gameTLS, "game-tls", false, "serve the game TCP port over TLS, with the auth service's certificate (--tls-cert/--tls-key, --acme-domain or the development certificate)")
 	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the page and /ws (--http) over HTTPS/WSS, with the auth service's certificate")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy trusted to report client addresses (repeatable): it must send a PROXY protocol v1/v2 header on the game port, and its X-Forwarded-For or Forwarded header is believed on --http; such headers from anyone else are refused or ignored")
@@ -141,9 +149,19 @@ flags:
 		return err
 	}
 	defer st.Close()
+	if f.seatHold == 0 {
+		f.cfg.SeatHold = -1 // off
+	} else {
+		f.cfg.SeatHold = f.seatHold
+	}
 	gcfg := guard.Config{Store: st, Logger: log}
 	if !f.banLoopback {
-		gcfg.AllowList = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		// Only the loopback address a local player or a same-host proxy
+		// uses: the rest of 127/8 stays subject to bans and limits, so
+		// tests (and tickwire attack) can stand for distinct hosts there.
+		local := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+		gcfg.AllowList = local
+		f.cfg.AddrLimitExempt = local
 	}
 	g, err := guard.New(ctx, gcfg)
 	if err != nil {
@@ -243,7 +261,19 @@ flags:
 		mux.Handle("/", web.Handler())
 		// Behind a trusted proxy every handler (/ws, /v1/) sees the client's
 		// address from X-Forwarded-For or Forwarded.
-		httpSrv = &http.Server{Handler: f.trustedProxies.Handler(mux), ReadHeaderTimeout: 5 * time.Second}
+		// The account service's limits: a slow body or an idle keep-alive
+		// connection cannot hold a socket. /ws is not affected: the
+		// WebSocket upgrade clears the deadlines, and the game server's
+		// own timeouts take over.
+		httpSrv = &http.Server{
+			Handler:           f.trustedProxies.Handler(mux),
+			ReadHeaderTimeout: auth.ReadHeaderTimeout,
+			ReadTimeout:       auth.ReadTimeout,
+			WriteTimeout:      auth.WriteTimeout,
+			IdleTimeout:       auth.IdleTimeout,
+			MaxHeaderBytes:    auth.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
 		pageURL = "http://" + hl.Addr().String() + "/"
 		if f.httpTLS {
 			hl = tls.NewListener(hl, transport.WebTLSConfig(certCfg))
