@@ -503,7 +503,7 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 			code, text := authCode(err)
 			c.send(&msg.Err{Code: "auth", Text: code + " " + text}, env.RID)
 			c.logger().Info("login refused", "user", m.User, "code", code)
-			if code != codeTryLater {
+			if code != codeTryLater && code != codeBusy {
 				c.strike("auth_failed")
 			}
 			return true
@@ -598,9 +598,11 @@ const (
 	codeNoAccounts     = "no_accounts"
 	codeMissingToken   = "missing_token"
 	codeRefused        = "refused"
-	// codeTryLater is an Authenticator's answer when it could not decide
-	// (database down, timeout): not the client's fault, so not a strike.
+	// codeTryLater and codeBusy are an Authenticator's answers when it
+	// could not decide (database down, timeout, hashing queue full): not
+	// the client's fault, so not a strike.
 	codeTryLater = "unavailable"
+	codeBusy     = "busy"
 )
 
 // authCode splits a login error into its code and text.
