@@ -2,18 +2,14 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/tickwire/tickwire/store"
 )
-
-// MaxConcurrentHashes bounds how many argon2id computations run at once in
-// one process (each holds Params.Memory KiB); further logins wait.
-const MaxConcurrentHashes = 4
 
 // accounts is the account logic shared by Service and Verifier.
 type accounts struct {
@@ -21,53 +17,35 @@ type accounts struct {
 	params Params
 	now    func() time.Time
 	log    *slog.Logger
-	sem    chan struct{}
+	pool   *HashPool
 
-	dummyOnce sync.Once
-	dummy     Hash // hash of a random password, checked for unknown names
+	// dummy is checked for unknown names so that they cost the same
+	// hashing work (and wait in the same pool) as known ones. It needs no
+	// argon2 run to make: a random key under the current parameters
+	// matches no password.
+	dummy Hash
 }
 
-func newAccounts(st store.Store, p Params, now func() time.Time, log *slog.Logger) *accounts {
-	return &accounts{st: st, params: p, now: now, log: log, sem: make(chan struct{}, MaxConcurrentHashes)}
-}
-
-// acquire takes a hashing slot.
-func (a *accounts) acquire(ctx context.Context) error {
-	select {
-	case a.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ErrUnavailable.with("server busy; try again")
+func newAccounts(st store.Store, p Params, now func() time.Time, log *slog.Logger, pool *HashPool) (*accounts, error) {
+	salt := make([]byte, p.SaltLen)
+	key := make([]byte, p.KeyLen)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
 	}
-}
-
-func (a *accounts) release() { <-a.sem }
-
-func (a *accounts) hash(ctx context.Context, password string) (string, error) {
-	if err := a.acquire(ctx); err != nil {
-		return "", err
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
 	}
-	defer a.release()
-	return HashPassword(password, a.params)
+	return &accounts{st: st, params: p, now: now, log: log, pool: pool, dummy: Hash{Params: p, Salt: salt, Key: key}}, nil
 }
 
-func (a *accounts) matches(ctx context.Context, h Hash, password string) (bool, error) {
-	if err := a.acquire(ctx); err != nil {
-		return false, err
+// hashErr logs a hashing failure that is not the pool being busy and
+// returns ErrUnavailable; ErrBusy passes through.
+func (a *accounts) hashErr(op string, err error) error {
+	if errors.Is(err, ErrBusy) {
+		return err
 	}
-	defer a.release()
-	return h.Matches(password), nil
-}
-
-func (a *accounts) dummyHash() Hash {
-	a.dummyOnce.Do(func() {
-		tok, _, _ := NewToken()
-		enc, err := HashPassword(tok, a.params)
-		if err == nil {
-			a.dummy, _ = ParseHash(enc)
-		}
-	})
-	return a.dummy
+	a.log.Error("auth: password hashing failed", "op", op, "err", err)
+	return ErrUnavailable
 }
 
 // storeErr maps a database error to ErrUnavailable, logging it.
@@ -83,7 +61,11 @@ func (a *accounts) checkPassword(ctx context.Context, name, password string) (st
 	acct, err := a.st.AccountByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		if len(password) <= MaxPasswordLen {
-			a.matches(ctx, a.dummyHash(), password)
+			// A busy pool answers busy for unknown names too: answering
+			// bad_credentials at once would tell them from known ones.
+			if _, err := a.pool.Matches(ctx, a.dummy, password); err != nil {
+				return store.Account{}, a.hashErr("dummy", err)
+			}
 		}
 		return store.Account{}, ErrBadCredentials
 	}
@@ -98,15 +80,16 @@ func (a *accounts) checkPassword(ctx context.Context, name, password string) (st
 		a.log.Error("auth: unreadable password hash", "account_id", acct.ID, "err", err)
 		return store.Account{}, ErrBadCredentials
 	}
-	ok, err := a.matches(ctx, h, password)
+	ok, err := a.pool.Matches(ctx, h, password)
 	if err != nil {
-		return store.Account{}, err
+		return store.Account{}, a.hashErr("verify", err)
 	}
 	if !ok {
 		return store.Account{}, ErrBadCredentials
 	}
 	if h.NeedsRehash(a.params) {
-		if enc, err := a.hash(ctx, password); err == nil {
+		// Best effort: if the pool is busy now, the next login re-hashes.
+		if enc, err := a.pool.Hash(ctx, password, a.params); err == nil {
 			if err := a.st.UpdatePasswordHash(ctx, acct.ID, enc, a.now()); err != nil {
 				a.log.Warn("auth: rehash not saved", "account_id", acct.ID, "err", err)
 			} else {
@@ -129,9 +112,9 @@ func (a *accounts) register(ctx context.Context, rawName, password string) (stor
 	if _, err := a.st.AccountByName(ctx, name); err == nil {
 		return store.Account{}, ErrNameTaken
 	}
-	enc, err := a.hash(ctx, password)
+	enc, err := a.pool.Hash(ctx, password, a.params)
 	if err != nil {
-		return store.Account{}, err
+		return store.Account{}, a.hashErr("register", err)
 	}
 	acct, err := a.st.CreateAccount(ctx, name, enc, a.now())
 	if errors.Is(err, store.ErrNameTaken) {
@@ -151,9 +134,9 @@ func (a *accounts) changePassword(ctx context.Context, name, oldPassword, newPas
 	if err := CheckPassword(name, newPassword); err != nil {
 		return store.Account{}, err
 	}
-	enc, err := a.hash(ctx, newPassword)
+	enc, err := a.pool.Hash(ctx, newPassword, a.params)
 	if err != nil {
-		return store.Account{}, err
+		return store.Account{}, a.hashErr("change_password", err)
 	}
 	if err := a.st.UpdatePasswordHash(ctx, acct.ID, enc, a.now()); err != nil {
 		return store.Account{}, a.storeErr("update_password", err)

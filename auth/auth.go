@@ -11,6 +11,11 @@
 // the plain game connection unless the development option
 // VerifierConfig.AllowPlainPasswords is on.
 //
+// Every argon2id computation runs in a bounded HashPool, so that a burst
+// of logins cannot take the game's CPU and memory; failed logins are
+// limited per address and per (account, address) so that nobody can lock
+// an owner out of their account (docs/AUTH.md, "Rate limits").
+//
 // Nothing in this package logs a password, a password hash or a token.
 // docs/AUTH.md describes the HTTP API, the name and password rules and the
 // deployment options.
@@ -19,6 +24,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -41,7 +47,8 @@ type Error struct {
 	Message string
 	// Status is the HTTP status the service answers with.
 	Status int
-	// RetryAfter is set on rate_limited errors: how long to wait.
+	// RetryAfter is set on rate_limited and busy errors: how long to wait.
+	// The HTTP answer carries it as a Retry-After header in whole seconds.
 	RetryAfter time.Duration
 }
 
@@ -64,11 +71,15 @@ func (e *Error) with(msg string) *Error {
 // Sentinel errors. Compare with errors.Is; the returned error may carry a
 // more specific Message.
 var (
-	// ErrBadToken: the token is unknown, forged, already used or issued to
-	// another account.
+	// ErrBadToken: the token is unknown, forged or already used.
 	ErrBadToken = &Error{Code: "bad_token", Message: "invalid or already used login token", Status: http.StatusUnauthorized}
 	// ErrTokenExpired: the token was valid but its lifetime is over.
 	ErrTokenExpired = &Error{Code: "token_expired", Message: "login token expired; log in again", Status: http.StatusUnauthorized}
+	// ErrWrongUser: the token was issued to another account than the one
+	// named in AUTH. The token is burnt all the same (whoever sent it knew
+	// it). Telling this apart from bad_token reveals nothing to the sender,
+	// who holds the token, and tells a client that it sent the wrong name.
+	ErrWrongUser = &Error{Code: "wrong_user", Message: "this login token was issued to another account", Status: http.StatusUnauthorized}
 	// ErrBadCredentials: unknown account or wrong password.
 	ErrBadCredentials = &Error{Code: "bad_credentials", Message: "wrong name or password", Status: http.StatusUnauthorized}
 	// ErrGuestsDisabled: "AUTH guest" while guests are not allowed.
@@ -81,6 +92,10 @@ var (
 	ErrNameTaken = &Error{Code: "name_taken", Message: "that name is already taken", Status: http.StatusConflict}
 	// ErrRateLimited: too many attempts; see Error.RetryAfter.
 	ErrRateLimited = &Error{Code: "rate_limited", Message: "too many attempts; try again later", Status: http.StatusTooManyRequests}
+	// ErrBusy: every password-hashing slot is taken and the wait queue is
+	// full, or the request waited for a slot longer than RequestTimeout;
+	// see Error.RetryAfter. Nothing was checked or changed.
+	ErrBusy = &Error{Code: "busy", Message: "the server is busy checking passwords; try again shortly", Status: http.StatusServiceUnavailable}
 	// ErrBanned: the client's address is banned.
 	ErrBanned = &Error{Code: "banned", Message: "your address is banned", Status: http.StatusForbidden}
 	// ErrUnavailable: the database failed; the attempt may be retried.
@@ -89,12 +104,39 @@ var (
 	ErrBadRequest = &Error{Code: "bad_request", Message: "malformed request", Status: http.StatusBadRequest}
 )
 
-// Code returns the short code of err for the game protocol: the Code of an
-// *Error in its chain, or "internal" for anything else.
+// CodeInternal is what Code returns for an error that is not an *Error.
+// The package's own functions never return such an error; a caller that
+// wraps something else gets this code rather than an empty one.
+const CodeInternal = "internal"
+
+// allErrors lists every *Error the package defines, exported or not, so
+// that Codes can list their codes; TestErrorCodesDocumented checks that no
+// Error literal in the package is missing from it.
+var allErrors = []*Error{
+	ErrBadToken, ErrTokenExpired, ErrWrongUser, ErrBadCredentials, ErrGuestsDisabled,
+	ErrBadName, ErrBadPassword, ErrNameTaken, ErrRateLimited, ErrBusy, ErrBanned,
+	ErrUnavailable, ErrBadRequest, errNotFound, errMethod, errTooLarge, errOrigin,
+}
+
+// Codes returns, sorted, every code Code can return: the Code of every
+// *Error this package defines and CodeInternal. docs/AUTH.md's error code
+// table lists exactly these (a test checks it).
+func Codes() []string {
+	codes := []string{CodeInternal}
+	for _, e := range allErrors {
+		codes = append(codes, e.Code)
+	}
+	slices.Sort(codes)
+	return slices.Compact(codes)
+}
+
+// Code returns the short code of err for the game protocol ("ERR auth
+// <code> <message>") and HTTP error bodies: the Code of an *Error in its
+// chain, or CodeInternal for anything else.
 func Code(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	return "internal"
+	return CodeInternal
 }

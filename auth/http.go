@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tickwire/tickwire/store"
 )
 
 // corsMaxAge is how long a browser may cache a CORS preflight answer.
@@ -128,7 +130,7 @@ func (s *Service) post(fn func(ctx context.Context, w http.ResponseWriter, r *ht
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
 		defer cancel()
 		if err := fn(ctx, w, r, remoteIP(r)); err != nil {
 			var e *Error
@@ -136,7 +138,7 @@ func (s *Service) post(fn func(ctx context.Context, w http.ResponseWriter, r *ht
 				s.log.Error("auth: request failed", "path", r.URL.Path, "err", err)
 				e = ErrUnavailable
 			}
-			if e.Code == ErrRateLimited.Code {
+			if e.RetryAfter > 0 || e.Code == ErrRateLimited.Code || e.Code == ErrBusy.Code {
 				secs := int(math.Ceil(e.RetryAfter.Seconds()))
 				w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 			}
@@ -188,19 +190,83 @@ func writeError(w http.ResponseWriter, e *Error) {
 	writeJSON(w, e.Status, ErrorResponse{Error: ErrorBody{Code: e.Code, Message: e.Message}})
 }
 
-// limit takes one attempt from l for key, striking the client if refused.
-func (s *Service) limit(l *keyedLimiter, key string, ip netip.Addr, what string) error {
-	ok, wait := l.allow(key, s.cfg.Now())
-	if ok {
-		return nil
-	}
-	s.log.Warn("auth rate limited", ipAttr(ip), "limit", what, "retry_after", wait.Round(time.Second).String())
-	if s.cfg.Guard != nil {
+// Names of the limits in "auth rate limited" log lines.
+const (
+	limitLoginPerIP            = "login_per_ip"
+	limitLoginFailPerIP        = "login_failures_per_ip"
+	limitLoginFailPerAccountIP = "login_failures_per_account_ip"
+	limitLoginFailPerAccount   = "login_failures_per_account"
+	limitRegisterPerIP         = "register_per_ip"
+)
+
+// refuse answers a request over a limit: 429 rate_limited with
+// Retry-After wait. strike is true only when the address's own failures
+// spent the limit: a 429 is never a strike against an address that did
+// not itself fail.
+func (s *Service) refuse(ip netip.Addr, limit string, wait time.Duration, strike bool) error {
+	s.log.Warn("auth rate limited", ipAttr(ip), "limit", limit, "retry_after", wait.Round(time.Second).String(), "strike", strike)
+	if strike && s.cfg.Guard != nil {
 		s.cfg.Guard.Strike(ip, "rate_limited")
 	}
 	e := *ErrRateLimited
 	e.RetryAfter = wait
 	return &e
+}
+
+// guardedAttempt runs check, a password check for the account rawName
+// from ip, under the login limits (docs/AUTH.md, "Rate limits"). Only
+// failures count against the failure limits: check failing with
+// ErrBadCredentials is a failure; success, busy and other errors are not.
+// An invalid name is a failure of the address (it cannot name an account).
+func (s *Service) guardedAttempt(rawName string, ip netip.Addr, check func(name string) error) (err error) {
+	now := s.cfg.Now()
+	ak := addrKey(ip)
+	if ok, wait := s.loginIP.begin(ak, now); !ok {
+		return s.refuse(ip, limitLoginPerIP, wait, false)
+	}
+	// A busy answer did no work: it costs no request token, so a client
+	// that retries after Retry-After is not then refused for volume.
+	defer func() { s.loginIP.end(ak, s.cfg.Now(), !errors.Is(err, ErrBusy)) }()
+	if ok, wait := s.failIP.begin(ak, now); !ok {
+		return s.refuse(ip, limitLoginFailPerIP, wait, true)
+	}
+	name, err := NormalizeName(rawName)
+	if err != nil {
+		s.failIP.end(ak, now, true)
+		return ErrBadCredentials
+	}
+	// Names cannot hold spaces, so "name addr" keys cannot collide.
+	pk := name + " " + ak
+	if ok, wait := s.failPair.begin(pk, now); !ok {
+		s.failIP.end(ak, now, false)
+		return s.refuse(ip, limitLoginFailPerAccountIP, wait, true)
+	}
+	// The account-wide limit refuses only addresses that themselves failed
+	// on this account recently. An address with a clean record always gets
+	// its password checked, so the owner cannot be locked out from
+	// elsewhere, while each attacking address gets one guess per
+	// LoginFailRecent once the account is under attack.
+	if last := s.failPair.lastFailure(pk); !last.IsZero() && now.Sub(last) < s.cfg.LoginFailRecent {
+		if ok, wait := s.failAcct.available(name, now); !ok {
+			s.failIP.end(ak, now, false)
+			s.failPair.end(pk, now, false)
+			return s.refuse(ip, limitLoginFailPerAccount, min(wait, s.cfg.LoginFailRecent-now.Sub(last)), false)
+		}
+	}
+	err = check(name)
+	failed := errors.Is(err, ErrBadCredentials)
+	now = s.cfg.Now()
+	s.failIP.end(ak, now, failed)
+	s.failPair.end(pk, now, failed)
+	switch {
+	case failed:
+		s.failAcct.fail(name, now)
+	case err == nil:
+		// The address knows the password: its typos on this account
+		// are forgiven.
+		s.failPair.forget(pk)
+	}
+	return err
 }
 
 func (s *Service) handleRegister(ctx context.Context, w http.ResponseWriter, r *http.Request, ip netip.Addr) error {
@@ -214,14 +280,19 @@ func (s *Service) handleRegister(ctx context.Context, w http.ResponseWriter, r *
 	if err == nil {
 		err = CheckPassword(name, req.Password)
 	}
+	ak := addrKey(ip)
 	if err == nil {
-		err = s.limit(s.registerIP, ip.String(), ip, "register_per_ip")
+		if ok, wait := s.registerIP.begin(ak, s.cfg.Now()); !ok {
+			err = s.refuse(ip, limitRegisterPerIP, wait, false)
+		}
 	}
 	if err != nil {
 		s.log.Info("auth register failed", ipAttr(ip), "code", Code(err))
 		return err
 	}
 	acct, err := s.acct.register(ctx, name, req.Password)
+	// A busy answer created nothing and costs no registration.
+	s.registerIP.end(ak, s.cfg.Now(), !errors.Is(err, ErrBusy))
 	if err != nil {
 		// The name is not logged: it may hold a mistyped password.
 		s.log.Info("auth register failed", ipAttr(ip), "code", Code(err))
@@ -232,35 +303,18 @@ func (s *Service) handleRegister(ctx context.Context, w http.ResponseWriter, r *
 	return nil
 }
 
-// loginLimits applies the per-address and per-account limits and returns
-// the normalised name.
-func (s *Service) loginLimits(rawName string, ip netip.Addr) (string, error) {
-	if err := s.limit(s.loginIP, ip.String(), ip, "login_per_ip"); err != nil {
-		return "", err
-	}
-	name, err := NormalizeName(rawName)
-	if err != nil {
-		return "", ErrBadCredentials
-	}
-	if err := s.limit(s.loginAcct, name, ip, "login_per_account"); err != nil {
-		return "", err
-	}
-	return name, nil
-}
-
 func (s *Service) handleLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, ip netip.Addr) error {
 	var req LoginRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	name, err := s.loginLimits(req.Name, ip)
+	var acct store.Account
+	err := s.guardedAttempt(req.Name, ip, func(name string) (err error) {
+		acct, err = s.acct.checkPassword(ctx, name, req.Password)
+		return err
+	})
 	if err != nil {
 		s.log.Info("auth login failed", s.acct.nameAttr(ctx, req.Name), ipAttr(ip), "code", Code(err))
-		return err
-	}
-	acct, err := s.acct.checkPassword(ctx, name, req.Password)
-	if err != nil {
-		s.log.Info("auth login failed", s.acct.nameAttr(ctx, name), ipAttr(ip), "code", Code(err))
 		return err
 	}
 	tok, exp, err := s.acct.issueToken(ctx, acct, s.cfg.TokenTTL)
@@ -283,14 +337,13 @@ func (s *Service) handlePassword(ctx context.Context, w http.ResponseWriter, r *
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	name, err := s.loginLimits(req.Name, ip)
+	var acct store.Account
+	err := s.guardedAttempt(req.Name, ip, func(name string) (err error) {
+		acct, err = s.acct.changePassword(ctx, name, req.OldPassword, req.NewPassword)
+		return err
+	})
 	if err != nil {
 		s.log.Info("auth password change failed", s.acct.nameAttr(ctx, req.Name), ipAttr(ip), "code", Code(err))
-		return err
-	}
-	acct, err := s.acct.changePassword(ctx, name, req.OldPassword, req.NewPassword)
-	if err != nil {
-		s.log.Info("auth password change failed", s.acct.nameAttr(ctx, name), ipAttr(ip), "code", Code(err))
 		return err
 	}
 	s.log.Info("auth password changed", "name", acct.Name, "account_id", acct.ID, ipAttr(ip))

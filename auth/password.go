@@ -23,8 +23,8 @@ type Params struct {
 
 // DefaultParams are the argon2id parameters of new hashes: OWASP's
 // recommended m=19 MiB, t=2, p=1, with a 16-byte salt and a 32-byte key.
-// On one core of a small VPS a hash takes roughly 20-50 ms; with
-// MaxConcurrentHashes hashes at a time memory stays under 100 MiB.
+// On one core of a small VPS a hash takes roughly 20-50 ms; the service
+// runs them in a HashPool (by default one at a time, within 64 MiB).
 var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // Bounds accepted by HashPassword and by the hash decoder. They keep a

@@ -34,19 +34,43 @@ const (
 // demo page served by "tickwire serve" on port 8080.
 var DefaultAllowedOrigins = []string{"http://127.0.0.1:8080", "http://localhost:8080"}
 
-// Default rate limits.
+// Default rate limits. Login limits count per client address, where an
+// IPv6 address counts as its /64. The reasoning behind each number is in
+// docs/AUTH.md ("Rate limits").
 var (
-	// DefaultLoginPerIP: 10 login or password-change attempts at once per
-	// client address, then one every 6 s (10 a minute).
-	DefaultLoginPerIP = RateLimit{Every: 6 * time.Second, Burst: 10}
-	// DefaultLoginPerAccount: 5 attempts at once per account name, then one
-	// every 12 s (5 a minute), whatever the address.
-	DefaultLoginPerAccount = RateLimit{Every: 12 * time.Second, Burst: 5}
+	// DefaultLoginPerIP: 20 login or password-change requests at once per
+	// address, then one every 3 s (20 a minute), successful or not. It
+	// bounds the hashing work one address can demand; 20 at once lets a
+	// school or LAN party behind one NAT log in together.
+	DefaultLoginPerIP = RateLimit{Every: 3 * time.Second, Burst: 20}
+	// DefaultLoginFailPerIP: 20 failed attempts per address over all
+	// accounts, then one every minute (60 an hour). It stops one address
+	// from trying a common password on many accounts.
+	DefaultLoginFailPerIP = RateLimit{Every: time.Minute, Burst: 20}
+	// DefaultLoginFailPerAccountIP: 5 failed attempts per address on one
+	// account, then one every 5 minutes (12 an hour): a player who forgot
+	// which password they used gets 5 tries at once.
+	DefaultLoginFailPerAccountIP = RateLimit{Every: 5 * time.Minute, Burst: 5}
+	// DefaultLoginFailPerAccount: 10 failed attempts on one account from
+	// all addresses together, then one a minute. Ordinary typos, a few at
+	// a time, do not spend it; while it is spent the account is under
+	// attack and each address gets one guess per LoginFailRecent.
+	DefaultLoginFailPerAccount = RateLimit{Every: time.Minute, Burst: 10}
 	// DefaultRegisterPerIP: 5 registrations at once per address, then one
 	// every 2 minutes (30 an hour). Requests that break the name or
 	// password rules do not count.
 	DefaultRegisterPerIP = RateLimit{Every: 2 * time.Minute, Burst: 5}
 )
+
+// DefaultLoginFailRecent is how long an address counts as having failed on
+// an account: while the account is under attack (LoginFailPerAccount
+// spent), such an address is refused, so each attacking address gets one
+// guess per 15 minutes instead of 5 at once and 12 an hour. It is also the
+// longest an owner who mistyped during an attack waits.
+const DefaultLoginFailRecent = 15 * time.Minute
+
+// MaxLoginFailRecent bounds Config.LoginFailRecent.
+const MaxLoginFailRecent = 24 * time.Hour
 
 // HTTP server limits.
 const (
@@ -63,13 +87,13 @@ const (
 	// ShutdownTimeout bounds how long Close waits for requests in flight.
 	ShutdownTimeout = 5 * time.Second
 	// RequestTimeout bounds the work of one request, including waiting for
-	// a hashing slot.
+	// a hashing slot; a request still waiting for one then gets 503 busy.
 	RequestTimeout = 10 * time.Second
 )
 
 // Guard is what the service needs from a ban guard (package guard's *Guard
-// satisfies it): banned addresses get 403, and clients that keep hitting
-// the rate limits are struck with reason "rate_limited".
+// satisfies it): banned addresses get 403, and an address refused because
+// of its own failed logins is struck with reason "rate_limited".
 type Guard interface {
 	Admit(remote netip.Addr) error
 	Strike(remote netip.Addr, reason string)
@@ -116,14 +140,53 @@ type Config struct {
 	// Params are the argon2id parameters for new hashes. Default:
 	// DefaultParams.
 	Params Params
-	// LoginPerIP, LoginPerAccount and RegisterPerIP are the rate limits.
-	// Defaults: DefaultLoginPerIP, DefaultLoginPerAccount,
-	// DefaultRegisterPerIP.
-	LoginPerIP      RateLimit
-	LoginPerAccount RateLimit
-	RegisterPerIP   RateLimit
-	// Guard, if set, refuses banned addresses and is struck when a client
-	// is rate limited. Default: nil (no ban checks).
+	// LoginPerIP limits login and password-change requests per client
+	// address, successful or not. Refusals are not strikes. Default
+	// DefaultLoginPerIP.
+	LoginPerIP RateLimit
+	// LoginFailPerIP limits failed login and password-change attempts per
+	// address over all accounts. While it is spent every attempt from the
+	// address is refused, and each refusal is a strike (the address's own
+	// failures spent it). Default DefaultLoginFailPerIP.
+	LoginFailPerIP RateLimit
+	// LoginFailPerAccountIP limits failed attempts per address on one
+	// account. While it is spent that address's attempts on that account
+	// are refused, each a strike; other addresses are not affected, and a
+	// successful login from the address clears it. Default
+	// DefaultLoginFailPerAccountIP.
+	LoginFailPerAccountIP RateLimit
+	// LoginFailPerAccount counts failed attempts on one account from every
+	// address. While it is spent, addresses that failed on the account
+	// within LoginFailRecent are refused (429, not a strike: the failures
+	// that spent it were mostly others'). It never refuses an address that
+	// has not failed on the account recently, so nobody can lock an owner
+	// out of their account from elsewhere. Default
+	// DefaultLoginFailPerAccount.
+	LoginFailPerAccount RateLimit
+	// LoginFailRecent is how long an address counts as having failed on an
+	// account, for LoginFailPerAccount. Default DefaultLoginFailRecent
+	// (15 min); at most MaxLoginFailRecent.
+	LoginFailRecent time.Duration
+	// RegisterPerIP limits registrations per address. Refusals are not
+	// strikes. Default DefaultRegisterPerIP.
+	RegisterPerIP RateLimit
+	// HashConcurrency, HashMemoryBudget (bytes) and HashQueue size the
+	// password-hashing pool (see HashPoolConfig): defaults
+	// DefaultHashConcurrency (1), DefaultHashMemoryBudget (64 MiB) and
+	// DefaultHashQueue (32; negative: no queue). The concurrency is
+	// lowered until HashConcurrency × Params.Memory fits the budget. A
+	// request finding the queue full, or waiting past RequestTimeout, gets
+	// 503 busy with a Retry-After header.
+	HashConcurrency  int
+	HashMemoryBudget int64
+	HashQueue        int
+	// HashPool, if set, is used instead of a pool of the service's own,
+	// to share one bound with a Verifier in the same process; the Hash*
+	// fields must then be zero. Default: nil.
+	HashPool *HashPool
+	// Guard, if set, refuses banned addresses and is struck when an
+	// address is refused because of its own failed logins. Default: nil
+	// (no ban checks).
 	Guard Guard
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
@@ -152,8 +215,17 @@ func (c Config) WithDefaults() Config {
 	if c.LoginPerIP == (RateLimit{}) {
 		c.LoginPerIP = DefaultLoginPerIP
 	}
-	if c.LoginPerAccount == (RateLimit{}) {
-		c.LoginPerAccount = DefaultLoginPerAccount
+	if c.LoginFailPerIP == (RateLimit{}) {
+		c.LoginFailPerIP = DefaultLoginFailPerIP
+	}
+	if c.LoginFailPerAccountIP == (RateLimit{}) {
+		c.LoginFailPerAccountIP = DefaultLoginFailPerAccountIP
+	}
+	if c.LoginFailPerAccount == (RateLimit{}) {
+		c.LoginFailPerAccount = DefaultLoginFailPerAccount
+	}
+	if c.LoginFailRecent == 0 {
+		c.LoginFailRecent = DefaultLoginFailRecent
 	}
 	if c.RegisterPerIP == (RateLimit{}) {
 		c.RegisterPerIP = DefaultRegisterPerIP
@@ -196,15 +268,39 @@ func (c Config) Validate() error {
 	if err := c.Params.check(); err != nil {
 		errs = append(errs, err)
 	}
-	for name, rl := range map[string]RateLimit{"LoginPerIP": c.LoginPerIP, "LoginPerAccount": c.LoginPerAccount, "RegisterPerIP": c.RegisterPerIP} {
+	for _, rl := range []struct {
+		name string
+		RateLimit
+	}{
+		{"LoginPerIP", c.LoginPerIP}, {"LoginFailPerIP", c.LoginFailPerIP}, {"LoginFailPerAccountIP", c.LoginFailPerAccountIP},
+		{"LoginFailPerAccount", c.LoginFailPerAccount}, {"RegisterPerIP", c.RegisterPerIP},
+	} {
 		if rl.Every <= 0 || rl.Burst < 1 {
-			errs = append(errs, fmt.Errorf("%s needs Every > 0 and Burst >= 1", name))
+			errs = append(errs, fmt.Errorf("%s needs Every > 0 and Burst >= 1", rl.name))
 		}
+	}
+	if c.LoginFailRecent <= 0 || c.LoginFailRecent > MaxLoginFailRecent {
+		errs = append(errs, fmt.Errorf("LoginFailRecent must be positive and at most %v", MaxLoginFailRecent))
+	}
+	if c.HashPool != nil {
+		if c.HashConcurrency != 0 || c.HashMemoryBudget != 0 || c.HashQueue != 0 {
+			errs = append(errs, errors.New("set either HashPool or HashConcurrency/HashMemoryBudget/HashQueue, not both"))
+		}
+		if c.Params.check() == nil && uint64(c.Params.Memory) > c.HashPool.budgetKiB {
+			errs = append(errs, fmt.Errorf("HashPool's memory budget cannot hold one hash of %d KiB", c.Params.Memory))
+		}
+	} else if err := c.hashPoolConfig().check(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("auth: invalid config: %w", err)
 	}
 	return nil
+}
+
+// hashPoolConfig returns the pool configuration of the Hash* fields.
+func (c Config) hashPoolConfig() HashPoolConfig {
+	return HashPoolConfig{Concurrency: c.HashConcurrency, MemoryBudget: c.HashMemoryBudget, Queue: c.HashQueue, Params: c.Params}.withDefaults()
 }
 
 // Service is the HTTPS account service. Create it with New, then either
@@ -221,7 +317,13 @@ type Service struct {
 	anyOrig bool
 	handler http.Handler
 
-	loginIP, loginAcct, registerIP *keyedLimiter
+	pool *HashPool
+	// The rate-limit tables (see Config): requests per address, failures
+	// per address, per (account, address) and per account, registrations
+	// per address.
+	loginIP, failIP, failPair, failAcct, registerIP *keyedLimiter
+	// requestTimeout is RequestTimeout; tests shorten it.
+	requestTimeout time.Duration
 
 	mu  sync.Mutex
 	srv *http.Server
@@ -236,14 +338,31 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
+	pool := cfg.HashPool
+	if pool == nil {
+		var err error
+		if pool, err = NewHashPool(cfg.hashPoolConfig()); err != nil {
+			return nil, err
+		}
+	}
+	acct, err := newAccounts(cfg.Store, cfg.Params, cfg.Now, cfg.Logger, pool)
+	if err != nil {
+		return nil, err
+	}
 	s := &Service{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		acct:       newAccounts(cfg.Store, cfg.Params, cfg.Now, cfg.Logger),
-		origins:    map[string]bool{},
-		loginIP:    newKeyedLimiter(cfg.LoginPerIP),
-		loginAcct:  newKeyedLimiter(cfg.LoginPerAccount),
-		registerIP: newKeyedLimiter(cfg.RegisterPerIP),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		acct:    acct,
+		pool:    pool,
+		origins: map[string]bool{},
+		loginIP: newKeyedLimiter(cfg.LoginPerIP, 0),
+		failIP:  newKeyedLimiter(cfg.LoginFailPerIP, 0),
+		// A pair's last failure must outlive its refill while it decides
+		// whether the address failed on the account recently.
+		failPair:       newKeyedLimiter(cfg.LoginFailPerAccountIP, cfg.LoginFailRecent),
+		failAcct:       newKeyedLimiter(cfg.LoginFailPerAccount, 0),
+		registerIP:     newKeyedLimiter(cfg.RegisterPerIP, 0),
+		requestTimeout: RequestTimeout,
 	}
 	for _, o := range cfg.AllowedOrigins {
 		if o == "*" {
@@ -296,6 +415,10 @@ func (s *Service) setupTLS() error {
 	}
 	return nil
 }
+
+// HashPool returns the password-hashing pool the service uses, to share
+// with a Verifier (VerifierConfig.HashPool).
+func (s *Service) HashPool() *HashPool { return s.pool }
 
 // CertFingerprint returns the SHA-256 fingerprint ("AB:CD:...") of the
 // served certificate, or "" with ACME, where certificates come and go.

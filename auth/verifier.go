@@ -33,6 +33,17 @@ type VerifierConfig struct {
 	// Params are the argon2id parameters for re-hashing in plain-password
 	// mode. Default: DefaultParams.
 	Params Params
+	// HashConcurrency, HashMemoryBudget (bytes) and HashQueue size the
+	// password-hashing pool of plain-password mode, as in Config (defaults
+	// 1, 64 MiB, 32). Token logins never hash. A login that finds the pool
+	// busy fails with ErrBusy.
+	HashConcurrency  int
+	HashMemoryBudget int64
+	HashQueue        int
+	// HashPool, if set, is used instead of a pool of the Verifier's own,
+	// typically Service.HashPool() so that one bound holds for the whole
+	// process; the Hash* fields must then be zero. Default: nil.
+	HashPool *HashPool
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -68,6 +79,20 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	pool := cfg.HashPool
+	if pool == nil {
+		var err error
+		pc := HashPoolConfig{Concurrency: cfg.HashConcurrency, MemoryBudget: cfg.HashMemoryBudget, Queue: cfg.HashQueue, Params: cfg.Params}
+		if pool, err = NewHashPool(pc); err != nil {
+			return nil, err
+		}
+	} else if cfg.HashConcurrency != 0 || cfg.HashMemoryBudget != 0 || cfg.HashQueue != 0 {
+		return nil, errors.New("auth: set either VerifierConfig.HashPool or its Hash* fields, not both")
+	}
+	acct, err := newAccounts(cfg.Store, cfg.Params, cfg.Now, cfg.Logger, pool)
+	if err != nil {
+		return nil, err
+	}
 	var seed [8]byte
 	if _, err := rand.Read(seed[:]); err != nil {
 		return nil, err
@@ -75,7 +100,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	v := &Verifier{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		acct:     newAccounts(cfg.Store, cfg.Params, cfg.Now, cfg.Logger),
+		acct:     acct,
 		guestMul: binary.LittleEndian.Uint32(seed[:4]) | 1, // odd: invertible modulo 2^n
 		guestAdd: binary.LittleEndian.Uint32(seed[4:]),
 	}
@@ -102,9 +127,10 @@ func (v *Verifier) guestName() string {
 // "guest" (any case) it returns a guest Identity if guests are allowed.
 // Otherwise secret must be a login token issued to user, which is consumed;
 // with AllowPlainPasswords it may instead be the account password. Errors
-// are *Error values (ErrBadToken, ErrTokenExpired, ErrBadCredentials,
-// ErrGuestsDisabled, ErrBadName, ErrUnavailable); Code(err) is the short
-// code for "ERR auth <code>".
+// are *Error values (ErrBadToken, ErrTokenExpired, ErrWrongUser,
+// ErrBadName, ErrBadCredentials, ErrGuestsDisabled, ErrUnavailable, and
+// ErrBusy in plain-password mode); Code(err) is the code of "ERR auth
+// <code> <message>".
 func (v *Verifier) Authenticate(ctx context.Context, user, secret string, remote netip.Addr) (Identity, error) {
 	if strings.EqualFold(user, GuestUser) {
 		if !v.cfg.AllowGuests {
@@ -117,8 +143,10 @@ func (v *Verifier) Authenticate(ctx context.Context, user, secret string, remote
 	}
 	name, err := NormalizeName(user)
 	if err != nil {
+		// The name rules are public, so saying the name breaks them
+		// reveals nothing about which accounts exist.
 		v.log.Info("auth game login failed", ipAttr(remote), "code", ErrBadName.Code)
-		return Identity{}, ErrBadCredentials.with("unknown account name")
+		return Identity{}, err
 	}
 	acct, method, err := v.check(ctx, name, secret)
 	if err != nil {
@@ -138,6 +166,10 @@ func (v *Verifier) check(ctx context.Context, name, secret string) (store.Accoun
 			return acct, "token", nil
 		case errors.Is(err, store.ErrTokenExpired):
 			return store.Account{}, "", ErrTokenExpired
+		case errors.Is(err, store.ErrTokenWrongUser):
+			// A live token of another account is certainly not a
+			// password, in either mode.
+			return store.Account{}, "", ErrWrongUser
 		case errors.Is(err, store.ErrTokenInvalid):
 			if !v.cfg.AllowPlainPasswords {
 				return store.Account{}, "", ErrBadToken

@@ -51,7 +51,7 @@ func (c *fakeClock) Add(d time.Duration) {
 
 func newClock() *fakeClock { return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
-func openStore(t *testing.T) store.Store {
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "tickwire.db"))
 	if err != nil {
@@ -73,10 +73,16 @@ type fixture struct {
 	log   *slog.Logger
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	f := &fixture{st: openStore(t), clock: newClock(), logs: &testutil.LogBuffer{}}
 	f.log = slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.acct = newAccounts(f.st, testParams, f.clock.Now, f.log)
+	pool, err := NewHashPool(HashPoolConfig{Params: testParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.acct, err = newAccounts(f.st, testParams, f.clock.Now, f.log, pool); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -133,9 +139,9 @@ func TestVerifierToken(t *testing.T) {
 	if _, err := v.Authenticate(ctx, "alice", tok, localIP); !errors.Is(err, ErrTokenExpired) || Code(err) != "token_expired" {
 		t.Fatalf("expired token: err = %v", err)
 	}
-	// Wrong user: refused, and the token is burnt.
+	// Wrong user: refused as such, and the token is burnt.
 	tok = f.token(t, alice, time.Minute)
-	if _, err := v.Authenticate(ctx, "bob", tok, localIP); !errors.Is(err, ErrBadToken) {
+	if _, err := v.Authenticate(ctx, "bob", tok, localIP); !errors.Is(err, ErrWrongUser) || Code(err) != "wrong_user" {
 		t.Fatalf("wrong user: err = %v", err)
 	}
 	if _, err := v.Authenticate(ctx, "alice", tok, localIP); !errors.Is(err, ErrBadToken) {
@@ -148,7 +154,7 @@ func TestVerifierToken(t *testing.T) {
 			t.Errorf("secret %q: err = %v, want ErrBadToken", secret, err)
 		}
 	}
-	if _, err := v.Authenticate(ctx, "no such user!", forged, localIP); !errors.Is(err, ErrBadCredentials) {
+	if _, err := v.Authenticate(ctx, "no such user!", forged, localIP); !errors.Is(err, ErrBadName) || Code(err) != "bad_name" {
 		t.Errorf("bad name: err = %v", err)
 	}
 }
@@ -245,6 +251,11 @@ func TestVerifierPlainPasswords(t *testing.T) {
 	}
 	if _, err := v.Authenticate(ctx, "alice", tok, localIP); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("reused token in plain mode: err = %v", err)
+	}
+	// Another account's live token is not taken for a password.
+	f.register(t, "bob", "bob-password-1")
+	if _, err := v.Authenticate(ctx, "bob", f.token(t, alice, time.Minute), localIP); !errors.Is(err, ErrWrongUser) {
+		t.Fatalf("wrong-user token in plain mode: err = %v", err)
 	}
 }
 

@@ -54,6 +54,7 @@ func authCmdLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 func runAuth(ctx context.Context, args []string) error {
 	var (
 		cfg              auth.Config
+		hashes           auth.HashPoolConfig
 		db               banDBFlags
 		acme, origins    authListFlag
 		logLevel, logFmt string
@@ -80,6 +81,7 @@ flags:
 	fs.DurationVar(&cfg.TokenTTL, "token-ttl", auth.DefaultTokenTTL, "lifetime of a login token")
 	fs.Var(&origins, "allow-origin", "browser origin allowed to call the API, e.g. https://play.example.com (repeatable; replaces the default "+strings.Join(auth.DefaultAllowedOrigins, ", ")+"; * allows any)")
 	fs.StringVar(&cfg.GameAddr, "game-addr", "", "game server address returned in login responses (optional)")
+	hashes.AddFlags(fs)
 	fs.BoolVar(&noBans, "no-bans", false, "do not refuse addresses banned in the database")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&logFmt, "log-format", "text", "log format: text or json")
@@ -95,6 +97,7 @@ flags:
 	}
 	cfg.Logger = logger
 	cfg.DataDir = db.dataDir
+	cfg.HashConcurrency, cfg.HashMemoryBudget, cfg.HashQueue = hashes.Concurrency, hashes.MemoryBudget, hashes.Queue
 	cfg.ACMEDomains = acme
 	if len(origins) > 0 {
 		cfg.AllowedOrigins = origins
