@@ -69,6 +69,10 @@ type Limits struct {
 	HTTPReadHeaderTimeout time.Duration
 	HTTPReadTimeout       time.Duration
 	HTTPIdleTimeout       time.Duration
+	// LoginBurstPerAddr is how many failed logins one address may make at
+	// once before the account service answers 429 (docs/AUTH.md, "Rate
+	// limits"). Default 20.
+	LoginBurstPerAddr int
 }
 
 // Documented defaults (docs/PROTOCOL.md, docs/AUTH.md and the hardening
@@ -85,6 +89,7 @@ const (
 	DefaultHTTPReadHeaderTimeout = 5 * time.Second
 	DefaultHTTPReadTimeout       = 10 * time.Second
 	DefaultHTTPIdleTimeout       = 60 * time.Second
+	DefaultLoginBurstPerAddr     = 20
 )
 
 // Per-message rate limits of the specification: messages per second and
@@ -102,8 +107,6 @@ const (
 	dropsPerStrike = 100
 	// Strikes that ban an address.
 	strikesToBan = 3
-	// Auth service limits (docs/AUTH.md).
-	loginBurstPerAddr = 10
 )
 
 func (l Limits) withDefaults() Limits {
@@ -127,6 +130,7 @@ func (l Limits) withDefaults() Limits {
 	i(&l.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	i(&l.MaxPreLoginPerAddr, DefaultMaxPreLoginPerAddr)
 	i(&l.ConnBurstPerAddr, DefaultConnBurstPerAddr)
+	i(&l.LoginBurstPerAddr, DefaultLoginBurstPerAddr)
 	if l.ConnRatePerAddr <= 0 {
 		l.ConnRatePerAddr = DefaultConnRatePerAddr
 	}

@@ -203,9 +203,17 @@ func attackSlowloris(ctx context.Context, e *Env) {
 	} else {
 		e.failf("D: the flooding address is not banned after %d refusals (every 10th a conn_limit strike): %s", dRefused.Load(), how)
 	}
-	if n, ok := e.logCount("tickwire ban", "ip="+daddr.String()); ok {
-		if reasons, _ := e.logCount("tickwire ban", "ip="+daddr.String(), "conn_limit"); n > 0 {
-			e.notef("D: server log: %d ban line(s), %d naming conn_limit", n, reasons)
+	for _, a := range []struct {
+		label string
+		ip    string
+	}{{"C", caddr.String()}, {"D", daddr.String()}} {
+		ip := "ip=" + a.ip + " "
+		if n, ok := e.logCount("tickwire refused", ip); ok {
+			pre, _ := e.logCount("tickwire refused", ip, "reason=prelogin_per_addr")
+			rate, _ := e.logCount("tickwire refused", ip, "reason=conn_rate")
+			bans, _ := e.logCount("tickwire ban", ip)
+			limit, _ := e.logCount("tickwire ban", ip, "conn_limit")
+			e.notef("%s: server log: %d refusals (%d prelogin_per_addr, %d conn_rate), %d ban lines (%d naming conn_limit)", a.label, n, pre, rate, bans, limit)
 		}
 	}
 
@@ -230,6 +238,9 @@ func attackSlowloris(ctx context.Context, e *Env) {
 		e.expect(n == len(cs), "%s: %d of %d sockets still open past the login timeout (%s)", label, len(cs)-n, len(cs), secs(L))
 		e.expect(hi <= L+slack, "%s: a socket lived %s; the login timeout is %s (+%s slack)", label, secs(hi), secs(L), secs(slack))
 		e.expect(byes == len(cs), "%s: only %d of %d got BYE timeout before the close", label, byes, len(cs))
+	}
+	if e.lim.FrameTimeout <= L {
+		e.notef("A: the frame timeout (%s) is not longer than the login timeout (%s): trickled bytes may be cut by the frame deadline first", secs(e.lim.FrameTimeout), secs(L))
 	}
 	check("A (trickle)", trickle)
 	check("B (blank lines)", blanks)

@@ -293,7 +293,7 @@ func attackSpoofedProxy(ctx context.Context, e *Env) {
 		cl := e.httpClient(e.addr(), 30*time.Second)
 		first429 := -1
 		statuses := map[string]int{}
-		limit := loginBurstPerAddr + 2
+		limit := e.lim.LoginBurstPerAddr + 2
 		for i := range limit + 3 {
 			fake := fmt.Sprintf("203.0.113.%d", i+1)
 			ans, err := post(ctx, cl, a.url, map[string]string{"name": "xf" + randHex(5), "password": "wrong-password-" + randHex(3)},
@@ -317,7 +317,7 @@ func attackSpoofedProxy(ctx context.Context, e *Env) {
 		if statuses["404 (no /v1/ here)"] > 0 {
 			continue
 		}
-		e.expect(first429 > 0 && first429 <= limit, "C: %s: no 429 within %d logins from one address with rotating X-Forwarded-For (per-address burst %d)", a.name, limit, loginBurstPerAddr)
+		e.expect(first429 > 0 && first429 <= limit, "C: %s: no 429 within %d logins from one address with rotating X-Forwarded-For (per-address burst %d)", a.name, limit, e.lim.LoginBurstPerAddr)
 	}
 }
 

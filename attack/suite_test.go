@@ -75,12 +75,14 @@ func startServe(t *testing.T) *served {
 	dir := t.TempDir()
 	bin := buildTickwire(t, dir)
 	s := &served{log: &logBuffer{}, flags: serveFlags(bin),
-		loginTimeout: attack.DefaultLoginTimeout, writeTimeout: 3 * time.Second, frameTimeout: 4 * time.Second}
+		loginTimeout: attack.DefaultLoginTimeout, writeTimeout: 3 * time.Second, frameTimeout: 7 * time.Second}
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--http", "127.0.0.1:0", "--auth", "127.0.0.1:0",
 		"--data-dir", filepath.Join(dir, "data"), "--log-level", "info",
 		"--write-timeout", s.writeTimeout.String()}
 	// Shorter than the defaults where the server lets us say so: the
 	// attacks read the same values, so nothing is weakened, only faster.
+	// The frame timeout stays longer than the login timeout, so that only
+	// the login deadline can close the pre-login slowloris in time.
 	if s.flags["frame-timeout"] {
 		args = append(args, "--frame-timeout", s.frameTimeout.String())
 	} else {

@@ -122,33 +122,37 @@ func attackWebTimeouts(ctx context.Context, e *Env) {
 		res   *slowResult
 		limit time.Duration
 		what  string
+		peek  bool // only a look: the wait is shorter than the timeout
 	}
 	var mu sync.Mutex
 	var checks []check
 	var wg sync.WaitGroup
-	run := func(t target, what, prefix, trickle string, limit time.Duration) {
+	run := func(t target, what, prefix, trickle string, limit, wait time.Duration) {
 		wg.Go(func() {
 			host := dialTarget(t.addr)
 			p := strings.ReplaceAll(prefix, "HOST", host)
-			r := e.slowHTTP(ctx, t.name+" "+what, t.addr, t.tlsOn, p, trickle, limit+slack+time.Second)
+			r := e.slowHTTP(ctx, t.name+" "+what, t.addr, t.tlsOn, p, trickle, wait)
 			mu.Lock()
-			checks = append(checks, check{&r, limit, what})
+			checks = append(checks, check{&r, limit, what, wait < limit})
 			mu.Unlock()
 		})
 	}
 	body := `{"name":"nobody","password":"nothing-at-all"}` + strings.Repeat(" ", 200)
+	wait := func(limit time.Duration) time.Duration { return limit + slack + time.Second }
+	// Without long mode the idle keep-alive connections are only watched
+	// while the slow bodies run: closed by then, they are checked; still
+	// open, that is reported, not failed.
+	idleWait := wait(idleLimit)
+	if !e.cfg.Long {
+		idleWait = min(idleWait, wait(max(hdrLimit, readLimit)))
+	}
 	for _, t := range targets {
-		run(t, "silent connection", "", "", hdrLimit)
-		run(t, "slow headers", "GET / HTTP/1.1\r\nHost: HOST\r\nX-Slow: ", "abcdefghijklmnopqrstuvwxyz", hdrLimit)
-		run(t, "slow body on POST /v1/login", fmt.Sprintf("POST /v1/login HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body)), body, readLimit)
-		if e.cfg.Long {
-			run(t, "idle keep-alive", "GET /v1/attack-idle HTTP/1.1\r\nHost: HOST\r\n\r\n", "", idleLimit)
-		}
+		run(t, "silent connection", "", "", hdrLimit, wait(hdrLimit))
+		run(t, "slow headers", "GET / HTTP/1.1\r\nHost: HOST\r\nX-Slow: ", "abcdefghijklmnopqrstuvwxyz", hdrLimit, wait(hdrLimit))
+		run(t, "slow body on POST /v1/login", fmt.Sprintf("POST /v1/login HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body)), body, readLimit, wait(readLimit))
+		run(t, "idle keep-alive", "GET /v1/attack-idle HTTP/1.1\r\nHost: HOST\r\n\r\n", "", idleLimit, idleWait)
 	}
 	wg.Wait()
-	if !e.cfg.Long {
-		e.notef("idle keep-alive: skipped, it waits for the %s idle timeout (long mode)", secs(idleLimit))
-	}
 	for _, c := range checks {
 		r := c.res
 		if r.err != "" {
@@ -159,10 +163,13 @@ func attackWebTimeouts(ctx context.Context, e *Env) {
 		if r.status != "" {
 			st = ", after answering " + r.status
 		}
-		if r.closed {
+		switch {
+		case r.closed:
 			e.notef("%s: closed by the server after %s%s (timeout %s)", r.label, secs(r.after), st, secs(c.limit))
 			e.expect(r.after <= c.limit+slack, "%s: closed after %s; want within %s (+%s)", r.label, secs(r.after), secs(c.limit), secs(slack))
-		} else {
+		case c.peek:
+			e.notef("%s: still open after %s%s; not failed: the %s timeout is checked in long mode", r.label, secs(r.after), st, secs(c.limit))
+		default:
 			e.failf("%s: still open after %s%s; want closed within %s (+%s)", r.label, secs(r.after), st, secs(c.limit), secs(slack))
 		}
 	}

@@ -54,6 +54,7 @@ func runAttack(ctx context.Context, args []string) error {
 	fs.IntVar(&lim.MaxPreLoginPerAddr, "max-prelogin-per-addr", attack.DefaultMaxPreLoginPerAddr, "the server's --max-prelogin-per-addr")
 	fs.Float64Var(&lim.ConnRatePerAddr, "conn-rate-per-addr", attack.DefaultConnRatePerAddr, "the server's --conn-rate-per-addr")
 	fs.IntVar(&lim.ConnBurstPerAddr, "conn-burst-per-addr", attack.DefaultConnBurstPerAddr, "the server's --conn-burst-per-addr")
+	fs.IntVar(&lim.LoginBurstPerAddr, "login-burst-per-addr", attack.DefaultLoginBurstPerAddr, "failed logins the account service allows one address at once")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: tickwire attack [flags]\n\n"+
 			"Runs tickwire's adversarial test suite against a running server (tickwire\n"+
