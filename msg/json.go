@@ -117,11 +117,23 @@ func (r *Registry) decodeJSON(data []byte) (Envelope, error) {
 	if err := d.Decode(&obj); err != nil {
 		return env, badSyntax(0, "invalid JSON: %v", err)
 	}
-	if d.More() {
+	// Only white space may follow the object. Decoder.More alone is not
+	// enough: it reports false before a stray ']' or '}'.
+	end := int(d.InputOffset())
+	if !jsonSpaceOnly(data[end:]) {
 		return env, badSyntax(0, "trailing data after the JSON object")
 	}
 	if obj == nil {
 		return env, badSyntax(0, "want a JSON object")
+	}
+	// encoding/json keeps the last of repeated keys. Two values for one
+	// key (a second "type" or "rid" included) mean different things to
+	// different parsers, so they are refused: a map holding fewer entries
+	// than the object has members had a repeated key. Counting members is
+	// one pass over bytes the decoder already checked; only a refused
+	// object pays for finding which key repeats.
+	if jsonMembers(data[:end]) != len(obj) {
+		return env, badSyntax(0, "duplicate key %s", quoteKey(jsonDuplicateKey(data[:end])))
 	}
 	if raw, ok := obj["rid"]; ok {
 		var rid uint64
@@ -171,6 +183,85 @@ func (r *Registry) decodeJSON(data []byte) (Envelope, error) {
 		}
 	}
 	return env, nil
+}
+
+// maxKeyInError bounds how much of a refused key an error message quotes,
+// so that a hostile multi-kilobyte key does not come back in the ERR line.
+const maxKeyInError = 40
+
+// quoteKey quotes key for an error message, shortened to maxKeyInError
+// bytes.
+func quoteKey(key string) string {
+	if len(key) > maxKeyInError {
+		return strconv.Quote(key[:maxKeyInError]) + "..."
+	}
+	return strconv.Quote(key)
+}
+
+// jsonSpaceOnly reports whether b holds only JSON white space.
+func jsonSpaceOnly(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonMembers counts the members of the top-level object in b, which must
+// be valid JSON (checked by encoding/json first): every member has exactly
+// one ':' at nesting depth 1 outside strings.
+func jsonMembers(b []byte) int {
+	n, depth := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// Skip the string; a backslash escapes the byte after it, so
+			// an escaped quote does not end it.
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ':':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// jsonDuplicateKey returns the first key of the top-level object in b (valid
+// JSON) that repeats an earlier one, compared after unescaping as
+// encoding/json does ("typ\u0065" repeats "type"). It is the slow path of
+// a refused object.
+func jsonDuplicateKey(b []byte) string {
+	d := json.NewDecoder(bytes.NewReader(b))
+	if _, err := d.Token(); err != nil { // '{'
+		return ""
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := d.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 func (t *Type) hasField(name string) bool {
