@@ -20,8 +20,9 @@
 // that is not on IPv4 loopback: it never sends a byte anywhere else.
 //
 // Run the suite with "tickwire attack" against a running "tickwire serve",
-// or in-process from Go with NewSuite and Suite.Run, as attack's own test
-// does.
+// or from Go with NewSuite and Suite.Run: attack's own test builds the
+// binary, starts "tickwire serve" on free loopback ports and runs every
+// attack against it (the slowest checks only with TICKWIRE_LONG_TESTS=1).
 package attack
 
 import (

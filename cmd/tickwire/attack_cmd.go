@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ func runAttack(ctx context.Context, args []string) error {
 	long := fs.Bool("long", false, "also run the checks that wait for long server timeouts (60 s keep-alive, a connection flood at the per-address rate)")
 	pid := fs.Int("pid", 0, "server process `id`, to report its resident memory (Linux /proc) around the attacks that may grow it")
 	logFile := fs.String("server-log", "", "server log `file`, for the checks only the log can show (LOG lines written)")
+	base := fs.String("attacker-base", "", "first attacker `address` in 127.0.0.0/8 (default: a random 127.X.0.2, so a second run does not meet the first run's bans)")
 	var lim attack.Limits
 	fs.DurationVar(&lim.LoginTimeout, "login-timeout", attack.DefaultLoginTimeout, "the server's --login-timeout")
 	fs.DurationVar(&lim.FrameTimeout, "frame-timeout", attack.DefaultFrameTimeout, "the server's --frame-timeout")
@@ -93,6 +95,13 @@ func runAttack(ctx context.Context, args []string) error {
 	cfg := attack.Config{
 		Addr: *addr, HTTP: *httpAddr, Auth: *authAddr, AuthFingerprint: *pin,
 		Scale: *scale, Long: *long, PID: *pid, Limits: lim, Progress: attackErr,
+	}
+	if *base != "" {
+		a, err := netip.ParseAddr(*base)
+		if err != nil {
+			return fmt.Errorf("--attacker-base: %w", err)
+		}
+		cfg.AddrBase = a
 	}
 	if *httpAddr != "" {
 		cfg.Goroutines = attack.MetricsGoroutines(*httpAddr)

@@ -41,6 +41,9 @@ func TestAttackCommandFlags(t *testing.T) {
 		{"--http", "[::1]:8080"},                              // IPv6: no second attacker address
 		{"--only", "no_such_attack", "--http", "", "--auth", ""},
 		{"--duration", "0.01"},
+		{"--attacker-base", "127.0.0.1"}, // the honest player's
+		{"--attacker-base", "10.0.0.2"},  // not loopback
+		{"--attacker-base", "not-an-ip"},
 		{"extra"},
 	} {
 		if _, _, err := runAttackCapture(t, bad...); err == nil {
