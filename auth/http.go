@@ -112,7 +112,7 @@ func (s *Service) middleware(next http.Handler) http.Handler {
 			}
 		}
 		if s.cfg.Guard != nil && r.URL.Path != "/healthz" {
-			if err := s.cfg.Guard.Admit(remoteIP(r)); err != nil {
+			if err := s.cfg.Guard.Admit(s.cfg.TrustedProxies.ClientAddr(r)); err != nil {
 				writeError(w, ErrBanned)
 				return
 			}
@@ -132,7 +132,7 @@ func (s *Service) post(fn func(ctx context.Context, w http.ResponseWriter, r *ht
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout)
 		defer cancel()
-		if err := fn(ctx, w, r, remoteIP(r)); err != nil {
+		if err := fn(ctx, w, r, s.cfg.TrustedProxies.ClientAddr(r)); err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				s.log.Error("auth: request failed", "path", r.URL.Path, "err", err)
@@ -145,14 +145,6 @@ func (s *Service) post(fn func(ctx context.Context, w http.ResponseWriter, r *ht
 			writeError(w, e)
 		}
 	}
-}
-
-func remoteIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // decode reads exactly one JSON object with only known fields into v.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/tickwire/tickwire/store"
+	"github.com/tickwire/tickwire/transport"
 )
 
 // Defaults of Config.
@@ -188,6 +189,10 @@ type Config struct {
 	// address is refused because of its own failed logins. Default: nil
 	// (no ban checks).
 	Guard Guard
+	// TrustedProxies lists reverse proxies whose X-Forwarded-For or
+	// Forwarded header names the client; rate limits, strikes and bans then
+	// apply to that address. Default: none (the TCP peer is the client).
+	TrustedProxies transport.TrustedProxies
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
@@ -447,8 +452,10 @@ func (s *Service) Start() error {
 		return fmt.Errorf("auth: listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         s.tls,
+		Handler: s.handler,
+		// A copy: the HTTP/2 set-up writes to the config it is given, and
+		// TLSConfig hands s.tls out to callers.
+		TLSConfig:         s.tls.Clone(),
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      WriteTimeout,

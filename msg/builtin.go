@@ -96,6 +96,14 @@ type Resume struct {
 	Token string `tw:"token,max=64"`
 }
 
+// Limits tells a logged-in client the server's settings that a client must
+// follow: the tick rate (for prediction) and the largest message it may
+// send. It follows WELCOME and SEAT.
+type Limits struct {
+	TickRate   uint16 `tw:"tick_rate"`
+	MaxMessage uint32 `tw:"max_message"`
+}
+
 // Built-in message ids.
 const (
 	IDHelp    = 1
@@ -115,6 +123,7 @@ const (
 	IDSeat    = 15
 	// IDResume sits after the replica package's ids (16-27).
 	IDResume = 28
+	IDLimits = 29
 	// FirstGameID is the lowest id a game may use; ids below it are
 	// reserved for tickwire (built-ins and the replica package).
 	FirstGameID = 32
@@ -124,20 +133,21 @@ func defineBuiltins(r *Registry) {
 	// Rates are per connection: generous for what a client does in normal
 	// play, tight where one message makes the server send many (HELP) or
 	// do real work (AUTH, RESUME).
-	Define[Help](r, Info{ID: IDHelp, Name: "HELP", Dir: ToServer, Doc: "list the commands", Causes: []string{"INFO"}, Rate: 1, Burst: 2})
-	Define[Ping](r, Info{ID: IDPing, Name: "PING", Dir: ToServer, Doc: "ask for a PONG with the same token", Causes: []string{"PONG"}, Rate: 20, Burst: 40})
-	Define[Pong](r, Info{ID: IDPong, Name: "PONG", Dir: ToClient, Doc: "answer to PING"})
-	Define[Auth](r, Info{ID: IDAuth, Name: "AUTH", Dir: ToServer, Doc: "log in: AUTH guest, or AUTH <user> <token from the auth service>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
-	Define[Welcome](r, Info{ID: IDWelcome, Name: "WELCOME", Dir: ToClient, Doc: "login accepted: your id and name"})
-	Define[Quit](r, Info{ID: IDQuit, Name: "QUIT", Dir: ToServer, Doc: "close the connection", Causes: []string{"BYE"}})
-	Define[Bye](r, Info{ID: IDBye, Name: "BYE", Dir: ToClient, Doc: "the server is closing the connection, and why"})
-	Define[Use](r, Info{ID: IDUse, Name: "USE", Dir: ToServer, Doc: "switch encoding: USE text|json|msgpack", Causes: []string{"USING"}, Rate: 2, Burst: 4})
-	Define[Using](r, Info{ID: IDUsing, Name: "USING", Dir: ToClient, Doc: "encoding switched; what follows is in the new encoding"})
-	Define[Log](r, Info{ID: IDLog, Name: "LOG", Dir: ToServer, Doc: "write to the server log: LOG debug|info|warn|error <text>"})
-	Define[Notice](r, Info{ID: IDInfo, Name: "INFO", Dir: ToClient, Doc: "human-readable information"})
-	Define[Err](r, Info{ID: IDErr, Name: "ERR", Dir: ToClient, Doc: "a refused message: ERR <code> <text>"})
-	Define[Stats](r, Info{ID: IDStats, Name: "STATS", Dir: ToServer, Doc: "ask for the server's load figures", Causes: []string{"SERVERSTATS"}, Rate: 4, Burst: 8})
-	Define[ServerStats](r, Info{ID: IDSrvStat, Name: "SERVERSTATS", Dir: ToClient, Doc: "server load: last tick duration in microseconds, tick rate, connections"})
-	Define[Seat](r, Info{ID: IDSeat, Name: "SEAT", Dir: ToClient, Doc: "your resume token and how long the server holds your seat if the connection drops"})
-	Define[Resume](r, Info{ID: IDResume, Name: "RESUME", Dir: ToServer, Doc: "take your seat back after a dropped connection: RESUME <name> <token from SEAT>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
+	DefineReserved[Help](r, Info{ID: IDHelp, Name: "HELP", Dir: ToServer, Doc: "list the commands", Causes: []string{"INFO"}, Rate: 1, Burst: 2})
+	DefineReserved[Ping](r, Info{ID: IDPing, Name: "PING", Dir: ToServer, Doc: "ask for a PONG with the same token", Causes: []string{"PONG"}, Rate: 20, Burst: 40})
+	DefineReserved[Pong](r, Info{ID: IDPong, Name: "PONG", Dir: ToClient, Doc: "answer to PING"})
+	DefineReserved[Auth](r, Info{ID: IDAuth, Name: "AUTH", Dir: ToServer, Doc: "log in: AUTH guest, or AUTH <user> <token from the auth service>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
+	DefineReserved[Welcome](r, Info{ID: IDWelcome, Name: "WELCOME", Dir: ToClient, Doc: "login accepted: your id and name"})
+	DefineReserved[Quit](r, Info{ID: IDQuit, Name: "QUIT", Dir: ToServer, Doc: "close the connection", Causes: []string{"BYE"}})
+	DefineReserved[Bye](r, Info{ID: IDBye, Name: "BYE", Dir: ToClient, Doc: "the server is closing the connection, and why"})
+	DefineReserved[Use](r, Info{ID: IDUse, Name: "USE", Dir: ToServer, Doc: "switch encoding: USE text|json|msgpack", Causes: []string{"USING"}, Rate: 2, Burst: 4})
+	DefineReserved[Using](r, Info{ID: IDUsing, Name: "USING", Dir: ToClient, Doc: "encoding switched; what follows is in the new encoding"})
+	DefineReserved[Log](r, Info{ID: IDLog, Name: "LOG", Dir: ToServer, Doc: "write to the server log: LOG debug|info|warn|error <text>"})
+	DefineReserved[Notice](r, Info{ID: IDInfo, Name: "INFO", Dir: ToClient, Doc: "human-readable information"})
+	DefineReserved[Err](r, Info{ID: IDErr, Name: "ERR", Dir: ToClient, Doc: "a refused message: ERR <code> <text>"})
+	DefineReserved[Stats](r, Info{ID: IDStats, Name: "STATS", Dir: ToServer, Doc: "ask for the server's load figures", Causes: []string{"SERVERSTATS"}, Rate: 4, Burst: 8})
+	DefineReserved[ServerStats](r, Info{ID: IDSrvStat, Name: "SERVERSTATS", Dir: ToClient, Doc: "server load: last tick duration in microseconds, tick rate, connections"})
+	DefineReserved[Seat](r, Info{ID: IDSeat, Name: "SEAT", Dir: ToClient, Doc: "your resume token and how long the server holds your seat if the connection drops"})
+	DefineReserved[Limits](r, Info{ID: IDLimits, Name: "LIMITS", Dir: ToClient, Doc: "the server's tick rate and the largest message you may send, in bytes"})
+	DefineReserved[Resume](r, Info{ID: IDResume, Name: "RESUME", Dir: ToServer, Doc: "take your seat back after a dropped connection: RESUME <name> <token from SEAT>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
 }

@@ -181,7 +181,27 @@ var namePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,23}$`)
 // panics if the definition is invalid (a bad name or id, a duplicate, an
 // unsupported field kind, a bad tag): those are programming errors found at
 // start-up, like registering an HTTP handler twice.
+//
+// Ids: 1-31 are reserved for tickwire (1-15 and 28-31 the built-in
+// protocol messages, 16-27 the replica package's world sync); a game uses
+// FirstGameID (32) to MaxID. Define refuses reserved ids.
+//
+// Fields: every exported field is part of the message, in declaration
+// order. Its wire name is the first element of its `tw` tag, or, without
+// one, the Go name in lower case (X -> "x", HoldMS -> "holdms"); give a tag
+// whenever the lower-cased name would not read well. See the package doc for
+// the tag options.
 func Define[T any](r *Registry, info Info) *Type {
+	if info.ID < FirstGameID {
+		panic(fmt.Sprintf("msg: %s: id %d is reserved for tickwire (1-%d); games use %d-%d", info.Name, info.ID, FirstGameID-1, FirstGameID, MaxID))
+	}
+	return DefineReserved[T](r, info)
+}
+
+// DefineReserved is Define for tickwire's own packages, which use the
+// reserved ids below FirstGameID (the replica package's world-sync
+// messages). Games use Define.
+func DefineReserved[T any](r *Registry, info Info) *Type {
 	t, err := r.define(reflect.TypeFor[T](), info)
 	if err != nil {
 		panic(err)

@@ -884,7 +884,10 @@ func TestDefinePanics(t *testing.T) {
 		want string
 	}{
 		{"dup id", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 100, Name: "OK2"}) }, "id 100 of OK2 already used by OK"},
-		{"dup builtin id", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: msg.IDPing, Name: "OK2"}) }, "already used by PING"},
+		{"reserved id", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 20, Name: "OK2"}) }, "id 20 is reserved for tickwire (1-31); games use 32-32767"},
+		{"dup builtin id", func(r *msg.Registry) { msg.DefineReserved[okMsg2](r, msg.Info{ID: msg.IDPing, Name: "OK2"}) }, "already used by PING"},
+		{"id 0 reserved path", func(r *msg.Registry) { msg.DefineReserved[okMsg2](r, msg.Info{ID: 0, Name: "OK2"}) }, "id 0 out of range"},
+		{"rate without burst", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 101, Name: "OK2", Rate: 5}) }, "Rate and Burst must both be positive"},
 		{"dup name", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 101, Name: "OK"}) }, "name OK defined twice"},
 		{"dup Go type", func(r *msg.Registry) { msg.Define[okMsg](r, msg.Info{ID: 101, Name: "OK2"}) }, "already defined as OK"},
 		{"lower-case name", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 101, Name: "ok2"}) }, "bad message name"},
@@ -892,7 +895,7 @@ func TestDefinePanics(t *testing.T) {
 		{"empty name", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 101}) }, "bad message name"},
 		{"long name", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 101, Name: strings.Repeat("A", 25)}) }, "bad message name"},
 		{"space in name", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 101, Name: "O K"}) }, "bad message name"},
-		{"id 0", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 0, Name: "OK2"}) }, "id 0 out of range"},
+		{"id 0", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: 0, Name: "OK2"}) }, "id 0 is reserved"},
 		{"id too big", func(r *msg.Registry) { msg.Define[okMsg2](r, msg.Info{ID: msg.MaxID + 1, Name: "OK2"}) }, "out of range"},
 		{"not a struct", func(r *msg.Registry) { msg.Define[int](r, msg.Info{ID: 101, Name: "INT"}) }, "not a struct"},
 		{"map field", func(r *msg.Registry) { msg.Define[badMap](r, msg.Info{ID: 101, Name: "X"}) }, "field M: type map[string]int is not supported"},

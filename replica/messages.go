@@ -177,18 +177,18 @@ func Register(reg *msg.Registry) {
 		info   msg.Info
 		define func(*msg.Registry, msg.Info) *msg.Type
 	}{
-		{reflect.TypeFor[KindInfo](), msg.Info{ID: IDKind, Name: "KIND", Dir: msg.ToClient, Doc: "an entity kind: kind name fields events"}, msg.Define[KindInfo]},
-		{reflect.TypeFor[ZoneStart](), msg.Info{ID: IDZone, Name: "ZONE", Dir: msg.ToClient, Doc: "snapshot start: zone snap w h unit (drop what you hold)"}, msg.Define[ZoneStart]},
-		{reflect.TypeFor[Tiles](), msg.Info{ID: IDTiles, Name: "TILES", Dir: msg.ToClient, Doc: "tiles of row y from column x"}, msg.Define[Tiles]},
-		{reflect.TypeFor[Enter](), msg.Info{ID: IDEnter, Name: "ENTER", Dir: msg.ToClient, Doc: "a whole entity: id kind vals [name]"}, msg.Define[Enter]},
-		{reflect.TypeFor[Delta](), msg.Info{ID: IDDelta, Name: "DELTA", Dir: msg.ToClient, Doc: "changed fields: id mask vals (differences to add)"}, msg.Define[Delta]},
-		{reflect.TypeFor[Event](), msg.Info{ID: IDEvent, Name: "EVENT", Dir: msg.ToClient, Doc: "an event on an entity: id event value"}, msg.Define[Event]},
-		{reflect.TypeFor[Remove](), msg.Info{ID: IDRemove, Name: "REMOVE", Dir: msg.ToClient, Doc: "an entity left your view: id"}, msg.Define[Remove]},
-		{reflect.TypeFor[SnapEnd](), msg.Info{ID: IDSnapEnd, Name: "SNAPEND", Dir: msg.ToClient, Doc: "snapshot complete: snap count checksum"}, msg.Define[SnapEnd]},
-		{reflect.TypeFor[State](), msg.Info{ID: IDState, Name: "STATE", Dir: msg.ToClient, Doc: "resync of an entity: id kind vals [name]"}, msg.Define[State]},
-		{reflect.TypeFor[SliceEnd](), msg.Info{ID: IDSliceEnd, Name: "RSLICE", Dir: msg.ToClient, Doc: "resync slice end: mod rem count checksum"}, msg.Define[SliceEnd]},
-		{reflect.TypeFor[Ack](), msg.Info{ID: IDAck, Name: "ACK", Dir: msg.ToClient, Doc: "input seq applied; your entity's fields: seq id vals"}, msg.Define[Ack]},
-		{reflect.TypeFor[DesyncReport](), msg.Info{ID: IDDesync, Name: "DESYNC", Dir: msg.ToServer, Doc: "client model differed from a resync: id mask reason"}, msg.Define[DesyncReport]},
+		{reflect.TypeFor[KindInfo](), msg.Info{ID: IDKind, Name: "KIND", Dir: msg.ToClient, Doc: "an entity kind: kind name fields events"}, msg.DefineReserved[KindInfo]},
+		{reflect.TypeFor[ZoneStart](), msg.Info{ID: IDZone, Name: "ZONE", Dir: msg.ToClient, Doc: "snapshot start: zone snap w h unit (drop what you hold)"}, msg.DefineReserved[ZoneStart]},
+		{reflect.TypeFor[Tiles](), msg.Info{ID: IDTiles, Name: "TILES", Dir: msg.ToClient, Doc: "tiles of row y from column x"}, msg.DefineReserved[Tiles]},
+		{reflect.TypeFor[Enter](), msg.Info{ID: IDEnter, Name: "ENTER", Dir: msg.ToClient, Doc: "a whole entity: id kind vals [name]"}, msg.DefineReserved[Enter]},
+		{reflect.TypeFor[Delta](), msg.Info{ID: IDDelta, Name: "DELTA", Dir: msg.ToClient, Doc: "changed fields: id mask vals (differences to add)"}, msg.DefineReserved[Delta]},
+		{reflect.TypeFor[Event](), msg.Info{ID: IDEvent, Name: "EVENT", Dir: msg.ToClient, Doc: "an event on an entity: id event value"}, msg.DefineReserved[Event]},
+		{reflect.TypeFor[Remove](), msg.Info{ID: IDRemove, Name: "REMOVE", Dir: msg.ToClient, Doc: "an entity left your view: id"}, msg.DefineReserved[Remove]},
+		{reflect.TypeFor[SnapEnd](), msg.Info{ID: IDSnapEnd, Name: "SNAPEND", Dir: msg.ToClient, Doc: "snapshot complete: snap count checksum"}, msg.DefineReserved[SnapEnd]},
+		{reflect.TypeFor[State](), msg.Info{ID: IDState, Name: "STATE", Dir: msg.ToClient, Doc: "resync of an entity: id kind vals [name]"}, msg.DefineReserved[State]},
+		{reflect.TypeFor[SliceEnd](), msg.Info{ID: IDSliceEnd, Name: "RSLICE", Dir: msg.ToClient, Doc: "resync slice end: mod rem count checksum"}, msg.DefineReserved[SliceEnd]},
+		{reflect.TypeFor[Ack](), msg.Info{ID: IDAck, Name: "ACK", Dir: msg.ToClient, Doc: "input seq applied; your entity's fields: seq id vals"}, msg.DefineReserved[Ack]},
+		{reflect.TypeFor[DesyncReport](), msg.Info{ID: IDDesync, Name: "DESYNC", Dir: msg.ToServer, Doc: "client model differed from a resync: id mask reason"}, msg.DefineReserved[DesyncReport]},
 	}
 	for _, d := range defs {
 		if t, ok := reg.ByID(d.info.ID); ok {

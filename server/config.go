@@ -81,6 +81,10 @@ const (
 	RateStrikeDrops   = 100
 	RateStrikeSpacing = 10 * time.Second
 
+	// DefaultMaxOutboundBytes caps what one connection may have waiting
+	// to be written, in bytes (see Config.MaxOutboundBytes).
+	DefaultMaxOutboundBytes = 4 << 20
+
 	// DefaultMaxOutboundBytesPerSec is the outbound byte budget of one
 	// connection. Past it, the connection's writer waits for the next
 	// second; what is queued meanwhile counts against MaxOutbound.
@@ -190,6 +194,16 @@ type Config struct {
 	// Default DefaultMaxOutboundBytesPerSec (256 KiB/s); negative turns it
 	// off.
 	MaxOutboundBytesPerSec int
+	// MaxOutboundBytes caps the bytes one connection's writer may have
+	// to write at once (what queued while its socket was full); a client
+	// that falls this far behind is cut off as a slow consumer, however
+	// few messages that is. Default DefaultMaxOutboundBytes (4 MiB).
+	MaxOutboundBytes int
+	// CheckCauses makes a typed handler (Handle, HandleInput) panic when it
+	// sends a message its input's msg.Info.Causes does not list, so tests
+	// keep the declared message-flow graph true. Default false; the
+	// servertest package turns it on.
+	CheckCauses bool
 	// SeatHold is how long a logged-in player whose connection dropped
 	// (without QUIT, kick or ban) stays in the game waiting for a RESUME;
 	// see docs/PROTOCOL.md §5.1. Default DefaultSeatHold (30 s); negative
@@ -255,6 +269,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxPreLoginPerAddr", &c.MaxPreLoginPerAddr, DefaultMaxPreLoginPerAddr},
 		{"ConnBurstPerAddr", &c.ConnBurstPerAddr, DefaultConnBurstPerAddr},
 		{"MessageBurst", &c.MessageBurst, DefaultMessageBurst},
+		{"MaxOutboundBytes", &c.MaxOutboundBytes, DefaultMaxOutboundBytes},
 	}
 	for _, n := range ints {
 		if *n.p == 0 {

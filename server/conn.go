@@ -240,6 +240,7 @@ func (c *conn) logger() *slog.Logger {
 func (c *conn) close(reason error) {
 	c.closeOnce.Do(func() {
 		c.reason = reason
+		c.srv.closedBy[closeIndex(reason)].Add(1)
 		c.outMu.Lock()
 		c.dead = true
 		c.out = nil
@@ -263,12 +264,24 @@ func (c *conn) close(reason error) {
 // WebSocket close frame with a status code and reason).
 type reasonCloser interface{ CloseWithReason(reason string) error }
 
+// closeReasons are the reasons a connection is counted under in
+// Stats.Closed; any other error counts as "error" (an I/O error).
+var closeReasons = []error{ErrQuit, ErrClosed, ErrTimeout, ErrSlowConsumer, ErrTooLong, ErrKicked, ErrBanned, ErrShutdown, ErrResumed, ErrSeatExpired}
+
+// closeIndex is reason's index in closeReasons, or len(closeReasons).
+func closeIndex(reason error) int {
+	for i, e := range closeReasons {
+		if errors.Is(reason, e) {
+			return i
+		}
+	}
+	return len(closeReasons)
+}
+
 // closeReason is the BYE reason matching why a connection closed.
 func closeReason(err error) string {
-	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrSlowConsumer, ErrTooLong, ErrKicked, ErrBanned, ErrShutdown, ErrResumed} {
-		if errors.Is(err, e) {
-			return e.Error()
-		}
+	if i := closeIndex(err); i < len(closeReasons) {
+		return closeReasons[i].Error()
 	}
 	return "error"
 }
@@ -827,6 +840,10 @@ func (c *conn) writeLoop() {
 				}
 			}
 			*it = outItem{} // drop references for the GC
+		}
+		if len(buf) > c.srv.cfg.MaxOutboundBytes {
+			c.close(ErrSlowConsumer)
+			return
 		}
 		if len(buf) == 0 && keepalive && closeAfter == nil {
 			buf = append(buf, frame.Keepalive(enc.Encoding().FrameMode())...)

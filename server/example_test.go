@@ -53,7 +53,7 @@ func ExampleNew() {
 	}
 	r := bufio.NewReader(conn)
 	fmt.Fprint(conn, "AUTH guest\nHELLO ann\n")
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 4; i++ {
 		line, _ := r.ReadString('\n')
 		fmt.Print(redactSeat(line))
 	}
@@ -63,6 +63,7 @@ func ExampleNew() {
 	// Output:
 	// WELCOME 1 guest-1
 	// SEAT <token> 30000
+	// LIMITS 20 4096
 	// GREETING hello ann, you are guest-1
 	// BYE quit
 }
@@ -124,7 +125,7 @@ func ExampleHandle() {
 	}
 	r := bufio.NewReader(conn)
 	fmt.Fprint(conn, "AUTH guest\nJUMP 2\n@5 JUMP 9\nWAVE\n")
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 6; i++ {
 		line, _ := r.ReadString('\n')
 		fmt.Print(redactSeat(line))
 	}
@@ -134,6 +135,7 @@ func ExampleHandle() {
 	// Output:
 	// WELCOME 1 guest-1
 	// SEAT <token> 30000
+	// LIMITS 20 4096
 	// JUMPED 2
 	// @5 ERR too_high 9 is higher than 3
 	// ERR unhandled WAVE is not handled by this game

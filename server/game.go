@@ -16,6 +16,17 @@ import (
 // Each tick the server calls Join for players who logged in since the last
 // tick, then Update once with every message that arrived, then Leave for
 // players who left.
+//
+// Membership: during Join the newcomer is not yet in t.Players() and a
+// Broadcast does not reach it (send to it with p.Send); it is in from the
+// end of Join. During Leave the leaver is already out of t.Players() and
+// can be sent nothing. A player whose connection dropped stays in
+// t.Players() while its seat is held (p.Connected() is false; see
+// SeatHolder).
+//
+// A Game may also implement Initializer (to learn the tick rate before the
+// first tick) and SeatHolder (to hear about dropped and resumed
+// connections).
 type Game interface {
 	// Join admits a player who just logged in. Returning an error refuses
 	// the player: it gets ERR join_refused with the error text and is
@@ -27,6 +38,29 @@ type Game interface {
 	// Leave tells the game a player is gone, and why (see the Err*
 	// reasons). The player can no longer be sent anything.
 	Leave(t *Tick, p *Player, reason error)
+}
+
+// Settings are the server settings a game's rules depend on.
+type Settings struct {
+	// TickRate is ticks per second; TickPeriod is one tick's duration. A
+	// game writes its rules in seconds and units per second and converts
+	// with these, so they hold at any tick rate.
+	TickRate   int
+	TickPeriod time.Duration
+	// MaxMessage is the largest message a client may send, in bytes.
+	MaxMessage int
+	// SeatHold is how long a dropped player's seat is held (0: never).
+	SeatHold time.Duration
+	// Registry holds the messages the server speaks.
+	Registry *msg.Registry
+	// Logger is the server's logger.
+	Logger *slog.Logger
+}
+
+// Initializer is implemented by a Game that needs the server's Settings
+// before the first tick. New calls Init once; an error makes New fail.
+type Initializer interface {
+	Init(s Settings) error
 }
 
 // Reasons a player leaves, passed to Game.Leave. Errors not listed here are
@@ -141,10 +175,15 @@ func (p *Player) Logger() *slog.Logger {
 // flush. Everything sent to one player in one tick leaves in one write. To
 // send one message to many players, wrap it once in msg.NewShared: it is
 // then encoded once per encoding instead of once per player.
-func (p *Player) Send(m any) { p.queue(outItem{m: m}) }
+//
+// Send panics if m's type is not registered, or may not be sent to a
+// client: a programming error, reported where it is made rather than later
+// as a log line from the connection's writer.
+func (p *Player) Send(m any) { p.queue(outItem{m: p.c.srv.checkOut(m)}) }
 
-// Reply sends m as the answer to in, echoing its request id.
-func (p *Player) Reply(in Input, m any) { p.queue(outItem{m: m, rid: in.RID}) }
+// Reply sends m as the answer to in, echoing its request id. It panics
+// like Send.
+func (p *Player) Reply(in Input, m any) { p.queue(outItem{m: p.c.srv.checkOut(m), rid: in.RID}) }
 
 // SendLatest sends m unless a later SendLatest with the same key in the same
 // tick replaces it: use it for state, such as an entity's position, where
@@ -154,6 +193,7 @@ func (p *Player) SendLatest(key uint64, m any) {
 	if p.gone || p.held {
 		return
 	}
+	m = p.c.srv.checkOut(m)
 	if i, ok := p.latestIx[key]; ok {
 		p.pending[i].m = m
 		return
@@ -189,6 +229,9 @@ func (p *Player) queue(it outItem) {
 	if p.gone || p.held {
 		return
 	}
+	if s := p.c.srv; s.cause != nil && s.cfg.CheckCauses && it.m != nil {
+		s.checkCause(it.m)
+	}
 	p.pending = append(p.pending, it)
 	if !p.dirty {
 		p.dirty = true
@@ -220,8 +263,16 @@ type Handlers struct {
 // Handle registers fn for messages of type T (the struct type, which must
 // be registered in the server's msg.Registry). fn gets the decoded *T. A
 // returned *Refusal is sent to the player as ERR with its code; any other
-// error as ERR refused.
+// error as ERR refused. Both carry the request's id. To answer with the
+// request id yourself (p.Reply), use HandleInput.
 func Handle[T any](h *Handlers, fn func(t *Tick, p *Player, m *T) error) {
+	HandleInput(h, func(t *Tick, in Input, m *T) error { return fn(t, in.Player, m) })
+}
+
+// HandleInput is Handle with the whole Input, so fn can answer with
+// in.Player.Reply(in, answer), which echoes the request id ("@9 STEP" is
+// answered "@9 ...").
+func HandleInput[T any](h *Handlers, fn func(t *Tick, in Input, m *T) error) {
 	if h.byType == nil {
 		h.byType = map[reflect.Type]func(*Tick, Input) error{}
 	}
@@ -229,7 +280,7 @@ func Handle[T any](h *Handlers, fn func(t *Tick, p *Player, m *T) error) {
 	if _, dup := h.byType[gt]; dup {
 		panic("server: two handlers for " + gt.String())
 	}
-	h.byType[gt] = func(t *Tick, in Input) error { return fn(t, in.Player, in.Msg.(*T)) }
+	h.byType[gt] = func(t *Tick, in Input) error { return fn(t, in, in.Msg.(*T)) }
 }
 
 // Dispatch runs the handler of every input in t.Inputs, in order. An input
@@ -247,7 +298,10 @@ func (h *Handlers) Run(t *Tick, in Input) {
 		in.Player.Error(in, "unhandled", in.Type.Name+" is not handled by this game")
 		return
 	}
-	if err := fn(t, in); err != nil {
+	t.s.cause = in.Type
+	err := fn(t, in)
+	t.s.cause = nil
+	if err != nil {
 		var r *Refusal
 		if errors.As(err, &r) {
 			in.Player.Error(in, r.Code, r.Text)

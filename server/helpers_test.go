@@ -472,11 +472,14 @@ func (c *client) expectClosed() []string {
 	}
 }
 
-// login logs in as a guest and returns the WELCOME line.
+// login logs in as a guest and returns the WELCOME line. It reads the
+// LIMITS line that follows (and SEAT, where seats are on).
 func (c *client) login() string {
 	c.t.Helper()
 	c.write("AUTH guest\n")
-	return c.skipTo("WELCOME ")
+	w := c.skipTo("WELCOME ")
+	c.skipTo("LIMITS ")
+	return w
 }
 
 // ---- goroutine leak check ----

@@ -210,6 +210,7 @@ func (s *Server) resume(c *conn, p *Player) bool {
 	clear(p.latestIx)
 	p.queue(outItem{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}})
 	s.issueSeat(p)
+	p.queue(outItem{m: s.limits()})
 	p.Logger().Info("seat resumed")
 	return true
 }

@@ -81,6 +81,7 @@ func seatLogin(t testing.TB, c *client) seat {
 	if len(s) != 3 || len(s[1]) != 43 {
 		t.Fatalf("SEAT line %q: want a 43-character token and the hold", s)
 	}
+	c.expect("LIMITS ")
 	return seat{w[1], w[2], s[1]}
 }
 
@@ -90,6 +91,7 @@ func resume(t testing.TB, c *client, old seat) seat {
 	c.write("RESUME " + old.name + " " + old.token + "\n")
 	w := strings.Fields(c.expect("WELCOME "))
 	s := strings.Fields(c.expect("SEAT "))
+	c.expect("LIMITS ")
 	if w[1] != old.id || w[2] != old.name {
 		t.Fatalf("resumed as %q, want id %s name %s", w, old.id, old.name)
 	}
@@ -323,7 +325,7 @@ func TestResumeAcrossEncodingAndTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for len(got) < 3 {
+	for len(got) < 4 {
 		_, b, err := wc.Read(ctx)
 		if err != nil {
 			t.Fatalf("after %q: %v", got, err)
@@ -333,7 +335,7 @@ func TestResumeAcrossEncodingAndTransport(t *testing.T) {
 	if want := `{"type":"WELCOME","id":` + st.id + `,"name":"` + st.name + `"}`; got[0] != want {
 		t.Fatalf("got %q, want %s first", got, want)
 	}
-	if !strings.HasPrefix(got[1], `{"type":"SEAT","token":"`) || !strings.HasPrefix(got[2], `{"type":"SAID","from":"game"`) {
+	if !strings.HasPrefix(got[1], `{"type":"SEAT","token":"`) || got[2] != `{"type":"LIMITS","tick_rate":50,"max_message":4096}` || !strings.HasPrefix(got[3], `{"type":"SAID","from":"game"`) {
 		t.Fatalf("got %q", got)
 	}
 	waitChan(t, g.reconnected, "Reconnected")

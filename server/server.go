@@ -4,20 +4,26 @@
 // TickRate times a second) it admits players who logged in, hands the Game
 // every message that arrived since the previous tick as one batch, lets the
 // Game update the world, writes each player's output with one write, and
-// removes connections that died, telling the Game why.
+// removes connections that died, telling the Game why (or, for a player
+// whose connection dropped, holding its seat for a RESUME: see SeatHolder).
 //
 // Each connection has a reader goroutine, which frames and decodes input and
 // answers the protocol messages that need no game (PING, HELP, USE, QUIT,
-// AUTH, LOG), and a writer goroutine, which encodes and writes output. Both
-// sleep in the runtime's network poller while the connection is idle, so an
-// idle connection costs no CPU per tick: the tick only visits connections
-// that sent input or were sent output.
+// AUTH, RESUME, LOG), and, only while there is output to write, a writer
+// goroutine, which encodes and writes it. An idle connection is one reader
+// parked in the runtime's network poller and one timer (its deadlines and
+// keepalive): it costs no CPU per tick, since the tick only visits
+// connections that sent input or were sent output.
 //
 // Every queue is bounded: the inbound queue of a connection (Config.
-// MaxInbound) pauses reading when full, and the outbound queue (Config.
-// MaxOutbound) disconnects the client as a slow consumer when full.
+// MaxInbound) pauses reading when full; the outbound queue (Config.
+// MaxOutbound messages, Config.MaxOutboundBytes bytes) disconnects the
+// client as a slow consumer when full. Every client message type has a rate
+// limit (msg.Info Rate and Burst), every address has connection limits, and
+// every connection an outbound byte budget.
 //
-// The wire protocol is specified in docs/PROTOCOL.md.
+// The wire protocol, every limit and every error code are specified in
+// docs/PROTOCOL.md.
 package server
 
 import (
@@ -70,6 +76,7 @@ type Server struct {
 	heldTotal int   // seats held, counted against MaxConns; guarded by mu
 
 	// Tick goroutine state.
+	cause      *msg.Type // the input a typed handler is handling, for CheckCauses
 	held       []*Player // players whose connection dropped, waiting for RESUME
 	players    map[uint64]*Player
 	playerList []*Player
@@ -88,6 +95,7 @@ type Server struct {
 	rateDropped atomic.Uint64
 	throttled   atomic.Uint64
 	refused     atomic.Uint64
+	closedBy    [11]atomic.Uint64 // by closeIndex: closeReasons, then "error"
 }
 
 type tickScratch struct {
@@ -116,6 +124,19 @@ func New(cfg Config, game Game) (*Server, error) {
 	}
 	if err := cfg.Registry.CheckFlow(); err != nil {
 		return nil, err
+	}
+	if in, ok := game.(Initializer); ok {
+		err := in.Init(Settings{
+			TickRate:   cfg.TickRate,
+			TickPeriod: time.Second / time.Duration(cfg.TickRate),
+			MaxMessage: cfg.MaxMessage,
+			SeatHold:   max(cfg.SeatHold, 0),
+			Registry:   cfg.Registry,
+			Logger:     cfg.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("server: game Init: %w", err)
+		}
 	}
 	s := &Server{
 		cfg:       cfg,
@@ -348,14 +369,29 @@ type Stats struct {
 	RateLimited uint64        // client messages dropped by per-type rate limits
 	Throttled   uint64        // writes delayed by the outbound byte budget
 	Refused     uint64        // connections refused by per-address limits
+	Held        int           // seats held for dropped players
+	// Closed counts closed connections by reason: quit, closed (by the
+	// client), timeout, slow_consumer, too_long, kicked, banned, shutdown,
+	// resumed, seat_expired, and error (I/O errors).
+	Closed map[string]uint64
 }
 
 // Stats returns current counters. Safe from any goroutine.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	n := len(s.conns)
+	n, held := len(s.conns), s.heldTotal
 	s.mu.Unlock()
+	closed := make(map[string]uint64, len(s.closedBy))
+	for i := range s.closedBy {
+		name := "error"
+		if i < len(closeReasons) {
+			name = closeReasons[i].Error()
+		}
+		closed[name] = s.closedBy[i].Load()
+	}
 	return Stats{
+		Held:        held,
+		Closed:      closed,
 		Conns:       n,
 		Players:     int(s.nPlayers.Load()),
 		BytesIn:     s.bytesIn.Load(),
@@ -453,13 +489,14 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		}
 		s.players[p.id] = p
 		s.playerList = append(s.playerList, p)
-		// WELCOME (and SEAT) go before whatever Join sent.
+		// WELCOME, SEAT and LIMITS go before whatever Join sent.
 		prefix := []outItem{{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}}}
 		if s.cfg.SeatHold > 0 && !s.cfg.AutoLogin {
 			if seat := s.newSeat(p); seat != nil {
 				prefix = append(prefix, outItem{m: seat})
 			}
 		}
+		prefix = append(prefix, outItem{m: s.limits()})
 		p.pending = append(prefix, p.pending...)
 		// Shift the SendLatest indexes recorded during Join, or a
 		// SendLatest later this tick would overwrite the wrong item (the
@@ -509,6 +546,47 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 	s.ticks.Add(1)
 	s.nPlayers.Store(int64(len(s.playerList)))
 	s.lastTickNs.Store(int64(time.Since(start)))
+}
+
+// limits is the LIMITS message every logged-in client gets.
+func (s *Server) limits() *msg.Limits {
+	return &msg.Limits{TickRate: uint16(s.cfg.TickRate), MaxMessage: uint32(s.cfg.MaxMessage)}
+}
+
+// checkOut returns m if it is a registered message that may be sent to a
+// client, and panics otherwise (see Player.Send).
+func (s *Server) checkOut(m any) any {
+	v := m
+	if sh, ok := m.(*msg.Shared); ok {
+		v = sh.Msg
+	}
+	t, err := s.cfg.Registry.TypeOf(v)
+	if err != nil {
+		panic(fmt.Sprintf("server: Send of %T: not a registered message (msg.Define it)", v))
+	}
+	if t.Dir&msg.ToClient == 0 {
+		panic(fmt.Sprintf("server: Send of %s: declared Dir: msg.ToServer, so it may not be sent to a client", t.Name))
+	}
+	return m
+}
+
+// checkCause panics if the handler of s.cause sends m although its
+// msg.Info.Causes does not list m's type (Config.CheckCauses).
+func (s *Server) checkCause(m any) {
+	v := m
+	if sh, ok := m.(*msg.Shared); ok {
+		v = sh.Msg
+	}
+	t, err := s.cfg.Registry.TypeOf(v)
+	if err != nil {
+		return // checkOut reports it
+	}
+	for _, c := range s.cause.Causes {
+		if c == t.Name {
+			return
+		}
+	}
+	panic(fmt.Sprintf("server: the handler of %s sent %s, which its msg.Info.Causes %v does not list", s.cause.Name, t.Name, s.cause.Causes))
 }
 
 // supersede blanks earlier inputs of type t from the same connection, for

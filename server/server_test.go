@@ -26,6 +26,7 @@ func TestMessageSplitAcrossReads(t *testing.T) {
 		time.Sleep(time.Millisecond) // let each byte go out as its own segment
 	}
 	c.expectRE(`^WELCOME \d+ guest-\d+$`)
+	c.expect("LIMITS 50 4096")
 	c.expectRE(`^@5 SAID guest-\d+ split  in pieces$`)
 	in := g.waitInput(t)
 	if in.Type != "ECHO" || in.Msg.(*Echo).Text != "split  in pieces" || in.RID != 5 {
@@ -64,6 +65,7 @@ func TestCRLFLines(t *testing.T) {
 	c.expectRE(`^PONG crlf$`)
 	c.write("AUTH guest\r\n\r\n")
 	c.expectRE(`^WELCOME \d+ guest-\d+$`)
+	c.expect("LIMITS ")
 	c.write("ECHO windows line\r\n")
 	c.expectRE(`^SAID guest-\d+ windows line$`)
 }
@@ -175,6 +177,9 @@ func TestKeepalives(t *testing.T) {
 		t.Fatal(err)
 	}
 	if l := next(); !strings.HasPrefix(l, "WELCOME ") {
+		t.Fatalf("got %q", l)
+	}
+	if l := next(); !strings.HasPrefix(l, "LIMITS ") {
 		t.Fatalf("got %q", l)
 	}
 	// Stay idle but for keepalives, for two idle timeouts.
@@ -374,6 +379,9 @@ func TestThousandClients(t *testing.T) {
 			}
 			l, err := conns[i].r.ReadString('\n')
 			if err != nil || !strings.HasPrefix(l, "WELCOME ") {
+				errs <- fmt.Errorf("client %d: %q, %v", i, l, err)
+			}
+			if l, err := conns[i].r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "LIMITS ") {
 				errs <- fmt.Errorf("client %d: %q, %v", i, l, err)
 			}
 		}()
@@ -886,6 +894,7 @@ func TestLoginVariants(t *testing.T) {
 		c := dial(t, ts)
 		c.expect("INFO hello")
 		c.expectRE(`^WELCOME \d+ guest-\d+$`)
+		c.expect("LIMITS ")
 		c.write("ECHO no auth needed\n")
 		c.expectRE(`^SAID guest-\d+ no auth needed$`)
 	})

@@ -56,7 +56,9 @@ func pipeLogin(t testing.TB, srv *server.Server, c *client) string {
 	t.Helper()
 	c.write("AUTH guest\n") // returns once the server has read it
 	tickWhen(t, srv, 1)
-	return c.expect("WELCOME ")
+	w := c.expect("WELCOME ")
+	c.expect("LIMITS ")
+	return w
 }
 
 func TestLatestInputsCoalesce(t *testing.T) {
@@ -150,6 +152,7 @@ func TestWelcomeSurvivesSendLatestInJoin(t *testing.T) {
 	c.write("AUTH guest\nECHO after join\n")
 	tickWhen(t, srv, 2)
 	c.expectRE(`^WELCOME \d+ guest-\d+$`)
+	c.expect("LIMITS ")
 	c.expect("SAID update second") // in the place of the Join's message
 	c.expectRE(`^SAID guest-\d+ after join$`)
 	// Next tick: only the Update's message.
@@ -168,4 +171,5 @@ func TestWelcomeWithSilentJoin(t *testing.T) {
 	c.write("AUTH guest\n")
 	tickWhen(t, srv, 1)
 	c.expectRE(`^WELCOME \d+ guest-\d+$`)
+	c.expect("LIMITS ")
 }

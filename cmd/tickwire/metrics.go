@@ -35,6 +35,29 @@ func metricsHandler(srv *server.Server) http.Handler {
 			stat(func(s server.Stats) float64 { return float64(s.BytesOut) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_dropped_client_logs_total", Help: "Client LOG lines dropped by the rate limit."},
 			stat(func(s server.Stats) float64 { return float64(s.DroppedLogs) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_rate_limited_messages_total", Help: "Client messages dropped by per-type rate limits."},
+			stat(func(s server.Stats) float64 { return float64(s.RateLimited) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_throttled_writes_total", Help: "Writes delayed by the per-connection outbound byte budget."},
+			stat(func(s server.Stats) float64 { return float64(s.Throttled) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_refused_connections_total", Help: "Connections refused by per-address limits."},
+			stat(func(s server.Stats) float64 { return float64(s.Refused) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickwire_held_seats", Help: "Seats held for players whose connection dropped."},
+			stat(func(s server.Stats) float64 { return float64(s.Held) })),
+		closedCollector{srv},
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// closedCollector reports connections closed, by reason, as one counter
+// with a reason label.
+type closedCollector struct{ srv *server.Server }
+
+var closedDesc = prometheus.NewDesc("tickwire_closed_connections_total", "Connections closed, by reason (quit, closed, timeout, slow_consumer, too_long, kicked, banned, shutdown, resumed, seat_expired, error).", []string{"reason"}, nil)
+
+func (c closedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- closedDesc }
+
+func (c closedCollector) Collect(ch chan<- prometheus.Metric) {
+	for reason, n := range c.srv.Stats().Closed {
+		ch <- prometheus.MustNewConstMetric(closedDesc, prometheus.CounterValue, float64(n), reason)
+	}
 }

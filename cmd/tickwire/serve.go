@@ -41,6 +41,7 @@ type serveFlags struct {
 	publicOrigins            authListFlag
 	banLoopback              bool
 	seatHold                 time.Duration
+	hashes                   auth.HashPoolConfig
 	gameTLS, httpTLS         bool
 	trustedProxies           transport.TrustedProxies
 }
@@ -64,6 +65,11 @@ type verifierAdapter struct{ v *auth.Verifier }
 
 func (a verifierAdapter) Authenticate(ctx context.Context, user, secret string, remote netip.Addr) (server.Identity, error) {
 	id, err := a.v.Authenticate(ctx, user, secret, remote)
+	// The account service's refusal codes become the ERR auth subcodes.
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		return server.Identity{}, &server.AuthError{Code: ae.Code, Text: ae.Message}
+	}
 	return server.Identity(id), err
 }
 
@@ -102,6 +108,7 @@ flags:
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	fs.Var(&f.acme, "acme-domain", "serve the auth service with a Let's Encrypt certificate for this domain (repeatable)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", auth.DefaultTokenTTL, "lifetime of a one-time game login token")
+	f.hashes.AddFlags(fs)
 	fs.BoolVar(&f.plainPasswords, "dev-plain-passwords", false, "DEVELOPMENT ONLY: accept AUTH <user> <password> on the unencrypted game port")
 	fs.IntVar(&f.cfg.TickRate, "tick", server.DefaultTickRate, "ticks per second (1-120)")
 	fs.IntVar(&f.cfg.MaxMessage, "max-message", 4096, "largest inbound message in bytes")
@@ -172,7 +179,13 @@ flags:
 	if f.plainPasswords {
 		log.Warn("DEVELOPMENT MODE: plain passwords are accepted on the unencrypted game port (--dev-plain-passwords); never use this in production")
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Store: st, Logger: log, AllowGuests: !f.cfg.DisableGuests, AllowPlainPasswords: f.plainPasswords})
+	// One password-hashing pool for the process: the account service and
+	// the game's plain-password mode share its core and memory budget.
+	hashPool, err := auth.NewHashPool(f.hashes)
+	if err != nil {
+		return err
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Store: st, Logger: log, AllowGuests: !f.cfg.DisableGuests, AllowPlainPasswords: f.plainPasswords, HashPool: hashPool})
 	if err != nil {
 		return err
 	}
@@ -214,7 +227,7 @@ flags:
 		svc, err = auth.New(auth.Config{
 			Store: st, Logger: log, Addr: f.authAddr, DataDir: f.db.dataDir,
 			TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, ACMEDomains: f.acme,
-			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: g,
+			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: g, HashPool: hashPool, TrustedProxies: f.trustedProxies,
 			AllowedOrigins: authOrigins(hl, f.publicOrigins, f.httpTLS),
 		})
 		if err == nil {

@@ -138,8 +138,10 @@ func Register(reg *msg.Registry) {
 	info := []string{"INFO", "ERR"}
 	msg.Define[Move](reg, msg.Info{ID: IDMove, Name: "MOVE", Dir: msg.ToServer, Causes: []string{"POS", "SPAWN", "ERR"},
 		Doc: "drive to x y (units, 10 per tile; at most 60/s, not through walls); answered by POS"})
+	// SAY is sent to every player: its limit bounds what one flooder
+	// makes everyone else receive.
 	msg.Define[Say](reg, msg.Info{ID: IDSay, Name: "SAY", Dir: msg.ToServer, Causes: []string{"CHAT", "ERR"},
-		Doc: "chat to everyone"})
+		Doc: "chat to everyone", Rate: 2, Burst: 5})
 	msg.Define[Pos](reg, msg.Info{ID: IDPos, Name: "POS", Dir: msg.ToClient,
 		Doc: "where your tank is: id x y"})
 	msg.Define[Spawn](reg, msg.Info{ID: IDSpawn, Name: "SPAWN", Dir: msg.ToClient,
@@ -164,8 +166,9 @@ func Register(reg *msg.Registry) {
 		Doc: "take the item in chest slot 0-5 into your inventory"})
 	msg.Define[Put](reg, msg.Info{ID: IDPut, Name: "PUT", Dir: msg.ToServer, Causes: info,
 		Doc: "put the item in inventory slot 0-3 into the open chest"})
+	// LOOK answers with a screenful of INFO lines.
 	msg.Define[Look](reg, msg.Info{ID: IDLook, Name: "LOOK", Dir: msg.ToServer, Causes: []string{"INFO"},
-		Doc: "describe what you see, with a map around you"})
+		Doc: "describe what you see, with a map around you", Rate: 2, Burst: 4})
 }
 
 // Banner is the line new connections see.

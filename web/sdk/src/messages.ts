@@ -61,6 +61,8 @@ export interface Messages {
   DESYNC: { id: number; mask: number; reason: string };
   /** take your seat back after a dropped connection: RESUME <name> <token from SEAT> */
   RESUME: { user: string; token: string };
+  /** the server's tick rate and the largest message you may send, in bytes */
+  LIMITS: { tick_rate: number; max_message: number };
   /** drive to x y (units, 10 per tile; at most 60/s, not through walls); answered by POS */
   MOVE: { x: number; y: number };
   /** chat to everyone */
@@ -123,6 +125,7 @@ export const IDs = {
   ACK: 26,
   DESYNC: 27,
   RESUME: 28,
+  LIMITS: 29,
   MOVE: 40,
   SAY: 41,
   POS: 42,
@@ -170,6 +173,7 @@ export const schema: Record<Name, TypeSchema> = {
   ACK: { id: 26, name: "ACK", dir: "to_client", latest: false, causes: [], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "id", kind: "uint", bits: 32 }, { name: "vals", kind: "slice", elem: "int", bits: 32, maxLen: 16 } ] },
   DESYNC: { id: 27, name: "DESYNC", dir: "to_server", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32 }, { name: "mask", kind: "uint", bits: 16 }, { name: "reason", kind: "string", maxLen: 16 } ] },
   RESUME: { id: 28, name: "RESUME", dir: "to_server", latest: false, causes: ["ERR", "SEAT", "WELCOME"], fields: [ { name: "user", kind: "string", maxLen: 64 }, { name: "token", kind: "string", maxLen: 64 } ] },
+  LIMITS: { id: 29, name: "LIMITS", dir: "to_client", latest: false, causes: [], fields: [ { name: "tick_rate", kind: "uint", bits: 16 }, { name: "max_message", kind: "uint", bits: 32 } ] },
   MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["ERR", "POS", "SPAWN"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
   SAY: { id: 41, name: "SAY", dir: "to_server", latest: false, causes: ["CHAT", "ERR"], fields: [ { name: "text", kind: "string", maxLen: 200, rest: true } ] },
   POS: { id: 42, name: "POS", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },

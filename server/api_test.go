@@ -1,0 +1,155 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/server"
+	"github.com/tickwire/tickwire/transport"
+)
+
+// funcGame is a Game whose Update is a function, for API tests.
+type funcGame struct {
+	update func(t *server.Tick)
+	init   func(s server.Settings) error
+}
+
+func (g *funcGame) Join(*server.Tick, *server.Player) error   { return nil }
+func (g *funcGame) Update(t *server.Tick)                     { g.update(t) }
+func (g *funcGame) Leave(*server.Tick, *server.Player, error) {}
+func (g *funcGame) Init(s server.Settings) error              { return g.init(s) }
+func noInit(server.Settings) error                            { return nil }
+func recovered(f func()) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = fmt.Sprint(r)
+		}
+	}()
+	f()
+	return ""
+}
+
+func TestHandleInputRepliesWithTheRequestID(t *testing.T) {
+	var h server.Handlers
+	server.HandleInput(&h, func(t *server.Tick, in server.Input, m *Echo) error {
+		in.Player.Reply(in, &Said{From: "reply", Text: m.Text})
+		return nil
+	})
+	g := &funcGame{update: h.Dispatch, init: noInit}
+	srv, ln := manualServer(t, g)
+	c := pipeClient(t, srv, ln)
+	pipeLogin(t, srv, c)
+	c.write("@9 ECHO hi\n")
+	tickWhen(t, srv, 1)
+	c.expect("@9 SAID reply hi")
+}
+
+func TestInitGetsTheSettings(t *testing.T) {
+	var got server.Settings
+	cfg := testConfig()
+	cfg.TickRate = 30
+	_, err := server.New(cfg, &funcGame{update: func(*server.Tick) {}, init: func(s server.Settings) error { got = s; return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TickRate != 30 || got.TickPeriod.Seconds()*30 < 0.999 || got.MaxMessage != 4096 || got.Registry != cfg.Registry {
+		t.Fatalf("Init got %+v", got)
+	}
+	_, err = server.New(cfg, &funcGame{update: func(*server.Tick) {}, init: func(server.Settings) error { return errors.New("no map") }})
+	if err == nil || !strings.Contains(err.Error(), "game Init: no map") {
+		t.Fatalf("New with a failing Init: %v", err)
+	}
+}
+
+func TestSendRefusesWhatCannotBeSent(t *testing.T) {
+	type Unregistered struct{ X int }
+	var panics []string
+	g := &funcGame{init: noInit, update: func(t *server.Tick) {
+		for _, p := range t.Players() {
+			panics = append(panics,
+				recovered(func() { p.Send(&Unregistered{}) }),
+				recovered(func() { p.Send(&Echo{Text: "to server only"}) }),
+				recovered(func() { p.Send(msg.NewShared(&Unregistered{})) }),
+				recovered(func() { p.SendLatest(1, &Unregistered{}) }),
+				recovered(func() { p.Send(&Said{From: "ok"}) }),
+			)
+		}
+	}}
+	srv, ln := manualServer(t, g)
+	c := pipeClient(t, srv, ln)
+	panics = nil
+	pipeLogin(t, srv, c) // its tick runs Update with the player in
+	want := []string{"not a registered message", "may not be sent to a client", "not a registered message", "not a registered message", ""}
+	if len(panics) != len(want) {
+		t.Fatalf("panics %q", panics)
+	}
+	for i, w := range want {
+		if w == "" && panics[i] != "" || !strings.Contains(panics[i], w) {
+			t.Errorf("call %d: panic %q, want %q", i, panics[i], w)
+		}
+	}
+}
+
+func TestCheckCauses(t *testing.T) {
+	reg := testRegistry()
+	var h server.Handlers
+	// ECHO declares it causes SAID; TICK is not among its causes.
+	server.Handle(&h, func(t *server.Tick, p *server.Player, m *Echo) error {
+		if m.Text == "tick" {
+			p.Send(&TickMsg{N: 1})
+		} else {
+			p.Send(&Said{From: "x", Text: m.Text})
+		}
+		return nil
+	})
+	cfg := testConfig()
+	cfg.Registry = reg
+	cfg.CheckCauses = true
+	var failure string
+	g := &funcGame{init: noInit, update: func(t *server.Tick) { failure += recovered(func() { h.Dispatch(t) }) }}
+	srv, err := server.New(cfg, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ManualTicks()
+	ln := transport.NewPipeListener()
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	c := pipeClient(t, srv, ln)
+	pipeLogin(t, srv, c)
+	c.write("ECHO fine\n")
+	tickWhen(t, srv, 1)
+	c.expect("SAID x fine")
+	if failure != "" {
+		t.Fatalf("a declared cause panicked: %s", failure)
+	}
+	c.write("ECHO tick\n")
+	tickWhen(t, srv, 1)
+	if !strings.Contains(failure, "the handler of ECHO sent TICK, which its msg.Info.Causes [SAID] does not list") {
+		t.Fatalf("undeclared cause: %q", failure)
+	}
+}
+
+func TestMaxOutboundBytesCutsASlowConsumer(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxOutboundBytes = 64 << 10
+	cfg.MaxOutboundBytesPerSec = -1
+	g := newTestGame()
+	ts := startTCP(t, cfg, g)
+	c := dial(t, ts)
+	c.login()
+	// 200 messages of ~900 bytes a tick, and the client stops reading: the
+	// queue stays far below MaxOutbound (4096 messages) but passes 64 KiB.
+	c.write("SPAM 200\n")
+	l := g.waitLeave(t)
+	if !errors.Is(l.Reason, server.ErrSlowConsumer) {
+		t.Fatalf("Leave %+v, want slow_consumer", l)
+	}
+	if n := ts.Stats().Closed["slow_consumer"]; n != 1 {
+		t.Fatalf("Stats().Closed[slow_consumer] = %d, want 1", n)
+	}
+}
