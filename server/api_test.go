@@ -153,3 +153,46 @@ func TestMaxOutboundBytesCutsASlowConsumer(t *testing.T) {
 		t.Fatalf("Stats().Closed[slow_consumer] = %d, want 1", n)
 	}
 }
+
+func TestSessionsKickAndCall(t *testing.T) {
+	g := newTestGame()
+	ts := startTCP(t, testConfig(), g)
+	a := dial(t, ts)
+	a.login()
+	g.waitJoin(t)
+	b := dial(t, ts) // not logged in
+	b.write("PING x\n")
+	b.expect("PONG x")
+	ss := ts.Sessions()
+	if len(ss) != 2 || ss[0].Name == "" || ss[0].PlayerID != ss[0].ConnID || ss[1].Name != "" || ss[1].PlayerID != 0 ||
+		ss[0].Transport != "tcp" || ss[0].Encoding != "text" || ss[0].BytesIn == 0 || ss[0].BytesOut == 0 {
+		t.Fatalf("Sessions() = %+v", ss)
+	}
+	var players []string
+	if err := ts.Call(context.Background(), func(t *server.Tick) {
+		for _, p := range t.Players() {
+			players = append(players, p.Name())
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(players) != 1 || players[0] != ss[0].Name {
+		t.Fatalf("Call saw players %q", players)
+	}
+	if err := ts.Kick(ss[0].ConnID, "rule_3"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.expectClosed(); got[len(got)-1] != "BYE rule_3" {
+		t.Fatalf("kicked player got %q", got)
+	}
+	if l := g.waitLeave(t); !errors.Is(l.Reason, server.ErrKicked) {
+		t.Fatalf("Leave %+v", l)
+	}
+	if err := ts.Kick(99999, "x"); !errors.Is(err, server.ErrNoSession) {
+		t.Fatalf("Kick of an unknown connection: %v", err)
+	}
+	ts.shutdown(t)
+	if err := ts.Call(context.Background(), func(*server.Tick) {}); !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("Call after Shutdown: %v", err)
+	}
+}

@@ -107,6 +107,9 @@ type conn struct {
 	lastWrite    atomic.Int64 // unix ns of the last write, for the keepalive
 	lastReadAt   int64        // reader only: unix ns the last read returned
 	fr           *frame.Reader
+	bytesIn      atomic.Uint64
+	bytesOut     atomic.Uint64
+	playerID     atomic.Uint64 // the player's id once the tick admitted it, for Sessions
 
 	// Write deadlines on TCP sockets are refreshed at most every
 	// deadlineRefresh rather than on every write: setting one is a timer
@@ -401,6 +404,7 @@ func (r connReader) Read(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
 	c.lastReadAt = time.Now().UnixNano()
 	c.srv.bytesIn.Add(uint64(n))
+	c.bytesIn.Add(uint64(n))
 	return n, err
 }
 
@@ -736,6 +740,7 @@ func (c *conn) write(buf []byte) bool {
 		return false
 	}
 	c.srv.bytesOut.Add(uint64(len(buf)))
+	c.bytesOut.Add(uint64(len(buf)))
 	c.lastWrite.Store(time.Now().UnixNano())
 	return true
 }

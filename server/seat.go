@@ -205,6 +205,7 @@ func (s *Server) resume(c *conn, p *Player) bool {
 		old.bye("resumed", ErrResumed)
 	}
 	p.c, c.player = c, p
+	c.playerID.Store(p.id)
 	p.log = nil
 	p.pending = p.pending[:0]
 	clear(p.latestIx)

@@ -73,7 +73,9 @@ type Server struct {
 	readySpare []*conn
 
 	seats     seats // seat tokens (seat.go)
-	heldTotal int   // seats held, counted against MaxConns; guarded by mu
+	callMu    sync.Mutex
+	calls     []call // Call's functions for the next tick (admin.go)
+	heldTotal int    // seats held, counted against MaxConns; guarded by mu
 
 	// Tick goroutine state.
 	cause      *msg.Type // the input a typed handler is handling, for CheckCauses
@@ -433,6 +435,9 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 	t := &Tick{N: s.tickN, Now: now, Dt: period, s: s}
 	sc := &s.scratch
 
+	if s.hasCalls() {
+		s.runCalls(t)
+	}
 	s.readyMu.Lock()
 	ready := s.ready
 	s.ready, s.readySpare = s.readySpare[:0], nil
@@ -454,6 +459,7 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 			case evJoin:
 				p := &Player{c: c, id: c.id, ident: ev.ident}
 				c.player = p
+				c.playerID.Store(p.id)
 				sc.joins = append(sc.joins, p)
 			case evMsg:
 				if c.player == nil || c.player.gone {
@@ -587,6 +593,12 @@ func (s *Server) checkCause(m any) {
 		}
 	}
 	panic(fmt.Sprintf("server: the handler of %s sent %s, which its msg.Info.Causes %v does not list", s.cause.Name, t.Name, s.cause.Causes))
+}
+
+func (s *Server) hasCalls() bool {
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	return len(s.calls) > 0
 }
 
 // supersede blanks earlier inputs of type t from the same connection, for

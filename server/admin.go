@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/tickwire/tickwire/msg"
+)
+
+// Operations for tools outside the game (an admin console, tests): safe to
+// call from any goroutine.
+
+// SessionInfo describes one open connection.
+type SessionInfo struct {
+	ConnID    uint64 // the connection's id
+	PlayerID  uint64 // the player's id, 0 before login
+	Name      string // the player's name, "" before login
+	Addr      string // the peer address
+	Transport string // "tcp", "tls", "websocket" or "pipe"
+	Encoding  string // "text", "json" or "msgpack"
+	Since     time.Time
+	BytesIn   uint64 // bytes read from the connection
+	BytesOut  uint64 // bytes written to it
+}
+
+// Sessions lists the open connections, ordered by connection id. Held seats
+// (players whose connection dropped) are not connections: Stats().Held
+// counts them.
+func (s *Server) Sessions() []SessionInfo {
+	s.mu.Lock()
+	out := make([]SessionInfo, 0, len(s.conns))
+	for _, c := range s.conns {
+		si := SessionInfo{
+			ConnID:    c.id,
+			PlayerID:  c.playerID.Load(),
+			Addr:      c.nc.RemoteAddr().String(),
+			Transport: transportName(c.nc),
+			Encoding:  msg.Encoding(c.encoding.Load()).String(),
+			Since:     time.Unix(0, c.acceptedAt),
+			BytesIn:   c.bytesIn.Load(),
+			BytesOut:  c.bytesOut.Load(),
+		}
+		if n := c.name.Load(); n != nil {
+			si.Name = *n
+		}
+		out = append(out, si)
+	}
+	s.mu.Unlock()
+	sortSessions(out)
+	return out
+}
+
+func sortSessions(ss []SessionInfo) {
+	for i := 1; i < len(ss); i++ {
+		for j := i; j > 0 && ss[j].ConnID < ss[j-1].ConnID; j-- {
+			ss[j], ss[j-1] = ss[j-1], ss[j]
+		}
+	}
+}
+
+// transportNamer is a connection that knows its transport's name.
+type transportNamer interface{ Transport() string }
+
+func transportName(nc net.Conn) string {
+	if t, ok := nc.(transportNamer); ok {
+		return t.Transport()
+	}
+	switch nc.(type) {
+	case *net.TCPConn:
+		return "tcp"
+	case *tls.Conn:
+		return "tls"
+	}
+	if nc.LocalAddr().Network() == "pipe" {
+		return "pipe"
+	}
+	return nc.LocalAddr().Network()
+}
+
+// ErrNoSession is returned by Kick for a connection that is not open.
+var ErrNoSession = errors.New("server: no such connection")
+
+// Kick ends the connection connID with BYE reason (a short snake_case word
+// the player sees). Its player, if any, leaves with ErrKicked: the seat is
+// not held.
+func (s *Server) Kick(connID uint64, reason string) error {
+	s.mu.Lock()
+	c := s.conns[connID]
+	s.mu.Unlock()
+	if c == nil {
+		return ErrNoSession
+	}
+	if reason == "" {
+		reason = "kicked"
+	}
+	c.logger().Info("kicked by an operator", "reason", reason)
+	c.bye(reason, ErrKicked)
+	return nil
+}
+
+// maxCalls bounds the functions waiting for the next tick (Server.Call).
+const maxCalls = 64
+
+// ErrBusy is returned by Call when maxCalls calls already wait.
+var ErrBusy = errors.New("server: too many calls waiting for the tick")
+
+// Call runs fn on the tick goroutine at the start of the next tick, where
+// it may read (or change) the game's state safely, and returns when fn has
+// run. It fails with ErrBusy when too many calls wait, with ErrServerClosed
+// after Shutdown, or with ctx's error.
+func (s *Server) Call(ctx context.Context, fn func(t *Tick)) error {
+	done := make(chan struct{})
+	s.callMu.Lock()
+	if len(s.calls) >= maxCalls {
+		s.callMu.Unlock()
+		return ErrBusy
+	}
+	s.calls = append(s.calls, call{fn: fn, done: done})
+	s.callMu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-s.tickDone:
+		return ErrServerClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type call struct {
+	fn   func(t *Tick)
+	done chan struct{}
+}
+
+// runCalls runs the waiting calls. Tick goroutine only.
+func (s *Server) runCalls(t *Tick) {
+	s.callMu.Lock()
+	calls := s.calls
+	s.calls = nil
+	s.callMu.Unlock()
+	for _, c := range calls {
+		c.fn(t)
+		close(c.done)
+	}
+}
