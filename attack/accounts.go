@@ -144,8 +144,24 @@ func attackRegisterBurst(ctx context.Context, e *Env) {
 		clients[i] = &httpClientFrom{from: e.addr()}
 		clients[i].cl = e.httpClient(clients[i].from, 60*time.Second)
 	}
-	go1 := make(chan struct{})
+	// Open the connections first (GET /healthz, ten at a time), so the
+	// burst is the registrations themselves and the TLS handshakes'
+	// client-side work does not crowd the honest player's process.
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, 10)
+	for _, c := range clients {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.authURL("/healthz"), nil)
+			if err == nil {
+				do(c.cl, req)
+			}
+		}()
+	}
+	wg.Wait()
+	go1 := make(chan struct{})
 	start := time.Now()
 	for i := range n {
 		wg.Go(func() {
