@@ -28,7 +28,7 @@ const (
 
 // longOnly are the attacks that run only with Config.Long, and why.
 var longOnly = map[string]string{
-	"conn_flood": "logs in MaxConnsPerAddr connections at the per-address connection rate (about 10 s); run with long mode (TICKWIRE_LONG_TESTS=1 or --long)",
+	"conn_flood": "logs in MaxConnsPerAddr connections at the per-address connection rate (about 15 s); run with long mode (TICKWIRE_LONG_TESTS=1 or --long)",
 }
 
 // Run runs the attack named name with an honest player measuring, checks
