@@ -141,25 +141,23 @@ if (!haveChromium()) {
     assert.ok(Number.isFinite(chest.cost), "no chest reachable by both");
     t.diagnostic(`A at ${posA.x},${posA.y}, B at ${posB.x},${posB.y}; meeting at the chest at ${chest.x},${chest.y} (${chest.cost} tiles)`);
 
-    // Both click the chest's spot: the page finds a path and drives there.
+    // Both click the chest: the page finds a path, drives until the chest
+    // is within reach and opens it (no E needed); the panel follows the
+    // replicated world.
     for (const p of players) {
       await p.page.bringToFront();
       await clickWorld(p.page, chest.x, chest.y);
     }
     for (const p of players) {
-      await waitFor(`${p.label} at the chest`, async () => {
-        const at = await ownPos(p.page);
-        return at && Math.hypot(at.x - chest.x, at.y - chest.y) <= 8;
-      }, 40000);
-    }
-
-    // Open it in both (E opens the nearest chest in reach) and read the id.
-    for (const p of players) {
-      await p.page.bringToFront();
-      const isOpen = await p.page.locator("#chest.open").count();
-      if (!isOpen) await p.page.keyboard.press("e");
-      await p.page.waitForSelector("#chest.open", { timeout: 5000 });
+      await p.page.waitForSelector("#chest.open", { timeout: 40000 }).catch(async (e) => {
+        throw new Error(`${p.label}'s chest did not open: at ${JSON.stringify(await ownPos(p.page))}, log ${await p.page.textContent("#log")} (${e.message})`);
+      });
+      const at = await ownPos(p.page);
+      const d = Math.hypot(at.x - chest.x, at.y - chest.y);
+      assert.ok(d <= 25, `${p.label} opened the chest from ${d.toFixed(1)} units, beyond its reach`);
+      assert.equal(await p.page.isVisible("#chest-hint"), false, `${p.label}'s panel still shows the hint`);
       p.chest = await p.page.textContent("#chest-title");
+      t.diagnostic(`${p.label} opened ${p.chest} from ${d.toFixed(1)} units`);
     }
     assert.equal(A.chest, B.chest, "both opened the same chest");
     t.diagnostic(`both opened ${A.chest}`);
@@ -202,6 +200,9 @@ if (!haveChromium()) {
       return s && a && s.x === a.x && s.y === a.y && (s.x !== seen0.x || s.y !== seen0.y);
     }, 5000);
     t.diagnostic(`A drove from ${start.x},${start.y} to ${moved.x},${moved.y}; B saw it`);
+
+    // The server's netcat banner is not shown to browser players.
+    for (const p of players) assert.doesNotMatch(await p.page.textContent("#log"), /AUTH guest to play/, `${p.label} shows the server banner`);
 
     // Chat.
     const line = `hello from ${A.name} ☃`;

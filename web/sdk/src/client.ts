@@ -49,9 +49,74 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 
 /**
  * Where the connection is: `idle` before connect(), `connecting`, `open`
- * (connected, not logged in), `joined` (WELCOME received), `closed`.
+ * (connected, not logged in), `joined` (WELCOME received), `reconnecting`
+ * (the connection dropped while the server holds the seat: the client is
+ * getting it back, see {@link ClientEvents}), `closed`.
  */
-export type ConnectionState = "idle" | "connecting" | "open" | "joined" | "closed";
+export type ConnectionState = "idle" | "connecting" | "open" | "joined" | "reconnecting" | "closed";
+
+/**
+ * The client's own events, for {@link Client.on} with their lower-case
+ * names (message names are upper case). Unlike message handlers, which run
+ * from update(), these run at once, when the event happens.
+ *
+ * Automatic reconnect: after WELCOME the server sends `SEAT <token>
+ * <hold_ms>`, and keeps the player's seat (same id, same entity) for
+ * hold_ms after the connection drops without a BYE, or with `BYE timeout`
+ * or `BYE slow_consumer`. The client then emits `reconnecting`, opens a new
+ * WebSocket with the same subprotocol after a jittered exponential back-off
+ * (full jitter: a random delay up to 100 ms, then up to 200, 400, ... at
+ * most 2 s; options reconnectDelay, reconnectMaxDelay) and sends `RESUME
+ * <name> <token>`; on WELCOME it emits `resumed` and carries on. It stops
+ * with `lost` when the hold is over, when RESUME is refused (`ERR resume
+ * ...`: no retry, the token is gone), or when the server ends the session
+ * for good (`BYE quit`, `kicked` or another game kick reason, `banned`,
+ * `shutdown`, `too_long`, `resumed`, `seat_expired`, `join_refused`).
+ *
+ * While reconnecting, send() drops the message and returns false (so
+ * {@link Predicted.input} predicts nothing), request() rejects with
+ * {@link ClosedError}, requests that were waiting for an answer when the
+ * connection dropped reject with ClosedError too, and log() lines wait for
+ * the resume. On resume the server sends a fresh snapshot: its ZONE makes
+ * the {@link Model} drop everything it held and the interpolator forget
+ * every entity, and the {@link Predictor} of {@link Client.predict} has
+ * already dropped the inputs that were in flight (they may never have
+ * arrived), so it reconciles to the first ACK without replaying them.
+ */
+export interface ClientEvents {
+  /**
+   * The connection dropped while the seat is held (attempt 1), or an
+   * attempt to resume failed (attempt 2, 3, ...): attempt number attempt
+   * starts in delay ms. reason is why the connection dropped; error why
+   * the previous attempt failed ("" for attempt 1).
+   */
+  reconnecting: { attempt: number; reason: string; error: string; delay: number };
+  /** The seat was taken back on a new connection (WELCOME); downtime is ms since the drop. */
+  resumed: { id: number; name: string; attempts: number; downtime: number };
+  /**
+   * The session is over and the client will not reconnect: the seat hold
+   * ended, RESUME was refused, the server ended the session for good, or
+   * the connection dropped with no seat held. Not emitted for quit() and
+   * close(). The state becomes `closed` right after.
+   */
+  lost: { reason: string };
+  /**
+   * The server dropped messages of type name for coming too fast
+   * (`ERR rate_limited <NAME>`, at most one a second). The ERR is also
+   * dispatched to ERR handlers, and a request() it answers rejects with
+   * ServerError code `rate_limited`.
+   */
+  rate_limited: { name: string };
+}
+
+/** The name of one of the {@link ClientEvents}. */
+export type ClientEventName = keyof ClientEvents;
+
+/**
+ * BYE reasons after which the server still holds the seat (with a plain
+ * drop, no BYE at all): the client resumes. Every other BYE reason releases it.
+ */
+export const SEAT_HELD_REASONS: readonly string[] = ["timeout", "slow_consumer"];
 
 /** Options of a {@link Client}; every one has a default. */
 export interface ClientOptions {
@@ -96,6 +161,16 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Clock in milliseconds. Default: performance.now(). */
   now?: () => number;
+  /** Resume the seat automatically after a dropped connection (see {@link ClientEvents}). Default true. */
+  reconnect?: boolean;
+  /** The first reconnect delay's upper bound, ms; each further attempt doubles it. Default 100. */
+  reconnectDelay?: number;
+  /** The largest reconnect delay bound, ms. Default 2000. */
+  reconnectMaxDelay?: number;
+  /** How long one resume attempt may take, from opening the socket to WELCOME, ms. Default 5000. */
+  resumeTimeout?: number;
+  /** Random numbers in [0, 1) for the reconnect jitter. Default Math.random. */
+  random?: () => number;
 }
 
 /** A typed message handler: the message and the request id it carried (0 if none). */
@@ -137,6 +212,10 @@ export interface NetStats {
   desyncsSent: number;
   /** DESYNC reports over MAX_DESYNC_PER_UPDATE, dropped. */
   desyncsDropped: number;
+  /** `ERR rate_limited` answers from the server (each stands for at least one dropped message). */
+  rateLimited: number;
+  /** Times the client resumed its seat after a dropped connection. */
+  resumes: number;
 }
 
 /** The most DESYNC reports one update() sends (like the Go client's MaxDesyncPerPoll); the rest are counted and dropped. */
@@ -157,7 +236,10 @@ export interface PredictedAck<S> extends AckResult<S> {
  * player's own entity, like the Go client's Predicted: input() numbers an
  * input, sends it and applies it locally at once; every ACK that update()
  * dispatches reconciles the prediction (before the ACK handlers run).
- * Create it with {@link Client.predict}.
+ * While the client is reconnecting input() sends and predicts nothing
+ * (it returns null); when the connection drops, the inputs in flight are
+ * dropped from the predictor, whose state stays where it was until the
+ * first ACK after the resume. Create it with {@link Client.predict}.
  */
 export class Predicted<S, I> {
   private lastSeq = 0;
@@ -244,6 +326,34 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** One WebSocket and what the client learned on it. */
+interface Sock {
+  ws: WebSocketLike;
+  opened: boolean;
+  /** Its end has been handled (or it was abandoned): ignore its events. */
+  done: boolean;
+  /** The BYE reason it carried, "" if none. */
+  bye: string;
+  /** "error" after an error event. */
+  error: string;
+}
+
+/** A reconnect in progress. */
+interface Reconnect {
+  attempt: number;
+  /** Why the joined connection dropped. */
+  reason: string;
+  /** When it dropped, and when the server's hold of the seat ends (client clock). */
+  since: number;
+  deadline: number;
+  /** The back-off timer before the next attempt. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The running attempt's timeout. */
+  attemptTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The request id of the running attempt's RESUME. */
+  rid: number;
+}
+
 const textEncoder = new TextEncoder();
 
 /** utf8Length returns the number of bytes s takes in UTF-8. */
@@ -311,20 +421,36 @@ export class Client {
   state: ConnectionState = "idle";
   /** Set by WELCOME: who the server says we are. */
   welcome: Welcome | null = null;
-  /** Why the connection ended: BYE reason, close reason or error; "" while open. */
+  /** Why the connection ended: BYE reason, close reason or error; "" while open or reconnecting. */
   closeReason = "";
 
-  private readonly opts: Required<Pick<ClientOptions, "pingInterval" | "statsInterval" | "maxMessage" | "maxQueued" | "logRate" | "logBurst">>;
+  private readonly opts: Required<
+    Pick<
+      ClientOptions,
+      "pingInterval" | "statsInterval" | "maxMessage" | "maxQueued" | "logRate" | "logBurst" | "reconnect" | "reconnectDelay" | "reconnectMaxDelay" | "resumeTimeout" | "random"
+    >
+  >;
   private readonly WS: WebSocketConstructor;
   private readonly fetchFn: typeof fetch | undefined;
   /** The clock, in milliseconds. */
   readonly now: () => number;
   private ws: WebSocketLike | null = null;
+  /** The current socket's bookkeeping; events of any other socket are ignored. */
+  private sock: Sock | null = null;
+  /** The encoding the first connection settled on; a resume offers its subprotocol again. */
+  private baseEncoding: Encoding;
   private inEncoding: Encoding;
-  private readonly textFrames: FrameReader;
-  private readonly binFrames: FrameReader;
+  private textFrames: FrameReader;
+  private binFrames: FrameReader;
   private inbox: Arrival[] = [];
+  /** The seat from SEAT: a credential, never logged, never dispatched. */
+  #seat: { user: string; token: string; holdMs: number } | null = null;
+  private rc: Reconnect | null = null;
+  /** quit() or close() was called: whatever ends the connection now is final. */
+  private ending = false;
+  private readonly beforeLogin = new WeakSet<object>();
   private readonly handlers = new Map<string, Set<Handler<Name>>>();
+  private readonly eventHandlers = new Map<string, Set<(ev: never) => void>>();
   private readonly anyHandlers = new Set<(env: Envelope, at: number) => void>();
   private readonly stateHandlers = new Set<(s: ConnectionState, reason: string) => void>();
   private readonly pending = new Map<number, Pending>();
@@ -337,6 +463,9 @@ export class Client {
   private logTokens: number;
   private logStamp = 0;
   private logsDropped = 0;
+  private logQueue: Message<"LOG">[] = [];
+  private rateLimited = 0;
+  private resumes = 0;
   private inLog = false;
   private uninstallErrors: (() => void) | null = null;
   private readonly bytesIn = new RateCounter();
@@ -370,7 +499,13 @@ export class Client {
       maxQueued: options.maxQueued ?? 20000,
       logRate: options.logRate ?? 1,
       logBurst: options.logBurst ?? 5,
+      reconnect: options.reconnect ?? true,
+      reconnectDelay: options.reconnectDelay ?? 100,
+      reconnectMaxDelay: options.reconnectMaxDelay ?? 2000,
+      resumeTimeout: options.resumeTimeout ?? 5000,
+      random: options.random ?? Math.random,
     };
+    this.baseEncoding = this.encoding;
     this.logTokens = this.opts.logBurst;
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new Error("tickwire: no WebSocket implementation; pass options.WebSocket (e.g. the ws package)");
@@ -392,44 +527,100 @@ export class Client {
    * {@link ClosedError} if the connection fails.
    */
   connect(): Promise<void> {
-    if (this.ws) return Promise.reject(new Error("tickwire: connect called twice"));
+    if (this.ws || this.state !== "idle") return Promise.reject(new Error("tickwire: connect called twice"));
     return new Promise((resolve, reject) => {
       this.setState("connecting", "");
-      let ws: WebSocketLike;
       try {
-        ws = new this.WS(this.url, [`tickwire.${this.encoding}`]);
+        this.openSocket(this.encoding, {
+          opened: () => {
+            this.baseEncoding = this.encoding;
+            this.setState("open", "");
+            this.lastPing = this.lastStats = -Infinity;
+            this.maybePing(this.now());
+            resolve();
+          },
+          failed: (reason) => reject(new ClosedError(reason)),
+        });
       } catch (e) {
         this.setState("closed", String((e as Error)?.message ?? e));
         reject(e);
+      }
+    });
+  }
+
+  /**
+   * openSocket opens a WebSocket offering enc's subprotocol and makes it
+   * the current one. hooks.opened runs when it opens; hooks.failed when it
+   * closes without having opened (after the close has been handled).
+   */
+  private openSocket(enc: Encoding, hooks: { opened: () => void; failed?: (reason: string) => void }): Sock {
+    const ws = new this.WS(this.url, [`tickwire.${enc}`]);
+    const sk: Sock = { ws, opened: false, done: false, bye: "", error: "" };
+    this.ws = ws;
+    this.sock = sk;
+    this.textFrames = new FrameReader(false, this.opts.maxMessage);
+    this.binFrames = new FrameReader(true, this.opts.maxMessage);
+    this.encoding = this.inEncoding = enc;
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => {
+      if (sk !== this.sock || sk.done) return;
+      sk.opened = true;
+      if (ws.protocol && ws.protocol !== `tickwire.${enc}`) {
+        // The server chose another subprotocol; follow it.
+        const got = ws.protocol.replace(/^tickwire\./, "") as Encoding;
+        if (got === "text" || got === "json" || got === "msgpack") this.encoding = this.inEncoding = got;
+      } else if (!ws.protocol) {
+        this.encoding = this.inEncoding = "text"; // no subprotocol means text
+      }
+      hooks.opened();
+    };
+    ws.onmessage = (ev) => {
+      if (sk === this.sock && !sk.done) this.receive(ev.data);
+    };
+    ws.onerror = () => {
+      if (!sk.error) sk.error = "error";
+    };
+    ws.onclose = (ev) => {
+      if (sk !== this.sock || sk.done) return;
+      // The server sends BYE, then a close frame whose reason is the BYE
+      // reason ("closed" when the peer closed first): the latter stands in
+      // for a BYE that did not arrive.
+      const fromFrame = ev.reason && ev.reason !== "closed" && ev.code !== 1006 ? ev.reason : "";
+      const bye = sk.bye || fromFrame;
+      const reason = bye || (!sk.opened ? "connection failed" : ev.reason || (sk.error || ev.code === 1006 ? "connection lost" : "closed"));
+      const opened = sk.opened;
+      this.socketEnded(sk, reason, bye);
+      if (!opened) hooks.failed?.(this.closeReason || reason);
+    };
+    return sk;
+  }
+
+  /**
+   * socketEnded handles the end of the current socket sk: reason is why
+   * it ended, bye the server's BYE reason ("" if none came).
+   */
+  private socketEnded(sk: Sock, reason: string, bye: string): void {
+    sk.done = true;
+    if (this.ending || this.state === "closed") {
+      this.finish(reason);
+      return;
+    }
+    if (this.state === "reconnecting") {
+      this.attemptFailed(reason, bye && !SEAT_HELD_REASONS.includes(bye) ? bye : "");
+      return;
+    }
+    if (this.state === "joined") {
+      const held = !bye || SEAT_HELD_REASONS.includes(bye);
+      if (held && this.#seat && this.opts.reconnect) {
+        this.startReconnect(reason);
         return;
       }
-      this.ws = ws;
-      ws.binaryType = "arraybuffer";
-      let opened = false;
-      ws.onopen = () => {
-        opened = true;
-        if (ws.protocol && ws.protocol !== `tickwire.${this.encoding}`) {
-          // The server chose another subprotocol; follow it.
-          const enc = ws.protocol.replace(/^tickwire\./, "") as Encoding;
-          if (enc === "text" || enc === "json" || enc === "msgpack") this.encoding = this.inEncoding = enc;
-        } else if (!ws.protocol) {
-          this.encoding = this.inEncoding = "text"; // no subprotocol means text
-        }
-        this.setState("open", "");
-        this.lastPing = this.lastStats = -Infinity;
-        this.maybePing(this.now());
-        resolve();
-      };
-      ws.onmessage = (ev) => this.receive(ev.data);
-      ws.onerror = () => {
-        if (!this.closeReason) this.closeReason = "error";
-      };
-      ws.onclose = (ev) => {
-        const reason = this.closeReason || ev.reason || (opened ? "closed" : "connection failed");
-        this.finish(reason);
-        if (!opened) reject(new ClosedError(reason));
-      };
-    });
+      if (bye !== "quit") {
+        this.giveUp(reason);
+        return;
+      }
+    }
+    this.finish(reason);
   }
 
   /** true while the WebSocket is open. */
@@ -437,19 +628,37 @@ export class Client {
     return this.ws !== null && this.ws.readyState === 1;
   }
 
-  /** close closes the connection at once (without QUIT). */
+  /** seatHoldMs is how long the server holds this player's seat after a drop (from SEAT), 0 if it does not. */
+  get seatHoldMs(): number {
+    return this.#seat?.holdMs ?? 0;
+  }
+
+  /**
+   * close closes the connection at once (without QUIT). It also stops a
+   * reconnect in progress (no `lost` event); the server then holds the
+   * seat until its hold ends.
+   */
   close(reason = "client closed"): void {
+    this.ending = true;
     if (!this.closeReason) this.closeReason = reason;
+    this.stopReconnect();
+    if (this.sock) this.sock.done = true;
     this.ws?.close(1000, reason.slice(0, 100));
     this.finish(this.closeReason);
   }
 
   /**
    * quit sends QUIT and resolves when the server's BYE closes the
-   * connection (or after timeoutMs, closing it then).
+   * connection (or after timeoutMs, closing it then). While reconnecting
+   * it stops the reconnect, as close() does.
    */
   quit(timeoutMs = 2000): Promise<void> {
+    if (this.state === "reconnecting") {
+      this.close("quit");
+      return Promise.resolve();
+    }
     if (!this.connected) return Promise.resolve();
+    this.ending = true;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
@@ -461,24 +670,51 @@ export class Client {
         this.close("quit timeout");
         done();
       }, timeoutMs);
-      this.send({ type: "QUIT" });
+      this.write({ type: "QUIT" }, 0);
     });
   }
 
-  private finish(reason: string): void {
-    if (this.state === "closed") return;
-    if (!this.closeReason) this.closeReason = reason;
-    const err = new ClosedError(this.closeReason);
+  /**
+   * debugDropConnection drops the WebSocket as a network failure would:
+   * no QUIT, no BYE (the server sees the connection end and holds the
+   * seat). The client reacts as to any drop: it reconnects when it holds
+   * a seat. For tests; returns false when there was no open socket.
+   */
+  debugDropConnection(): boolean {
+    const sk = this.sock;
+    if (!sk || sk.done || sk.ws.readyState > 1) return false;
+    sk.done = true; // its close event, whenever it comes, is handled here
+    sk.ws.onmessage = null;
+    try {
+      sk.ws.close(4000, "debug drop");
+    } catch {
+      // already closing
+    }
+    this.socketEnded(sk, "dropped (debug)", "");
+    return true;
+  }
+
+  private rejectPending(err: Error): void {
     for (const p of this.pending.values()) {
       if (p.timer !== undefined) clearTimeout(p.timer);
       p.reject(err);
     }
     this.pending.clear();
+  }
+
+  private finish(reason: string): void {
+    if (this.state === "closed") return;
+    this.stopReconnect();
+    if (!this.closeReason) this.closeReason = reason;
+    const err = new ClosedError(this.closeReason);
+    this.rejectPending(err);
     for (const w of this.welcomeWaiters) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       w.reject(err);
     }
     this.welcomeWaiters = [];
+    this.#seat = null;
+    this.logQueue = [];
     this.setState("closed", this.closeReason);
   }
 
@@ -491,6 +727,131 @@ export class Client {
   onState(fn: (state: ConnectionState, reason: string) => void): () => void {
     this.stateHandlers.add(fn);
     return () => this.stateHandlers.delete(fn);
+  }
+
+  private emit<E extends ClientEventName>(name: E, ev: ClientEvents[E]): void {
+    const set = this.eventHandlers.get(name);
+    if (!set) return;
+    for (const h of [...set]) this.safely(() => (h as (ev: ClientEvents[E]) => void)(ev));
+  }
+
+  // ---- reconnect ----
+
+  /** startReconnect begins getting the seat back after the joined connection dropped for reason. */
+  private startReconnect(reason: string): void {
+    const now = this.now();
+    this.rc = { attempt: 0, reason, since: now, deadline: now + this.#seat!.holdMs, timer: undefined, attemptTimer: undefined, rid: 0 };
+    this.closeReason = ""; // not closed: dropped, and coming back
+    // Nothing sent on the old connection will be answered now.
+    this.rejectPending(new ClosedError(reason));
+    // Inputs in flight may never have reached the server: forget them, and
+    // let the first ACK after the resume say where the entity is.
+    const pr = this.predicted;
+    if (pr) this.safely(() => pr.predictor.reset(pr.predictor.state));
+    this.setState("reconnecting", reason);
+    this.schedule("");
+  }
+
+  /** schedule plans the next attempt after a jittered back-off, or gives up when the hold is over. */
+  private schedule(error: string): void {
+    const rc = this.rc;
+    if (!rc) return;
+    const left = rc.deadline - this.now();
+    if (left <= 0) {
+      this.giveUp(`seat hold expired (${rc.reason}${error ? `; last attempt: ${error}` : ""})`);
+      return;
+    }
+    rc.attempt++;
+    const bound = Math.min(this.opts.reconnectMaxDelay, this.opts.reconnectDelay * 2 ** Math.min(rc.attempt - 1, 30));
+    const delay = Math.min(Math.floor(this.opts.random() * bound), Math.ceil(left));
+    rc.timer = setTimeout(() => {
+      rc.timer = undefined;
+      this.attempt(rc);
+    }, delay);
+    this.emit("reconnecting", { attempt: rc.attempt, reason: rc.reason, error, delay });
+  }
+
+  /** attempt opens a new socket and sends RESUME on it. */
+  private attempt(rc: Reconnect): void {
+    if (this.rc !== rc || this.state !== "reconnecting" || !this.#seat) return;
+    let sk: Sock;
+    try {
+      sk = this.openSocket(this.baseEncoding, {
+        opened: () => {
+          const seat = this.#seat;
+          if (this.rc !== rc || !seat) return;
+          rc.rid = this.nextRID;
+          this.nextRID = this.nextRID >= 0xffffffff ? 1 : this.nextRID + 1;
+          this.write({ type: "RESUME", user: seat.user, token: seat.token }, rc.rid);
+        },
+      });
+    } catch (e) {
+      this.attemptFailed(String((e as Error)?.message ?? e), "");
+      return;
+    }
+    rc.attemptTimer = setTimeout(() => {
+      rc.attemptTimer = undefined;
+      if (this.rc !== rc || this.sock !== sk || sk.done) return;
+      this.abandon(sk);
+      this.attemptFailed(`no answer to RESUME in ${this.opts.resumeTimeout} ms`, "");
+    }, this.opts.resumeTimeout);
+  }
+
+  /** abandon closes sk and ignores whatever it does from now on. */
+  private abandon(sk: Sock): void {
+    sk.done = true;
+    sk.ws.onmessage = null;
+    try {
+      sk.ws.close(1000, "");
+    } catch {
+      // already closed
+    }
+  }
+
+  /**
+   * attemptFailed: the attempt's socket ended (or was refused) for reason;
+   * released is a BYE reason that releases the seat, "" otherwise.
+   */
+  private attemptFailed(reason: string, released: string): void {
+    const rc = this.rc;
+    if (!rc) return;
+    if (rc.attemptTimer !== undefined) clearTimeout(rc.attemptTimer);
+    rc.attemptTimer = undefined;
+    if (this.sock && !this.sock.done) this.abandon(this.sock);
+    if (released) {
+      this.giveUp(released);
+      return;
+    }
+    this.schedule(reason);
+  }
+
+  /** resumed: WELCOME arrived on an attempt's socket. */
+  private resumed(id: number, name: string): void {
+    const rc = this.rc!;
+    this.stopReconnect();
+    this.resumes++;
+    this.closeReason = "";
+    this.setState("joined", "");
+    this.lastPing = this.lastStats = -Infinity;
+    this.emit("resumed", { id, name, attempts: rc.attempt, downtime: this.now() - rc.since });
+  }
+
+  /** giveUp ends the session for reason: `lost`, then the state closed. */
+  private giveUp(reason: string): void {
+    this.stopReconnect();
+    this.#seat = null;
+    if (this.sock && !this.sock.done) this.abandon(this.sock);
+    this.closeReason = reason;
+    this.emit("lost", { reason });
+    this.finish(reason);
+  }
+
+  private stopReconnect(): void {
+    const rc = this.rc;
+    if (!rc) return;
+    this.rc = null;
+    if (rc.timer !== undefined) clearTimeout(rc.timer);
+    if (rc.attemptTimer !== undefined) clearTimeout(rc.attemptTimer);
   }
 
   // ---- login ----
@@ -563,13 +924,20 @@ export class Client {
 
   /**
    * send validates m against the schema and sends it (with request id rid
-   * when not 0). It returns false if the connection is not open. It throws
-   * a DecodeError if m breaks a field limit, before anything is sent.
+   * when not 0). It returns false, and drops m, if the connection is not
+   * open or the client is reconnecting (see {@link ClientEvents}). It
+   * throws a DecodeError if m breaks a field limit, before anything is sent.
    */
   send(m: Message, rid = 0): boolean {
     validate(m);
+    if (this.state === "reconnecting") return false;
+    return this.write(m, rid);
+  }
+
+  /** write encodes and sends m (already valid) on the current socket; false if it is not open. */
+  private write(m: Message, rid: number): boolean {
     const ws = this.ws;
-    if (!ws || ws.readyState !== 1) return false;
+    if (!ws || ws.readyState !== 1 || !this.sock || this.sock.done) return false;
     let n: number;
     if (this.encoding === "msgpack") {
       const b = encodeMsgPack(m, rid);
@@ -625,7 +993,7 @@ export class Client {
       if (!sent) {
         this.pending.delete(rid);
         if (p.timer !== undefined) clearTimeout(p.timer);
-        reject(new ClosedError(this.closeReason || "not connected"));
+        reject(new ClosedError(this.state === "reconnecting" ? "reconnecting" : this.closeReason || "not connected"));
       }
     });
   }
@@ -678,15 +1046,21 @@ export class Client {
         continue;
       }
       this.msgsIn.add(1, now);
-      this.early(env, now);
+      if (this.state !== "joined" && env.msg.type !== "WELCOME") this.beforeLogin.add(env.msg);
+      if (!this.early(env, now)) continue;
       this.inbox.push({ env, at: now });
     }
     if (this.inbox.length > this.opts.maxQueued) this.update(now);
   }
 
-  /** early handles what must not wait for update(): RTT, answers, login, BYE. */
-  private early(env: Envelope, now: number): void {
+  /**
+   * early handles what must not wait for update(): RTT, answers, login,
+   * the seat, BYE. It returns false for a message that is not to be
+   * dispatched (SEAT: its token is a credential).
+   */
+  private early(env: Envelope, now: number): boolean {
     const m = env.msg;
+    const rc = this.rc;
     switch (m.type) {
       case "PONG": {
         const tok = m.token ?? "";
@@ -706,18 +1080,38 @@ export class Client {
       }
       case "WELCOME": {
         this.welcome = { id: m.id, name: m.name };
-        this.pending.delete(this.authRID);
-        this.setState("joined", "");
-        for (const w of this.welcomeWaiters.splice(0)) {
-          if (w.timer !== undefined) clearTimeout(w.timer);
-          w.resolve(env);
+        if (rc && this.state === "reconnecting") {
+          this.resumed(m.id, m.name);
+        } else {
+          this.pending.delete(this.authRID);
+          this.setState("joined", "");
+          for (const w of this.welcomeWaiters.splice(0)) {
+            if (w.timer !== undefined) clearTimeout(w.timer);
+            w.resolve(env);
+          }
         }
+        this.flushLogs();
         break;
       }
+      case "SEAT":
+        this.#seat = m.hold_ms > 0 && this.welcome ? { user: this.welcome.name, token: m.token, holdMs: m.hold_ms } : null;
+        return false;
       case "BYE":
-        this.closeReason = m.reason;
+        if (this.sock) this.sock.bye = m.reason;
+        if (this.state !== "reconnecting") this.closeReason = m.reason;
         break;
       case "ERR":
+        if (m.code === "rate_limited") {
+          this.rateLimited++;
+          this.emit("rate_limited", { name: (m.text ?? "").trim() });
+        }
+        if (rc && this.state === "reconnecting" && (m.code === "resume" || (env.rid !== 0 && env.rid === rc.rid))) {
+          // Refused: the token is spent or was never good; trying again
+          // would only be struck. A rate limit is worth another attempt.
+          if (m.code === "rate_limited") this.attemptFailed("rate_limited", "");
+          else this.giveUp(`resume refused: ${m.code}${m.text ? " " + m.text : ""}`);
+          return true;
+        }
         if (m.code === "join_refused") {
           for (const w of this.welcomeWaiters.splice(0)) {
             if (w.timer !== undefined) clearTimeout(w.timer);
@@ -735,19 +1129,42 @@ export class Client {
         else p.resolve(env);
       }
     }
+    return true;
+  }
+
+  /**
+   * arrivedBeforeLogin reports whether message m (as passed to a handler)
+   * arrived on its connection before WELCOME: the server's banner and
+   * other pre-login notices, on the first connection and on each resume.
+   */
+  arrivedBeforeLogin(m: object): boolean {
+    return this.beforeLogin.has(m);
   }
 
   // ---- dispatch ----
 
   /**
-   * on registers a handler for messages named name; it runs from
-   * {@link update}. Returns a function that removes it.
+   * on registers a handler for one of the client's own events (lower case:
+   * `reconnecting`, `resumed`, `lost`, `rate_limited`; see
+   * {@link ClientEvents}), which runs when the event happens, or for
+   * messages named name (upper case), which runs from {@link update}.
+   * Returns a function that removes it.
+   *
+   * ```ts
+   * c.on("reconnecting", (e) => banner(`reconnecting (attempt ${e.attempt})…`));
+   * c.on("resumed", () => banner(null));
+   * c.on("lost", (e) => showLost(e.reason));
+   * c.on("CHAT", (m) => show(m.from, m.text));
+   * ```
    */
-  on<N extends Name>(name: N, handler: Handler<N>): () => void {
-    let set = this.handlers.get(name);
-    if (!set) this.handlers.set(name, (set = new Set()));
-    set.add(handler as unknown as Handler<Name>);
-    return () => set!.delete(handler as unknown as Handler<Name>);
+  on<E extends ClientEventName>(event: E, handler: (ev: ClientEvents[E]) => void): () => void;
+  on<N extends Name>(name: N, handler: Handler<N>): () => void;
+  on(name: string, handler: (...args: never[]) => void): () => void {
+    const map = /^[a-z]/.test(name) ? this.eventHandlers : this.handlers;
+    let set = map.get(name) as Set<unknown> | undefined;
+    if (!set) map.set(name, (set = new Set()) as never);
+    set.add(handler);
+    return () => set!.delete(handler);
   }
 
   /**
@@ -889,7 +1306,7 @@ export class Client {
   }
 
   private maybePing(now: number): void {
-    if (!this.connected) return;
+    if (!this.connected || this.state === "reconnecting") return;
     if (this.opts.pingInterval > 0 && now - this.lastPing >= this.opts.pingInterval) {
       this.lastPing = now;
       this.send({ type: "PING", token: PING_PREFIX + now.toFixed(1) });
@@ -922,6 +1339,8 @@ export class Client {
       serverConns: this.server.conns,
       desyncsSent: this.desyncsSent,
       desyncsDropped: this.desyncsDropped,
+      rateLimited: this.rateLimited,
+      resumes: this.resumes,
     };
   }
 
@@ -929,29 +1348,49 @@ export class Client {
 
   /**
    * log ships a line to the server log (`LOG level text`), limited on the
-   * client to logRate lines a second (burst logBurst); lines over the limit
-   * or sent while disconnected are dropped and counted. Returns whether it
-   * was sent.
+   * client to logRate lines a second (burst logBurst). The server takes
+   * LOG only from a logged-in connection: lines logged before WELCOME, or
+   * while reconnecting, wait (at most logBurst of them) and go out on
+   * WELCOME. Lines over the limit, past the wait queue or logged after the
+   * connection closed are dropped and counted. Returns whether the line
+   * was sent or queued.
    */
   log(level: "debug" | "info" | "warn" | "error", text: string): boolean {
     if (this.inLog) return false;
     const now = this.now();
     this.logTokens = Math.min(this.opts.logBurst, this.logTokens + ((now - this.logStamp) / 1000) * this.opts.logRate);
     this.logStamp = now;
-    if (this.logTokens < 1 || !this.connected) {
+    const waits = this.state !== "joined" && this.state !== "closed";
+    if (this.logTokens < 1 || this.state === "closed" || (waits && this.logQueue.length >= Math.max(1, this.opts.logBurst))) {
       this.logsDropped++;
       return false;
     }
     this.logTokens -= 1;
+    const clean = text.replace(/\s+/g, " ").trim() || "(empty)";
+    const m: Message<"LOG"> = { type: "LOG", level, text: truncateUTF8(clean, 512) };
+    if (waits) {
+      this.logQueue.push(m);
+      return true;
+    }
+    return this.sendLog(m);
+  }
+
+  private sendLog(m: Message<"LOG">): boolean {
     this.inLog = true;
     try {
-      const clean = text.replace(/\s+/g, " ").trim() || "(empty)";
-      return this.send({ type: "LOG", level, text: truncateUTF8(clean, 512) });
+      if (this.send(m)) return true;
+      this.logsDropped++;
+      return false;
     } catch {
+      this.logsDropped++;
       return false;
     } finally {
       this.inLog = false;
     }
+  }
+
+  private flushLogs(): void {
+    for (const m of this.logQueue.splice(0)) this.sendLog(m);
   }
 
   /** reportError ships an error (or anything thrown) as `LOG error ...`. */

@@ -61,6 +61,26 @@ async function connected(opts = {}) {
   return { client, ws, clock: c };
 }
 
+/** deliverMsg delivers message m (with request id rid) to the client over ws in encoding enc. */
+function deliverMsg(ws, enc, m, rid = 0) {
+  if (enc === "msgpack") {
+    const b = encodeMsgPack(m, rid);
+    const framed = new Uint8Array(b.length + 1);
+    framed.set(b);
+    ws.deliver(framed.buffer);
+  } else ws.deliver(enc === "json" ? encodeJSON(m, rid) : encodeText(m, rid));
+}
+
+/** joined is connected, then logged in as guest-7 (the AUTH sent is cleared from ws.sent). */
+async function joined(opts = {}) {
+  const r = await connected(opts);
+  const p = r.client.loginGuest();
+  deliverMsg(r.ws, r.client.encoding, { type: "WELCOME", id: 7, name: "guest-7" });
+  await p;
+  r.ws.sent.length = 0;
+  return r;
+}
+
 test("connect offers the encoding's subprotocol and asks for array buffers", async () => {
   const { client, ws } = await connected({ encoding: "json" });
   assert.deepEqual(ws.protocols, ["tickwire.json"]);
@@ -264,7 +284,7 @@ test("bytes and messages in are counted per second", async () => {
 });
 
 test("LOG lines are rate limited on the client and truncated to 512 bytes", async () => {
-  const { client, ws, clock } = await connected({ encoding: "text", logRate: 1, logBurst: 3 });
+  const { client, ws, clock } = await joined({ encoding: "text", logRate: 1, logBurst: 3 });
   for (let i = 0; i < 5; i++) client.log("error", `boom ${i}`);
   assert.deepEqual(ws.sent, ["LOG error boom 0\n", "LOG error boom 1\n", "LOG error boom 2\n"]);
   assert.equal(client.stats().logsDropped, 2);
@@ -274,8 +294,41 @@ test("LOG lines are rate limited on the client and truncated to 512 bytes", asyn
   assert.equal(new TextEncoder().encode(m.text).length, 512);
 });
 
+test("LOG waits for WELCOME: lines logged before it go out after it, within the limit; none after close", async () => {
+  const { client, ws } = await connected({ encoding: "text", logRate: 1, logBurst: 2 });
+  assert.equal(client.log("error", "early one"), true);
+  assert.equal(client.log("warn", "early two"), true);
+  assert.equal(client.log("warn", "early three"), false, "past the burst");
+  assert.deepEqual(ws.sent, [], "nothing before login (the server answers ERR not_logged_in)");
+  const p = client.loginGuest();
+  ws.deliver("WELCOME 3 guest-3\n");
+  await p;
+  assert.deepEqual(ws.sent, ["@1 AUTH guest\n", "LOG error early one\n", "LOG warn early two\n"]);
+  assert.equal(client.stats().logsDropped, 1);
+  client.close();
+  assert.equal(client.log("error", "after"), false);
+  assert.equal(ws.sent.length, 3);
+});
+
+test("ERR rate_limited is counted, emitted as an event, dispatched to ERR handlers and rejects only its request", async () => {
+  const { client, ws } = await joined({ encoding: "text" });
+  const events = [];
+  const errs = [];
+  client.on("rate_limited", (e) => events.push(e.name));
+  client.on("ERR", (m) => errs.push(`${m.code} ${m.text}`));
+  const req = client.request({ type: "LOOK" });
+  ws.deliver("ERR rate_limited SAY\n@2 ERR rate_limited LOOK\n");
+  await assert.rejects(req, (e) => e instanceof ServerError && e.code === "rate_limited");
+  assert.deepEqual(events, ["SAY", "LOOK"]);
+  client.update();
+  assert.deepEqual(errs, ["rate_limited SAY", "rate_limited LOOK"]);
+  assert.equal(client.stats().rateLimited, 2);
+  assert.equal(client.state, "joined", "a rate limit does not end anything");
+  assert.equal(client.send({ type: "SAY", text: "still here" }), true);
+});
+
 test("captureErrors ships uncaught errors, rejections and console.error", async () => {
-  const { client, ws } = await connected({ encoding: "json", logBurst: 10 });
+  const { client, ws } = await joined({ encoding: "json", logBurst: 10 });
   const target = new EventTarget();
   const printed = [];
   target.console = { error: (...a) => printed.push(a) };
@@ -301,7 +354,7 @@ test("captureErrors ships uncaught errors, rejections and console.error", async 
 });
 
 test("a throwing handler is reported and does not stop the others", async () => {
-  const { client, ws } = await connected({ encoding: "text" });
+  const { client, ws } = await joined({ encoding: "text" });
   const seen = [];
   client.on("INFO", () => {
     throw new Error("handler bug");

@@ -162,3 +162,33 @@ test("the message ids match the server's HELP", async () => {
   }
   c.close();
 });
+
+test("a dropped connection is resumed: same id and tank, a fresh snapshot that verifies, no DESYNC, and the game carries on", async () => {
+  const c = newClient("msgpack");
+  const events = [];
+  for (const e of ["reconnecting", "resumed", "lost"]) c.on(e, (ev) => events.push([e, ev]));
+  let snapshots = 0;
+  c.on("SNAPEND", () => snapshots++);
+  await c.connect();
+  const w = await c.loginGuest();
+  await until(c, () => snapshots === 1 && !c.model.loading && [...c.model.entities()].some((e) => e.name === w.name), "the snapshot");
+  assert.ok(c.seatHoldMs > 0, "the server sent SEAT");
+  const tank = [...c.model.entities()].find((e) => e.name === w.name).id;
+  assert.equal(c.debugDropConnection(), true);
+  assert.equal(c.state, "reconnecting");
+  await until(c, () => c.state === "joined", "the resume", 15000);
+  assert.deepEqual(c.welcome, w, "the same player");
+  assert.deepEqual(events.map(([e]) => e), ["reconnecting", "resumed"]);
+  assert.equal(events[1][1].id, w.id);
+  await until(c, () => snapshots === 2 && !c.model.loading, "the fresh snapshot");
+  const own = c.model.entity(tank);
+  assert.ok(own && own.name === w.name, "the same tank");
+  const seen = [];
+  c.on("CHAT", (m) => seen.push(m.text));
+  c.send({ type: "SAY", text: "back again" });
+  await until(c, () => seen.includes("back again"), "our CHAT after the resume");
+  assert.equal(c.stats().desyncsSent, 0);
+  assert.equal(c.stats().resumes, 1);
+  await c.quit();
+  assert.equal(c.closeReason, "quit");
+});

@@ -20,6 +20,7 @@ import {
 } from "../../sdk/src/index.js";
 import { findPath, PathFollower } from "./path.js";
 import { NetGraph } from "./netgraph.js";
+import { ChestTracker } from "./chest.js";
 import { Renderer, type DrawChest, type DrawTank, type Effect, type Scene } from "./render.js";
 import * as R from "./rules.js";
 
@@ -50,6 +51,7 @@ const ui = {
   stage: $("stage"),
   canvas: $<HTMLCanvasElement>("view"),
   overlay: $("overlay"),
+  banner: $("banner"),
   status: $("status"),
   me: $("me"),
   chestPanel: $("chest"),
@@ -92,6 +94,10 @@ type Control = R.Control;
 
 /** The most inputs in flight before the page waits for ACKs (keeps a stalled link from queueing moves the server would refuse). */
 const MAX_IN_FLIGHT = 16;
+/** Click-to-open stops this many units inside the chest's reach: one step of slack. */
+const REACH_MARGIN = R.STEP_UNITS;
+/** How long an OPEN waits for the server to catch up with the predicted position, ms. */
+const SETTLE_MS = 1500;
 /** The page spends at most this share of the server's movement allowance in a burst. */
 const BANK_CAP = R.SPEED * R.MAX_BANK * 0.8;
 const STEP_MS = 1000 / R.STEP_HZ;
@@ -113,9 +119,17 @@ class Game {
   acc = 0;
   keys = new Set<string>();
   path: PathFollower | null = null;
-  pathThen = 0; // chest to open when the path ends
+  /** The chest the path leads to: it opens once the tank is within reach. */
+  approach = 0;
+  /** Where the player clicked: a chest seen there on the way (it may be out of sight at the click) is opened. */
+  clickedAt: Pos | null = null;
+  /** A chest to open as soon as the server has the tank where the page predicts it. */
+  pendingOpen: { id: number; since: number } | null = null;
   stuck = 0;
-  openChest = 0;
+  /** The chest the server has open for us, from the replicated world. */
+  readonly chests = new ChestTracker();
+  /** Set by the client's lost event: why the session is over. */
+  lostReason = "";
   lastFire = -Infinity;
   localHeading = -1;
   localHeadingAt = -Infinity;
@@ -128,14 +142,34 @@ class Game {
     this.client = client;
     client.interpolate("tank", ["heading"], { heading: 360 });
     client.on("CHAT", (m) => addLine("chat", m.text, m.from));
-    client.on("INFO", (m) => this.info(m.text));
-    client.on("ERR", (m) => addLine("err", `${m.code}${m.text ? ": " + m.text : ""}`));
+    // The server's banner (sent before login) speaks to netcat users: the
+    // page has its own welcome.
+    client.on("INFO", (m) => client.arrivedBeforeLogin(m) || addLine("info", m.text));
+    client.on("ERR", (m) => {
+      if (m.code !== "rate_limited") addLine("err", `${m.code}${m.text ? ": " + m.text : ""}`);
+    });
+    client.on("rate_limited", (e) => addLine("err", `slow down: the server dropped ${e.name || "messages"} sent too fast`));
     client.on("ZONE", () => {
       this.needsReset = true;
       this.ready = false;
       this.path = null;
-      this.openChest = 0;
+      this.approach = 0;
+      this.pendingOpen = null;
+      this.chests.reset();
       this.effects = [];
+    });
+    client.on("reconnecting", (e) => {
+      ui.banner.hidden = false;
+      ui.banner.textContent = "Connection lost: reconnecting…" + (e.attempt > 1 ? ` (attempt ${e.attempt})` : "");
+      ui.banner.title = e.error ? `${e.reason}; last attempt: ${e.error}` : e.reason;
+    });
+    client.on("resumed", (e) => {
+      ui.banner.hidden = true;
+      addLine("me", `reconnected after ${(e.downtime / 1000).toFixed(1)} s`);
+    });
+    client.on("lost", (e) => {
+      this.lostReason = e.reason;
+      ui.banner.hidden = true;
     });
     this.predictor = new Predictor<Pos, Control>({ x: 0, y: 0 }, (s, c) => R.step(this.model, s, c));
     // DRIVE seq x y proposes where the Step takes the tank; the server
@@ -160,6 +194,8 @@ class Game {
       this.needsReset = true;
       this.ready = false;
       this.path = null;
+      this.approach = 0;
+      this.pendingOpen = null;
     });
     client.on("GONE", () => {
       this.path = null;
@@ -223,14 +259,6 @@ class Game {
     return undefined;
   }
 
-  info(text: string): void {
-    addLine("info", text);
-    const closed = /^chest (\d+) closed/.exec(text);
-    if (closed && Number(closed[1]) === this.openChest) this.openChest = 0;
-    const opened = /^chest (\d+): /.exec(text);
-    if (opened) this.openChest = Number(opened[1]);
-  }
-
   event(m: Message<"EVENT">, at: number): void {
     const e = this.model.entity(m.id);
     if (!e) return;
@@ -268,15 +296,29 @@ class Game {
 
   closed(reason: string): void {
     clearInterval(this.timer);
+    ui.banner.hidden = true;
     ui.overlay.hidden = false;
     ui.overlay.replaceChildren();
-    const p = document.createElement("p");
-    p.textContent = `Disconnected: ${reason}`;
+    const h = document.createElement("p");
     const b = document.createElement("button");
-    b.textContent = "Back to login";
+    b.type = "button";
     b.onclick = () => location.reload();
-    ui.overlay.append(p, b);
-    addLine("err", `disconnected: ${reason}`);
+    if (this.lostReason) {
+      h.className = "lost";
+      h.textContent = "Connection lost";
+      const why = document.createElement("p");
+      why.className = "why";
+      why.textContent = lostText(this.lostReason);
+      b.textContent = "Log in again";
+      ui.overlay.append(h, why, b);
+      addLine("err", `connection lost: ${this.lostReason}`);
+    } else {
+      h.textContent = `Disconnected: ${reason}`;
+      b.textContent = "Back to login";
+      ui.overlay.append(h, b);
+      addLine("err", `disconnected: ${reason}`);
+    }
+    b.id = "relogin";
   }
 
   // ---- input ----
@@ -294,14 +336,24 @@ class Game {
     const p = this.predictor;
     if (!e || !this.ready || this.model.loading || this.model.get(e, "dead")) return;
     let ctl = this.keyControl();
-    if (ctl.dx || ctl.dy) this.path = null;
-    else if (this.path) {
+    if (ctl.dx || ctl.dy) {
+      this.path = null;
+      this.approach = 0;
+    } else if (this.path) {
+      // Driving to a chest: stop as soon as it is within reach and in sight.
+      if (!this.approach && this.clickedAt) this.approach = this.chestAt(this.clickedAt)?.id ?? 0;
+      const chest = this.approach ? this.model.entity(this.approach) : undefined;
+      if (chest && R.canReach(this.model, p.state, { x: chest.vals[0], y: chest.vals[1] }, REACH_MARGIN)) {
+        this.path = null;
+        this.approach = 0;
+        this.openWhenSettled(chest.id);
+        return;
+      }
       ctl = this.path.control(p.state);
       if (this.path.done) {
-        const chest = this.pathThen;
         this.path = null;
-        this.pathThen = 0;
-        if (chest) this.open(chest);
+        if (this.approach) this.openWhenSettled(this.approach);
+        this.approach = 0;
       }
     }
     if (!ctl.dx && !ctl.dy) return;
@@ -341,16 +393,28 @@ class Game {
     this.fire();
   }
 
-  nearestChest(maxDist: number): ModelEntity | undefined {
+  /** chestAt returns the chest held in the model at (or within 8 units of) p. */
+  chestAt(p: Pos): ModelEntity | undefined {
+    const chest = this.model.kindByName("chest");
+    if (!chest) return undefined;
+    for (const e of this.model.entities()) {
+      if (e.kind === chest.num && Math.hypot(e.vals[0] - p.x, e.vals[1] - p.y) <= 8) return e;
+    }
+    return undefined;
+  }
+
+  /** nearestChest returns the nearest chest the tank can open from where it is predicted to be. */
+  nearestChest(): ModelEntity | undefined {
     const chest = this.model.kindByName("chest");
     if (!chest || !this.ready) return undefined;
     const me = this.predictor.state;
     let best: ModelEntity | undefined;
-    let bestD = maxDist;
+    let bestD = Infinity;
     for (const e of this.model.entities()) {
       if (e.kind !== chest.num) continue;
-      const d = Math.hypot(e.vals[0] - me.x, e.vals[1] - me.y);
-      if (d <= bestD) {
+      const at = { x: e.vals[0], y: e.vals[1] };
+      const d = Math.hypot(at.x - me.x, at.y - me.y);
+      if (d < bestD && R.canReach(this.model, me, at)) {
         best = e;
         bestD = d;
       }
@@ -358,20 +422,43 @@ class Game {
     return best;
   }
 
+  /**
+   * openWhenSettled opens chest id once the server has caught up with the
+   * prediction (every input acknowledged), so the server checks the reach
+   * from where the page sees the tank.
+   */
+  openWhenSettled(id: number): void {
+    this.pendingOpen = { id, since: performance.now() };
+  }
+
+  /** settleOpen sends a pending OPEN when its moment has come. */
+  settleOpen(now: number): void {
+    const po = this.pendingOpen;
+    if (!po || !this.ready) return;
+    const own = this.own();
+    const settled = this.predictor.pendingCount === 0 && !!own && own.vals[0] === this.predictor.state.x && own.vals[1] === this.predictor.state.y;
+    if (!settled && now - po.since < SETTLE_MS) return;
+    this.pendingOpen = null;
+    if (this.chests.open === po.id) return;
+    this.open(po.id);
+  }
+
   open(id: number): void {
-    this.client.request({ type: "OPEN", id }).catch((err) => {
-      if (!(err instanceof ServerError)) return;
-      if (this.openChest === id) this.openChest = 0;
+    this.chests.opening(id, performance.now());
+    // Success is told by the replicated world (see ChestTracker); the
+    // request is there to hear a refusal, which carries its id.
+    this.client.request({ type: "OPEN", id }, 3000).catch((err) => {
+      if (err instanceof ServerError && err.code !== "timeout") this.chests.refused(id);
     });
   }
 
   toggleChest(): void {
-    if (this.openChest) {
+    if (this.chests.open) {
       this.client.send({ type: "CLOSE" });
       return;
     }
-    const c = this.nearestChest(R.CHEST_REACH);
-    if (c) this.open(c.id);
+    const c = this.nearestChest();
+    if (c) this.openWhenSettled(c.id);
     else addLine("info", "no chest within reach: click a chest to drive to it");
   }
 
@@ -385,15 +472,15 @@ class Game {
     if (!this.ready || z.w === 0) return;
     // A click on (or next to) a chest drives there and opens it.
     let target = at;
-    let chestId = 0;
-    const chest = this.model.kindByName("chest");
-    if (chest) {
-      for (const e of this.model.entities()) {
-        if (e.kind === chest.num && Math.hypot(e.vals[0] - at.x, e.vals[1] - at.y) <= 8) {
-          target = { x: e.vals[0], y: e.vals[1] };
-          chestId = e.id;
-        }
-      }
+    const chest = this.chestAt(at);
+    const chestId = chest?.id ?? 0;
+    if (chest) target = { x: chest.vals[0], y: chest.vals[1] };
+    this.approach = 0;
+    this.clickedAt = at;
+    if (chestId && R.canReach(this.model, this.predictor.state, target, REACH_MARGIN)) {
+      this.path = null;
+      this.openWhenSettled(chestId); // already there
+      return;
     }
     const pts = findPath(this.model, z.w, z.h, this.predictor.state, target);
     if (!pts) {
@@ -401,7 +488,7 @@ class Game {
       return;
     }
     this.path = new PathFollower(pts);
-    this.pathThen = chestId;
+    this.approach = chestId;
     this.stuck = 0;
   }
 
@@ -411,6 +498,7 @@ class Game {
   tick(now: number): void {
     this.client.update(now);
     const e = this.own();
+    this.chests.update(this.model, e, now);
     if (e) {
       const dead = this.model.get(e, "dead") !== 0;
       if (this.wasDead && !dead) {
@@ -437,6 +525,7 @@ class Game {
       this.acc -= STEP_MS;
       this.stepInput();
     }
+    this.settleOpen(now);
   }
 
   frame(now: number): void {
@@ -490,7 +579,7 @@ class Game {
           x: e.vals[0],
           y: e.vals[1],
           users: m.get(e, "users"),
-          open: e.id === this.openChest,
+          open: e.id === this.chests.open,
           inReach: !!me && Math.hypot(e.vals[0] - me.x, e.vals[1] - me.y) <= R.CHEST_REACH,
         });
       }
@@ -516,11 +605,11 @@ class Game {
   panels(): void {
     const m = this.model;
     const e = this.own();
-    const chest = this.openChest ? m.entity(this.openChest) : undefined;
+    const chest = this.chests.open ? m.entity(this.chests.open) : undefined;
     const inv = e ? [0, 1, 2, 3].map((i) => m.get(e, `inv${i}`)) : [];
     const slots = chest ? [0, 1, 2, 3, 4, 5].map((i) => m.get(chest, `slot${i}`)) : [];
     const me = this.ready ? this.predictor.state : undefined;
-    const key = JSON.stringify([e && [m.get(e, "hp"), m.get(e, "score"), m.get(e, "dead")], me, m.zone.id, this.openChest, !!chest, inv, slots]);
+    const key = JSON.stringify([e && [m.get(e, "hp"), m.get(e, "score"), m.get(e, "dead")], me, m.zone.id, this.chests.open, !!chest, inv, slots]);
     if (key === this.panelKey) return;
     this.panelKey = key;
     if (e) {
@@ -539,6 +628,20 @@ class Game {
       ...inv.map((item, i) => slotButton(item, `put ${i}`, chest ? () => this.client.send({ type: "PUT", slot: i }) : null)),
     );
   }
+}
+
+/** lostText words why a session could not be kept, for the overlay. */
+function lostText(reason: string): string {
+  if (reason.startsWith("seat hold expired")) return "The server could not be reached again in time; your tank is gone.";
+  if (reason.startsWith("resume refused")) return "The server no longer holds your seat.";
+  const known: Record<string, string> = {
+    shutdown: "The server is shutting down.",
+    banned: "This address is banned.",
+    kicked: "You were removed from the game.",
+    resumed: "You are playing in another window.",
+    seat_expired: "You were away too long; your tank is gone.",
+  };
+  return `${known[reason] ?? "The server ended the session."} (${reason})`;
 }
 
 function slotButton(item: number, label: string, onclick: (() => void) | null): HTMLElement {

@@ -106,3 +106,52 @@ export function heading(a: Pos, b: Pos): number {
   const r = Math.sign(d) * Math.round(Math.abs(d)); // Go's math.Round: half away from zero
   return (r + 360) % 360;
 }
+
+/**
+ * lineOfSight reports whether tile bx, by can be seen from tile ax, ay: no
+ * wall (and nothing outside the map) on the Bresenham line between them,
+ * the end tiles themselves excluded (arena.LineOfSight).
+ */
+export function lineOfSight(m: TileMap, ax: number, ay: number, bx: number, by: number): boolean {
+  let dx = bx - ax;
+  let dy = by - ay;
+  let sx = 1;
+  let sy = 1;
+  if (dx < 0) {
+    sx = -1;
+    dx = -dx;
+  }
+  if (dy < 0) {
+    sy = -1;
+    dy = -dy;
+  }
+  let err = dx - dy;
+  let x = ax;
+  let y = ay;
+  for (;;) {
+    if (x === bx && y === by) return true;
+    if (x !== ax || y !== ay) {
+      const t = m.tile(x, y);
+      if (t === undefined || t === TILE_WALL) return false;
+    }
+    const e2 = 2 * err;
+    if (e2 > -dy) {
+      err -= dy;
+      x += sx;
+    }
+    if (e2 < dx) {
+      err += dx;
+      y += sy;
+    }
+  }
+}
+
+/**
+ * canReach reports whether a tank at p may open the chest at c: within
+ * CHEST_REACH (less margin) and in sight, tile to tile (the arena's
+ * canReach, with the tank inside the map).
+ */
+export function canReach(m: TileMap, p: Pos, c: Pos, margin = 0): boolean {
+  if (Math.hypot(p.x - c.x, p.y - c.y) > CHEST_REACH - margin) return false;
+  return lineOfSight(m, quo(p.x, UNIT), quo(p.y, UNIT), quo(c.x, UNIT), quo(c.y, UNIT));
+}
