@@ -9,20 +9,20 @@ import (
 	"math"
 	"net"
 
-	"github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/relayproto"
 )
 
 // The MessagePack encoding of the relay workload (docs/PROTOCOL.md §3.3):
 // each message is a varint-length-prefixed frame holding uvarint(id<<1) and
-// the fields as MessagePack values. The ids come from examples/relay and the
+// the fields as MessagePack values. The ids come from package relayproto and the
 // msg package's built-ins; bots encode and parse by hand so the load
 // generator spends as little CPU as possible.
 const (
-	mpHeadJoin    = relay.IDJoin << 1
-	mpHeadJoined  = relay.IDJoined << 1
-	mpHeadMove    = relay.IDMove << 1
-	mpHeadPos     = relay.IDPos << 1
+	mpHeadJoin    = relayproto.IDJoin << 1
+	mpHeadJoined  = relayproto.IDJoined << 1
+	mpHeadMove    = relayproto.IDMove << 1
+	mpHeadPos     = relayproto.IDPos << 1
 	mpHeadErr     = msg.IDErr << 1
 	mpMaxFrame    = 4096
 	mpUseMsgPack  = "USE msgpack\n"
@@ -224,6 +224,6 @@ func (r *runner) handleFrame(b *bot, p []byte, joined *bool) error {
 		}
 		r.addErr(err.kind, err.err)
 	}
-	// Anything else (WELCOME, INFO, PONG, BYE) needs no action.
+	// Anything else (WELCOME, LIMITS, INFO, PONG, BYE) needs no action.
 	return nil
 }

@@ -83,6 +83,7 @@ var (
 	prefixPONG   = []byte("PONG")
 	// tickwire servers greet with these; the reference server does not.
 	prefixWELCOME = []byte("WELCOME ")
+	prefixLIMITS  = []byte("LIMITS ")
 	prefixINFO    = []byte("INFO ")
 )
 
@@ -116,7 +117,7 @@ func (r *runner) handleLine(b *bot, line []byte, joined *bool) error {
 			return err
 		}
 		r.addErr(err.kind, err.err)
-	case bytes.HasPrefix(line, prefixPONG), bytes.HasPrefix(line, prefixWELCOME), bytes.HasPrefix(line, prefixINFO):
+	case bytes.HasPrefix(line, prefixPONG), bytes.HasPrefix(line, prefixWELCOME), bytes.HasPrefix(line, prefixLIMITS), bytes.HasPrefix(line, prefixINFO):
 	default:
 		r.addErr("unexpected_line", fmt.Errorf("unexpected line %.80q", line))
 	}

@@ -12,6 +12,7 @@ import (
 
 	twrelay "github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/relayproto"
 	"github.com/tickwire/tickwire/server"
 	"github.com/tickwire/tickwire/transport"
 )
@@ -21,7 +22,7 @@ import (
 func startTickwireRelay(t *testing.T) (tcpAddr, httpAddr string) {
 	t.Helper()
 	reg := msg.NewRegistry()
-	twrelay.Register(reg)
+	relayproto.Register(reg)
 	srv, err := server.New(server.Config{Registry: reg, AutoLogin: true, AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, twrelay.New())
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +88,10 @@ func TestMsgPackIntRoundTrip(t *testing.T) {
 		}
 		// The Go codec must read the same bytes as the same number.
 		reg := msg.NewRegistry()
-		twrelay.Register(reg)
+		relayproto.Register(reg)
 		frame := appendMPMove(nil, 1, 2, n)
 		env, err := reg.Decode(msg.MsgPack, frame[1:], msg.ToServer)
-		if err != nil || env.Msg.(*twrelay.Move).T != n {
+		if err != nil || env.Msg.(*relayproto.Move).T != n {
 			t.Errorf("%d: codec decodes %v, %v", n, env.Msg, err)
 		}
 	}

@@ -26,9 +26,9 @@ import (
 	"strings"
 	"time"
 
-	twrelay "github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/loadtest"
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/relayproto"
 )
 
 const (
@@ -183,13 +183,13 @@ func run() error {
 	// 6. Wire size.
 	fmt.Fprintln(&rep, "\n### Wire size of one position update\n\n| message | text | JSON | MessagePack |\n|---|---|---|---|")
 	reg := msg.NewRegistry()
-	twrelay.Register(reg)
+	relayproto.Register(reg)
 	for _, m := range []struct {
 		name string
 		v    any
 	}{
-		{"relay POS id=42 x=300 y=-20 t=0", &twrelay.Pos{ID: 42, X: 300, Y: -20}},
-		{"relay POS id=1234 x=300 y=400 t=1700000000000", &twrelay.Pos{ID: 1234, X: 300, Y: 400, T: 1700000000000}},
+		{"relay POS id=42 x=300 y=-20 t=0", &relayproto.Pos{ID: 42, X: 300, Y: -20}},
+		{"relay POS id=1234 x=300 y=400 t=1700000000000", &relayproto.Pos{ID: 1234, X: 300, Y: 400, T: 1700000000000}},
 	} {
 		var sz [3]int
 		for i, e := range msg.Encodings {

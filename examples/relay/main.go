@@ -24,6 +24,7 @@ import (
 
 	"github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/relayproto"
 	"github.com/tickwire/tickwire/server"
 	"github.com/tickwire/tickwire/transport"
 )
@@ -64,7 +65,7 @@ func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	reg := msg.NewRegistry()
-	relay.Register(reg)
+	relayproto.Register(reg)
 	srv, err := server.New(server.Config{
 		TickRate:  tick,
 		Registry:  reg,

@@ -1,63 +1,22 @@
-// Package relay is the room-relay benchmark game: a fixed workload any load
-// generator can drive over the text protocol. Clients JOIN a room, then send
-// MOVE x y t; every tick each member of a room receives one POS line per
-// other member whose position changed, carrying only the latest position and
-// the opaque t its owner sent.
+// Package relay is the room-relay benchmark game on tickwire: a fixed
+// workload any load generator can drive over the text protocol. Clients JOIN
+// a room, then send MOVE x y t; every tick each member of a room receives one
+// POS line per other member whose position changed, carrying only the latest
+// position and the opaque t its owner sent. The messages are defined in
+// package relayproto (register them with relayproto.Register), which the
+// load generator shares.
 package relay
 
 import (
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/relayproto"
 	"github.com/tickwire/tickwire/server"
 )
-
-// Join enters a room.
-type Join struct {
-	Room string `tw:"room,max=32"`
-}
-
-// Joined confirms a Join: the room and your entity id.
-type Joined struct {
-	Room string `tw:"room,max=32"`
-	ID   uint64 `tw:"id"`
-}
-
-// Move sets your position; T is echoed to the other members.
-type Move struct {
-	X int32 `tw:"x"`
-	Y int32 `tw:"y"`
-	T int64 `tw:"t"`
-}
-
-// Pos is another member's latest position.
-type Pos struct {
-	ID uint64 `tw:"id"`
-	X  int32  `tw:"x"`
-	Y  int32  `tw:"y"`
-	T  int64  `tw:"t"`
-}
-
-// The relay's message ids. Load generators that encode MessagePack by hand
-// (package loadtest) use these rather than repeating the numbers.
-const (
-	IDJoin   = 32
-	IDJoined = 33
-	IDMove   = 34
-	IDPos    = 35
-)
-
-// Register defines the relay's messages in reg.
-func Register(reg *msg.Registry) {
-	msg.Define[Join](reg, msg.Info{ID: IDJoin, Name: "JOIN", Dir: msg.ToServer, Doc: "enter a room: JOIN <room>", Causes: []string{"JOINED"}})
-	msg.Define[Joined](reg, msg.Info{ID: IDJoined, Name: "JOINED", Dir: msg.ToClient, Doc: "you are in the room: JOINED <room> <id>"})
-	// MOVE is state: of several in one tick only the newest matters.
-	msg.Define[Move](reg, msg.Info{ID: IDMove, Name: "MOVE", Dir: msg.ToServer, Latest: true, Doc: "set your position: MOVE <x> <y> <t>", Causes: []string{"POS"}})
-	msg.Define[Pos](reg, msg.Info{ID: IDPos, Name: "POS", Dir: msg.ToClient, Doc: "a member's latest position: POS <id> <x> <y> <t>"})
-}
 
 type member struct {
 	p     *server.Player
 	room  *room
-	pos   Pos
+	pos   relayproto.Pos
 	moved bool
 }
 
@@ -85,7 +44,7 @@ func New() *Game {
 
 // Join admits every player; they pick a room with JOIN.
 func (g *Game) Join(t *server.Tick, p *server.Player) error {
-	p.Data = &member{p: p, pos: Pos{ID: p.ID()}}
+	p.Data = &member{p: p, pos: relayproto.Pos{ID: p.ID()}}
 	return nil
 }
 
@@ -141,21 +100,8 @@ func (g *Game) leaveRoom(m *member) {
 	}
 }
 
-func validRoom(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func (g *Game) join(t *server.Tick, p *server.Player, j *Join) error {
-	if !validRoom(j.Room) {
+func (g *Game) join(t *server.Tick, p *server.Player, j *relayproto.Join) error {
+	if !relayproto.ValidRoom(j.Room) {
 		return server.Refuse(msg.CodeBadField, "JOIN room: want 1-32 of A-Z a-z 0-9 _ -")
 	}
 	m := p.Data.(*member)
@@ -169,11 +115,11 @@ func (g *Game) join(t *server.Tick, p *server.Player, j *Join) error {
 	}
 	r.members = append(r.members, m)
 	m.room = r
-	p.Send(&Joined{Room: r.name, ID: p.ID()})
+	p.Send(&relayproto.Joined{Room: r.name, ID: p.ID()})
 	return nil
 }
 
-func (g *Game) move(t *server.Tick, p *server.Player, mv *Move) error {
+func (g *Game) move(t *server.Tick, p *server.Player, mv *relayproto.Move) error {
 	m := p.Data.(*member)
 	if m.room == nil {
 		return server.Refuse("not_joined", "JOIN a room first")

@@ -1,136 +1,101 @@
-package relay
+package relay_test
 
 import (
-	"bufio"
-	"context"
-	"io"
-	"log/slog"
-	"net"
-	"net/netip"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/relayproto"
 	"github.com/tickwire/tickwire/server"
-	"github.com/tickwire/tickwire/transport"
+	"github.com/tickwire/tickwire/servertest"
 )
 
-type peer struct {
-	t  *testing.T
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func start(t *testing.T) *transport.PipeListener {
+// start serves the relay under servertest's manual clock; connections log
+// in on connect, as the relay's main has them.
+func start(t *testing.T) *servertest.Server {
 	t.Helper()
 	reg := msg.NewRegistry()
-	Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, AutoLogin: true, AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, TickRate: 50,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := transport.NewPipeListener()
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return ln
+	relayproto.Register(reg)
+	return servertest.New(t, server.Config{Registry: reg, AutoLogin: true}, relay.New())
 }
 
-func dial(t *testing.T, ln *transport.PipeListener) *peer {
+// join dials a client in enc and puts it in room, checking JOINED.
+func join(t *testing.T, s *servertest.Server, enc msg.Encoding, room string) *servertest.Client {
 	t.Helper()
-	c, err := ln.Dial(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	p := &peer{t: t, c: c, br: bufio.NewReader(c)}
-	p.expect("WELCOME ")
-	return p
-}
-
-func (p *peer) send(line string) {
-	p.t.Helper()
-	p.c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(p.c, line+"\n"); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// expect reads lines until one starts with prefix and returns it; it fails
-// on a timeout.
-func (p *peer) expect(prefix string) string {
-	p.t.Helper()
-	p.c.SetReadDeadline(time.Now().Add(2 * time.Second))
-	for {
-		line, err := p.br.ReadString('\n')
-		if err != nil {
-			p.t.Fatalf("waiting for %q: %v", prefix, err)
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if strings.HasPrefix(line, prefix) {
-			return line
-		}
-	}
+	c := s.Dial(enc)
+	c.Login()
+	c.Send(&relayproto.Join{Room: room})
+	s.Tick()
+	c.Expect(&relayproto.Joined{Room: room, ID: c.ID()})
+	return c
 }
 
 func TestRelayDeliversLatestPositionToRoomMatesOnly(t *testing.T) {
-	ln := start(t)
-	a, b, other := dial(t, ln), dial(t, ln), dial(t, ln)
-	a.send("JOIN r1")
-	b.send("JOIN r1")
-	other.send("JOIN r2")
-	idA := strings.Fields(a.expect("JOINED r1 "))[2]
-	b.expect("JOINED r1 ")
-	other.expect("JOINED r2 ")
+	for _, enc := range []msg.Encoding{msg.Text, msg.JSON, msg.MsgPack} {
+		t.Run(enc.String(), func(t *testing.T) {
+			s := start(t)
+			a := join(t, s, enc, "r1")
+			b := join(t, s, msg.Text, "r1")
+			other := join(t, s, enc, "r2")
 
-	// Several moves; whatever ticks they land in, b's last POS for a
-	// carries the last one.
-	for i := 1; i <= 5; i++ {
-		a.send("MOVE 10 20 " + string(rune('0'+i)))
-	}
-	for {
-		f := strings.Fields(b.expect("POS " + idA + " "))
-		if f[4] == "5" {
-			if f[2] != "10" || f[3] != "20" {
-				t.Fatalf("POS %v: wrong position", f)
+			// Five moves in one tick: MOVE is Latest, so only the last one
+			// reaches the game and b hears exactly one POS.
+			for i := 1; i <= 5; i++ {
+				a.SendLine(fmt.Sprintf("MOVE 10 20 %d", i))
 			}
-			break
-		}
-	}
-	// The mover never hears its own POS, and the other room hears nothing:
-	// a PING round trip flushes anything that was going to arrive.
-	for _, p := range []*peer{a, other} {
-		p.send("PING sync")
-		p.c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		for {
-			line, err := p.br.ReadString('\n')
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.HasPrefix(line, "POS ") {
-				t.Fatalf("unexpected %q", line)
-			}
-			if strings.HasPrefix(line, "PONG sync") {
-				break
-			}
-		}
+			s.Tick()
+			b.Expect(&relayproto.Pos{ID: a.ID(), X: 10, Y: 20, T: 5})
+			b.ExpectNothing()
+			a.ExpectNothing() // never its own POS
+			other.ExpectNothing()
+
+			// Nothing moved: the next tick sends nothing.
+			s.Tick()
+			b.ExpectNothing()
+
+			// Both move in one tick: each hears the other.
+			a.Send(&relayproto.Move{X: 1, Y: 2, T: 100})
+			b.Send(&relayproto.Move{X: -5, Y: 6, T: 300})
+			s.Tick()
+			a.Expect(&relayproto.Pos{ID: b.ID(), X: -5, Y: 6, T: 300})
+			b.Expect(&relayproto.Pos{ID: a.ID(), X: 1, Y: 2, T: 100})
+			other.ExpectNothing()
+		})
 	}
 }
 
+// A member who leaves (or switches rooms) hears no more of the room, and
+// the room keeps working for those who stay.
+func TestRelayLeaving(t *testing.T) {
+	s := start(t)
+	a := join(t, s, msg.Text, "r1")
+	b := join(t, s, msg.JSON, "r1")
+	c := join(t, s, msg.MsgPack, "r1")
+	c.Drop()
+	b.SendLine("JOIN r2")
+	a.SendLine("MOVE 7 8 400")
+	s.Tick()
+	b.Expect(&relayproto.Joined{Room: "r2", ID: b.ID()})
+	b.ExpectNothing()
+
+	d := join(t, s, msg.Text, "r1")
+	a.SendLine("MOVE 9 9 401")
+	s.Tick()
+	d.Expect(&relayproto.Pos{ID: a.ID(), X: 9, Y: 9, T: 401})
+	b.ExpectNothing()
+}
+
 func TestRelayRefusals(t *testing.T) {
-	ln := start(t)
-	p := dial(t, ln)
-	p.send("MOVE 1 2 3")
-	if got := p.expect("ERR "); !strings.HasPrefix(got, "ERR not_joined") {
-		t.Errorf("MOVE before JOIN: %q", got)
-	}
-	p.send("JOIN bad/room")
-	if got := p.expect("ERR "); !strings.HasPrefix(got, "ERR bad_field") {
-		t.Errorf("bad room: %q", got)
-	}
+	s := start(t)
+	p := s.Dial(msg.Text)
+	p.Login()
+	p.SendLine("@1 MOVE 1 2 3")
+	p.SendLine("@2 JOIN bad/room")
+	s.Tick()
+	p.ExpectLine("@1 ERR not_joined")
+	p.ExpectLine("@2 ERR bad_field")
+	p.SendLine("@3 JOIN " + strings.Repeat("x", 33))
+	p.ExpectLine("@3 ERR bad_field JOIN room") // refused by the codec, before the game
 }
