@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/tickwire/tickwire/codegen"
@@ -12,8 +13,36 @@ import (
 )
 
 func init() {
-	register(&command{name: "gen", summary: "generate client code from the demo's messages: gen ts | gen vectors", run: runGen})
+	register(&command{name: "gen", summary: "generate the demo arena's client code: gen ts | gen vectors (your game's: codegen.WriteTypeScript)", run: runGen})
 }
+
+// genUsage explains whose messages gen generates, and how a game
+// generates its own.
+const genUsage = `usage: tickwire gen [-o file] ts|vectors
+
+Generates client code from the messages of the demo arena (demo/arena):
+what web/sdk/src/messages.ts and web/sdk/test/vectors.json hold.
+
+  ts       the TypeScript message module (types, schema, text/JSON/MessagePack codecs)
+  vectors  JSON test vectors: every message in every encoding, as the Go codecs write it
+
+Your own game's messages are not the arena's. Generate them from your
+registry in your module's go generate, with codegen.WriteTypeScript (and
+codegen.WriteVectors): a line
+
+  //go:generate go run ./gen
+
+next to your main, and a gen/main.go that builds your registry and calls
+
+  codegen.WriteTypeScript(reg, "web/messages.ts")
+
+"tickwire new <dir>" writes a game module with exactly that set up; run
+"go generate ./..." in it.
+
+flags:`
+
+// genOut is where gen writes its usage and, with -o -, its output.
+var genOut io.Writer = os.Stdout
 
 // demoRegistry is the message registry of the demo arena.
 func demoRegistry() *msg.Registry {
@@ -24,9 +53,10 @@ func demoRegistry() *msg.Registry {
 
 func runGen(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	fs.SetOutput(genOut)
 	out := fs.String("o", "-", "output file, - for standard output")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: tickwire gen [-o file] ts|vectors\n\n  ts       the TypeScript message module (types, schema, text/JSON/MessagePack codecs)\n  vectors  JSON test vectors: every message in every encoding, as the Go codecs write it")
+		fmt.Fprintln(fs.Output(), genUsage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -38,11 +68,9 @@ func runGen(ctx context.Context, args []string) error {
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return err
 		}
-		args = append([]string{what}, fs.Args()...)
-		fs.Parse(nil)
-		if len(args) != 1 {
+		if fs.NArg() != 0 {
 			fs.Usage()
-			return fmt.Errorf("unexpected arguments %q", args[1:])
+			return fmt.Errorf("unexpected arguments %q", fs.Args())
 		}
 		return generate(what, *out)
 	}
@@ -65,10 +93,10 @@ func generate(what, out string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown generator %q: want ts or vectors", what)
+		return fmt.Errorf("unknown generator %q: want ts or vectors (for your own game's messages, see tickwire gen --help)", what)
 	}
 	if out == "-" {
-		_, err := os.Stdout.Write(data)
+		_, err := genOut.Write(data)
 		return err
 	}
 	return os.WriteFile(out, data, 0o644)
