@@ -155,12 +155,24 @@ func (s *Server) newConn(nc net.Conn, id uint64, remote netip.Addr) *conn {
 	}
 	c.encoding.Store(uint32(c.initialEncoding()))
 	c.outEnc = c.initialEncoding()
-	_, c.lazyDL = nc.(*net.TCPConn)
+	c.lazyDL = lazyDeadlines(nc)
 	c.lastWrite.Store(now)
 	c.lastFrame.Store(now)
 	c.wdAt = now + int64(s.cfg.LoginTimeout)
 	c.watchdog = time.AfterFunc(s.cfg.LoginTimeout, c.watch)
 	return c
+}
+
+// lazyDeadliner is a transport whose write deadline may be refreshed
+// lazily, as a TCP socket's is (transport.WebSocketConn).
+type lazyDeadliner interface{ LazyDeadlines() bool }
+
+func lazyDeadlines(nc net.Conn) bool {
+	if _, ok := nc.(*net.TCPConn); ok {
+		return true
+	}
+	ld, ok := nc.(lazyDeadliner)
+	return ok && ld.LazyDeadlines()
 }
 
 func addrOf(a net.Addr) netip.Addr {

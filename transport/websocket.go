@@ -88,7 +88,17 @@ type WebSocketConn struct {
 	readCancel   context.CancelFunc // the current message's context; the library reads its body with it
 	readDeadline atomic.Int64       // unix nanoseconds; 0 = none
 
+	// Writes are bounded by one timer per connection, armed only when the
+	// deadline changes (the server moves it about once a second), rather
+	// than by a context with a deadline per Write: the library starts a
+	// context.AfterFunc for every call given a cancellable context, which
+	// was a tenth of the WebSocket path's CPU.
 	writeDeadline atomic.Int64
+	wtMu          sync.Mutex
+	wt            *time.Timer
+	wtFor         int64 // the deadline wt is armed for
+	writing       atomic.Bool
+	timedOut      atomic.Bool
 
 	closeOnce sync.Once
 }
@@ -125,9 +135,13 @@ func (wc *WebSocketConn) InitialEncoding() string {
 // length-prefixed frames) or text (for lines).
 func (wc *WebSocketConn) SetBinary(b bool) { wc.binary.Store(b) }
 
+func noCancel() {}
+
+// deadlineCtx is the context of a read: without a deadline it is
+// context.Background, which the library can watch for free.
 func deadlineCtx(ns int64) (context.Context, context.CancelFunc) {
 	if ns == 0 {
-		return context.WithCancel(context.Background())
+		return context.Background(), noCancel
 	}
 	return context.WithDeadline(context.Background(), time.Unix(0, ns))
 }
@@ -177,19 +191,64 @@ func (wc *WebSocketConn) Read(p []byte) (int, error) {
 	}
 }
 
-// Write sends p as one message.
+// Write sends p as one message. A write still blocked at the write
+// deadline closes the connection and fails with os.ErrDeadlineExceeded.
 func (wc *WebSocketConn) Write(p []byte) (int, error) {
 	typ := websocket.MessageText
 	if wc.binary.Load() {
 		typ = websocket.MessageBinary
 	}
-	ctx, cancel := deadlineCtx(wc.writeDeadline.Load())
-	defer cancel()
-	if err := wc.c.Write(ctx, typ, p); err != nil {
+	if dl := wc.writeDeadline.Load(); dl != 0 {
+		if time.Now().UnixNano() >= dl {
+			return 0, fmt.Errorf("websocket: %w", os.ErrDeadlineExceeded)
+		}
+		wc.armWriteTimer(dl)
+	}
+	wc.writing.Store(true)
+	err := wc.c.Write(context.Background(), typ, p)
+	wc.writing.Store(false)
+	if err != nil {
+		if wc.timedOut.Load() {
+			return 0, fmt.Errorf("websocket: %w", os.ErrDeadlineExceeded)
+		}
 		return 0, mapErr(err)
 	}
 	return len(p), nil
 }
+
+// armWriteTimer makes the write timer fire at dl unless it already does.
+func (wc *WebSocketConn) armWriteTimer(dl int64) {
+	wc.wtMu.Lock()
+	defer wc.wtMu.Unlock()
+	if dl == wc.wtFor {
+		return
+	}
+	wc.wtFor = dl
+	d := time.Duration(dl - time.Now().UnixNano())
+	if wc.wt == nil {
+		wc.wt = time.AfterFunc(d, wc.writeTimerFired)
+		return
+	}
+	wc.wt.Reset(d)
+}
+
+// writeTimerFired closes the connection if a write is blocked past the
+// deadline; a write that starts later checks the deadline itself.
+func (wc *WebSocketConn) writeTimerFired() {
+	dl := wc.writeDeadline.Load()
+	if !wc.writing.Load() || dl == 0 || time.Now().UnixNano() < dl {
+		return
+	}
+	wc.timedOut.Store(true)
+	wc.c.CloseNow()
+}
+
+// LazyDeadlines tells the server that setting a deadline here is cheap and
+// may be done at most about once a second rather than before every write.
+func (wc *WebSocketConn) LazyDeadlines() bool { return true }
+
+// Transport names the transport for operators' tools: "websocket".
+func (wc *WebSocketConn) Transport() string { return "websocket" }
 
 // Close starts the closing handshake with status 1000 (normal closure)
 // and returns at once; the handshake finishes (or times out inside the
@@ -217,6 +276,11 @@ func CloseStatus(reason string) websocket.StatusCode {
 // CloseStatus gives for reason, and reason as the close reason text.
 func (wc *WebSocketConn) CloseWithReason(reason string) error {
 	wc.closeOnce.Do(func() {
+		wc.wtMu.Lock()
+		if wc.wt != nil {
+			wc.wt.Stop()
+		}
+		wc.wtMu.Unlock()
 		go wc.c.Close(CloseStatus(reason), reason)
 	})
 	return nil
