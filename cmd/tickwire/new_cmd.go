@@ -199,10 +199,12 @@ func newModule(dir, module, checkout string) error {
 // findCheckout returns the tickwire checkout this binary was built from:
 // the source directory this file was compiled from (go run and go build
 // from a checkout record it), or else one the working directory is in. It
-// returns "" if neither is a checkout.
+// returns "" if neither is a checkout. A copy in the module cache (a
+// binary installed with go install ...@version) is not a checkout: the
+// game then requires that version instead.
 func findCheckout() string {
 	var starts []string
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) && !inModuleCache(file) {
 		starts = append(starts, filepath.Dir(file))
 	}
 	if wd, err := os.Getwd(); err == nil {
@@ -226,11 +228,17 @@ func findCheckout() string {
 	return ""
 }
 
+// inModuleCache reports whether a source file is in the module cache,
+// whose directories are named path@version.
+func inModuleCache(file string) bool {
+	return strings.Contains(filepath.ToSlash(file), "/pkg/mod/"+tickwireModule+"@")
+}
+
 // publishedVersion is tickwire's version when this binary was installed
 // with go install at a version, else "".
 func publishedVersion() string {
 	bi, ok := debug.ReadBuildInfo()
-	if !ok || bi.Main.Path != tickwireModule || bi.Main.Version == "" || bi.Main.Version == "(devel)" {
+	if !ok || bi.Main.Path != tickwireModule || bi.Main.Version == "" || bi.Main.Version == "(devel)" || strings.HasSuffix(bi.Main.Version, "+dirty") {
 		return ""
 	}
 	return bi.Main.Version

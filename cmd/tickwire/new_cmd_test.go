@@ -204,3 +204,12 @@ func TestGoModRequirements(t *testing.T) {
 		t.Errorf("modulePath %q", got)
 	}
 }
+
+func TestInModuleCache(t *testing.T) {
+	if !inModuleCache("/home/a/go/pkg/mod/github.com/tickwire/tickwire@v1.2.0/cmd/tickwire/new_cmd.go") || inModuleCache("/work/main/cmd/tickwire/new_cmd.go") {
+		t.Error("inModuleCache is wrong")
+	}
+	if got := findCheckout(); got == "" || !fileExists(filepath.Join(got, "cmd", "tickwire", "new_cmd.go")) {
+		t.Errorf("findCheckout = %q", got)
+	}
+}
