@@ -262,3 +262,41 @@ func ExampleDialLine() {
 	// @1 GREETING hello nc, I am guest-1
 	// [BYE quit]
 }
+
+// leaver is the hello game telling when players leave.
+type leaver struct{ *hello }
+
+func (g leaver) Leave(t *server.Tick, p *server.Player, reason error) {
+	fmt.Printf("tick %d: %s left: %v\n", t.N, p.Name(), reason)
+}
+
+func ExampleServer_Advance() {
+	test(func(t testing.TB) {
+		cfg := server.Config{Registry: helloRegistry(), SeatHold: 30 * time.Second}
+		s := servertest.New(t, cfg, leaver{newHello()})
+		c := s.Dial(msg.Text)
+		c.Login()
+		c.Drop()
+		s.Tick() // the seat is held for 30 s of the manual clock
+		s.Advance(29 * time.Second)
+		s.Tick()
+		s.Advance(time.Second)
+		s.Tick()
+	})
+	// Output:
+	// tick 4: guest-1 left: seat_expired
+}
+
+func ExampleClient_Close() {
+	test(func(t testing.TB) {
+		s := servertest.New(t, server.Config{Registry: helloRegistry()}, leaver{newHello()})
+		c := s.Dial(msg.JSON)
+		c.Login()
+		c.Close()
+		s.Tick()
+		fmt.Println("closed")
+	})
+	// Output:
+	// tick 2: guest-1 left: quit
+	// closed
+}
