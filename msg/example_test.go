@@ -30,7 +30,7 @@ func ExampleDefine() {
 	// GOTO x y [note...]
 	// GOTO {X:10 Y:20 Note:meet me here} rid=3 err=<nil>
 	// GOTO {X:1 Y:2 Note:} err=<nil>
-	// bad_field GOTO x: must be <= 4095
+	// bad_field GOTO x: must be <= 4095, got 5000; valid: 0 to 4095 (usage: GOTO x y [note...]) - walk to x y
 }
 
 func ExampleCodec_Append() {

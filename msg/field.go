@@ -213,33 +213,56 @@ func uintMax(bits int) uint64 {
 func (f *field) checkInt(v int64, bits int) error {
 	lo, hi := intRange(bits)
 	if v < lo || v > hi {
-		return &FieldError{f.Name, fmt.Sprintf("%d overflows int%d", v, bits)}
+		return &FieldError{f.Name, fmt.Sprintf("%d overflows int%d%s", v, bits, f.rangeOr(float64(lo), float64(hi)))}
 	}
 	return f.checkRange(float64(v))
 }
 
 func (f *field) checkUint(v uint64, bits int) error {
 	if v > uintMax(bits) {
-		return &FieldError{f.Name, fmt.Sprintf("%d overflows uint%d", v, bits)}
+		return &FieldError{f.Name, fmt.Sprintf("%d overflows uint%d%s", v, bits, f.rangeOr(0, float64(uintMax(bits))))}
 	}
 	return f.checkRange(float64(v))
 }
 
 func (f *field) checkFloat(v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return &FieldError{f.Name, "must be a finite number"}
+		return &FieldError{f.Name, "must be a finite number" + f.rangeText()}
 	}
 	return f.checkRange(v)
 }
 
 func (f *field) checkRange(v float64) error {
 	if f.HasMin && v < f.Min {
-		return &FieldError{f.Name, fmt.Sprintf("must be >= %s", fmtNum(f.Min))}
+		return &FieldError{f.Name, fmt.Sprintf("must be >= %s, got %s%s", fmtNum(f.Min), fmtNum(v), f.rangeText())}
 	}
 	if f.HasMax && v > f.Max {
-		return &FieldError{f.Name, fmt.Sprintf("must be <= %s", fmtNum(f.Max))}
+		return &FieldError{f.Name, fmt.Sprintf("must be <= %s, got %s%s", fmtNum(f.Max), fmtNum(v), f.rangeText())}
 	}
 	return nil
+}
+
+// rangeText names the values f's limits allow, for an error text:
+// "; valid: 0 to 1000", or "" when the field declares no limits.
+func (f *field) rangeText() string {
+	switch {
+	case f.HasMin && f.HasMax:
+		return "; valid: " + fmtNum(f.Min) + " to " + fmtNum(f.Max)
+	case f.HasMin:
+		return "; valid: " + fmtNum(f.Min) + " or more"
+	case f.HasMax:
+		return "; valid: up to " + fmtNum(f.Max)
+	}
+	return ""
+}
+
+// rangeOr is rangeText, or the range lo to hi of the field's type when it
+// declares no limits.
+func (f *field) rangeOr(lo, hi float64) string {
+	if r := f.rangeText(); r != "" {
+		return r
+	}
+	return "; valid: " + fmtNum(lo) + " to " + fmtNum(hi)
 }
 
 func (f *field) checkLen(n int) error {
@@ -248,7 +271,7 @@ func (f *field) checkLen(n int) error {
 		if f.Kind == KindSlice {
 			unit = "elements"
 		}
-		return &FieldError{f.Name, fmt.Sprintf("longer than %d %s", f.MaxLen, unit)}
+		return &FieldError{f.Name, fmt.Sprintf("longer than %d %s (got %d)", f.MaxLen, unit, n)}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package msg
 
 import (
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -178,9 +179,9 @@ type textErr string
 func (e textErr) Error() string { return string(e) }
 
 const (
-	errQuoteInToken = textErr(`a quote may only start an argument`)
-	errUnterminated = textErr(`unterminated quoted string`)
-	errBadEscape    = textErr(`bad escape in quoted string`)
+	errQuoteInToken = textErr(`a quote may only start an argument: write "a b", not a"b"`)
+	errUnterminated = textErr(`unterminated quoted string: end it with a " before the end of the line`)
+	errBadEscape    = textErr(`bad escape in quoted string: inside quotes use \" \\ \n \r \t or \xHH (two hex digits)`)
 	errAfterQuote   = textErr(`a quoted string must be followed by a space or the end of the line`)
 )
 
@@ -271,7 +272,7 @@ func checkASCII(data []byte) (int, bool) {
 func (r *Registry) decodeText(data []byte) (Envelope, error) {
 	var env Envelope
 	if i, ok := checkASCII(data); !ok {
-		return env, badSyntax(0, "byte 0x%02x at offset %d: text lines must be printable ASCII", data[i], i)
+		return env, badSyntax(0, "%s", notASCII(data, i))
 	}
 	s := textScanner{line: string(data)}
 	name, _, err := s.token()
@@ -281,7 +282,7 @@ func (r *Registry) decodeText(data []byte) (Envelope, error) {
 	if strings.HasPrefix(name, "@") {
 		rid, perr := strconv.ParseUint(name[1:], 10, 32)
 		if perr != nil || rid == 0 {
-			return env, badSyntax(0, "bad request id %q: want @1..@%d", name, uint64(MaxRID))
+			return env, badSyntax(0, "bad request id %s: want @1..@%d before the command, e.g. @7 PING", clip(name), uint64(MaxRID))
 		}
 		env.RID = uint32(rid)
 		if name, _, err = s.token(); err != nil {
@@ -289,12 +290,12 @@ func (r *Registry) decodeText(data []byte) (Envelope, error) {
 		}
 	}
 	if name == "" {
-		return env, badSyntax(env.RID, "missing message name")
+		return env, badSyntax(env.RID, "missing message name: a line is [@n ]NAME [args...], e.g. @7 PING")
 	}
 	t, ok := r.ByName(name)
 	if !ok {
 		return env, &DecodeError{Code: CodeUnknownMessage, RID: env.RID,
-			Reason: "unknown command " + strconv.Quote(name) + "; send HELP for the list"}
+			Reason: "unknown command " + clip(name) + "; send HELP for the list" + r.suggest(name)}
 	}
 	env.Type = t
 	ptr, v := t.newValue()
@@ -306,7 +307,7 @@ func (r *Registry) decodeText(data []byte) (Envelope, error) {
 				break
 			}
 			return env, &DecodeError{Code: CodeBadField, Name: t.Name, Field: f.Name, RID: env.RID,
-				Reason: "missing (usage: " + t.Usage() + ")"}
+				Reason: withUsage(t, "missing")}
 		}
 		if f.Rest {
 			var val string
@@ -320,26 +321,153 @@ func (r *Registry) decodeText(data []byte) (Envelope, error) {
 				s.pos = len(s.line)
 			}
 			if err != nil {
-				return env, fieldErr(t, env.RID, &FieldError{f.Name, err.Error()})
+				return env, textFieldErr(t, env.RID, &FieldError{f.Name, err.Error()})
 			}
 			if err := f.checkLen(len(val)); err != nil {
-				return env, fieldErr(t, env.RID, err)
+				return env, textFieldErr(t, env.RID, err)
 			}
 			v.Field(f.index).SetString(val)
 			continue
 		}
 		tok, quoted, err := s.token()
 		if err != nil {
-			return env, fieldErr(t, env.RID, &FieldError{f.Name, err.Error()})
+			return env, textFieldErr(t, env.RID, &FieldError{f.Name, err.Error()})
 		}
 		if err := setTextField(f, v.Field(f.index), tok, quoted); err != nil {
-			return env, fieldErr(t, env.RID, err)
+			return env, textFieldErr(t, env.RID, err)
 		}
 	}
 	if !s.done() {
-		return env, badSyntax(env.RID, "%s: too many arguments (usage: %s)", t.Name, t.Usage())
+		return env, badSyntax(env.RID, "%s: %s", t.Name, tooMany(t))
 	}
 	return env, nil
+}
+
+// Error texts. Every refusal of a text line says what would have been
+// valid: the command's usage and what it does, the range of a number, the
+// escapes of a quoted string. They are for people typing; programs go by
+// the ERR code.
+
+// maxEcho is how much of a refused token an error text repeats.
+const maxEcho = 24
+
+// clip quotes s for an error text, cut to maxEcho bytes.
+func clip(s string) string {
+	if len(s) > maxEcho {
+		return strconv.Quote(s[:maxEcho]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// withUsage appends t's usage and, when it has one, its description to an
+// error reason, so the text names what the command takes.
+func withUsage(t *Type, reason string) string {
+	reason += " (usage: " + t.Usage() + ")"
+	if t.Doc != "" {
+		reason += " - " + t.Doc
+	}
+	return reason
+}
+
+// textFieldErr is fieldErr for the text encoding: the reason ends with the
+// command's usage and description.
+func textFieldErr(t *Type, rid uint32, err error) *DecodeError {
+	de := fieldErr(t, rid, err)
+	de.Reason = withUsage(t, de.Reason)
+	return de
+}
+
+// tooMany explains a line with more arguments than t has fields.
+func tooMany(t *Type) string {
+	if t.ID == IDAuth {
+		// The classic mistake: a password typed on the game port.
+		return "too many arguments (usage: " + t.Usage() + ") - AUTH takes a user name and a one-time token, " +
+			"never a password: passwords go to the account service over HTTPS (POST /v1/login), which answers " +
+			"with the token; or log in with AUTH guest"
+	}
+	reason := withUsage(t, "too many arguments")
+	if n := len(t.fields); n > 0 && t.fields[n-1].Kind == KindString && !t.fields[n-1].Rest {
+		reason += `; put a string with spaces in double quotes: "a b"`
+	}
+	return reason
+}
+
+// notASCII explains a text line holding byte data[i], which is not
+// printable ASCII.
+func notASCII(data []byte, i int) string {
+	c := data[i]
+	s := fmt.Sprintf("byte 0x%02x at offset %d: text lines must be printable ASCII", c, i)
+	switch {
+	case c == '\t':
+		return s + `; a tab is \t inside double quotes, or use spaces`
+	case c == 0x1b:
+		return s + "; that was an escape sequence (an arrow or other special key?): type commands and arguments only"
+	case c < ' ' || c == 0x7f:
+		return s + "; control characters cannot be typed on a text line"
+	}
+	// A UTF-8 character: show its escapes.
+	n := 1
+	for n < 4 && i+n < len(data) && data[i+n]&0xc0 == 0x80 {
+		n++
+	}
+	var esc strings.Builder
+	for _, b := range data[i : i+n] {
+		fmt.Fprintf(&esc, `\x%02x`, b)
+	}
+	return s + fmt.Sprintf(`; write other characters inside double quotes as \xHH escapes of their UTF-8 bytes (here %s), e.g. SAY "caf\xc3\xa9", or switch to JSON (USE json), whose strings are UTF-8`, esc.String())
+}
+
+// suggest returns "; did you mean X?" for the client command closest to
+// name, or "".
+func (r *Registry) suggest(name string) string {
+	if len(name) > 24 {
+		return ""
+	}
+	up := strings.ToUpper(name)
+	best, bestD := "", 3
+	for _, t := range r.Types() {
+		if t.Dir&ToServer == 0 {
+			continue
+		}
+		d := editDistance(up, t.Name)
+		if strings.HasPrefix(t.Name, up) && len(up) >= 2 {
+			d = min(d, 1)
+		}
+		if d < bestD || (d == bestD && best != "" && t.Name < best) {
+			best, bestD = t.Name, d
+		}
+	}
+	if best == "" || bestD > max(1, len(up)/4) {
+		return ""
+	}
+	return "; did you mean " + best + "?"
+}
+
+// editDistance is the optimal string alignment distance between a and b
+// (ASCII): insertions, deletions, substitutions and swaps of two adjacent
+// letters each count one.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 func setTextField(f *field, fv reflect.Value, tok string, quoted bool) error {
@@ -352,7 +480,7 @@ func setTextField(f *field, fv reflect.Value, tok string, quoted bool) error {
 		return nil
 	case KindSlice:
 		if quoted {
-			return &FieldError{f.Name, "a list is not quoted"}
+			return &FieldError{f.Name, "a list is not quoted: write 1,2,3, or - for an empty list"}
 		}
 		if tok == "-" {
 			fv.Set(reflect.MakeSlice(fv.Type(), 0, 0))
@@ -374,7 +502,7 @@ func setTextField(f *field, fv reflect.Value, tok string, quoted bool) error {
 		return nil
 	}
 	if quoted {
-		return &FieldError{f.Name, "a " + f.Kind.String() + " is not quoted"}
+		return &FieldError{f.Name, "a " + f.Kind.String() + " is not quoted: write 5, not \"5\""}
 	}
 	return setTextScalar(f, f.Kind, fv, tok)
 }
@@ -388,12 +516,12 @@ func setTextScalar(f *field, k Kind, fv reflect.Value, tok string) error {
 		case "false", "0":
 			fv.SetBool(false)
 		default:
-			return &FieldError{f.Name, "want true or false, got " + strconv.Quote(tok)}
+			return &FieldError{f.Name, "want true or false, got " + clip(tok)}
 		}
 	case KindInt:
 		n, err := strconv.ParseInt(tok, 10, 64)
 		if err != nil {
-			return &FieldError{f.Name, "want an integer, got " + strconv.Quote(tok)}
+			return &FieldError{f.Name, "want an integer, got " + clip(tok) + f.rangeText()}
 		}
 		if err := f.checkInt(n, f.Bits); err != nil {
 			return err
@@ -402,7 +530,7 @@ func setTextScalar(f *field, k Kind, fv reflect.Value, tok string) error {
 	case KindUint:
 		n, err := strconv.ParseUint(tok, 10, 64)
 		if err != nil {
-			return &FieldError{f.Name, "want an unsigned integer, got " + strconv.Quote(tok)}
+			return &FieldError{f.Name, "want an unsigned integer, got " + clip(tok) + f.rangeText()}
 		}
 		if err := f.checkUint(n, f.Bits); err != nil {
 			return err
@@ -411,7 +539,7 @@ func setTextScalar(f *field, k Kind, fv reflect.Value, tok string) error {
 	case KindFloat:
 		x, err := strconv.ParseFloat(tok, f.Bits)
 		if err != nil {
-			return &FieldError{f.Name, "want a number, got " + strconv.Quote(tok)}
+			return &FieldError{f.Name, "want a number, got " + clip(tok) + f.rangeText()}
 		}
 		if err := f.checkFloat(x); err != nil {
 			return err

@@ -381,7 +381,7 @@ func TestTextCommandsReadable(t *testing.T) {
 		text = append(text, n.Text)
 	}
 	all := strings.Join(text, "\n")
-	for _, want := range []string{"you: tank", "inventory:", "map from tile", "@"} {
+	for _, want := range []string{"you: tank", "inventory:", "map x ", "@"} {
 		if !strings.Contains(all, want) {
 			t.Fatalf("missing %q in:\n%s", want, all)
 		}

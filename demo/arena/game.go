@@ -31,6 +31,8 @@ const (
 const (
 	ChestUsers = replica.FieldFirst + iota // how many tanks have it open
 	ChestSlot0                             // ChestSlot0 .. +ChestSlots-1: visible to those with it open
+	// ChestLocked is 1 while the chest is locked: OPEN then needs a key.
+	ChestLocked = ChestSlot0 + ChestSlots
 )
 
 // Inventory and chest sizes.
@@ -46,6 +48,15 @@ const (
 	EvDie  = 2 // the tank was destroyed; value: the id of the shooter
 )
 
+// Item codes of inventory and chest slots; 0 is empty.
+const (
+	ItemGold   = 1 // scores GoldScore when taken
+	ItemGem    = 2 // scores GemScore when taken
+	ItemAmmo   = 3 // APPLY: HeavyShells shells that do double damage
+	ItemMedkit = 4 // APPLY: heals MedkitHeal
+	ItemKey    = 5 // opens a locked chest (used up)
+)
+
 // ItemNames names the item codes of inventory and chest slots; 0 is
 // empty.
 var ItemNames = []string{"-", "gold", "gem", "ammo", "medkit", "key"}
@@ -54,12 +65,12 @@ var ItemNames = []string{"-", "gold", "gem", "ammo", "medkit", "key"}
 var Kinds = []replica.KindDef{
 	{Name: "tank", Fields: []string{"heading", "hp", "dead", "score", "inv0", "inv1", "inv2", "inv3"},
 		Events: []replica.EventDef{{Name: "hit", Merge: replica.MergeSum}, {Name: "fire", Merge: replica.MergeLast}, {Name: "die", Merge: replica.MergeLast}}},
-	{Name: "chest", Fields: []string{"users", "slot0", "slot1", "slot2", "slot3", "slot4", "slot5"}},
+	{Name: "chest", Fields: []string{"users", "slot0", "slot1", "slot2", "slot3", "slot4", "slot5", "locked"}},
 }
 
 const (
 	tankPublic  = uint16(1<<TankInv0 - 1)
-	chestPublic = uint16(1<<ChestSlot0 - 1)
+	chestPublic = uint16(1<<ChestSlot0-1) | 1<<ChestLocked
 )
 
 type tank struct {
@@ -70,6 +81,8 @@ type tank struct {
 	readyAt   uint64 // tick the gun may fire again
 	ctl       Control
 	ctlUntil  uint64
+	shells    int              // heavy shells loaded (APPLY ammo)
+	aim       replica.EntityID // the tank the gun follows (AIM), or 0
 }
 
 type player struct {
@@ -81,11 +94,22 @@ type player struct {
 	offences     int
 	firstOffence uint64
 	open         replica.EntityID // open chest, or 0
+
+	// Human mode (human.go): the viewer's output goes to narr, which
+	// turns it into readable lines, instead of to the connection.
+	human     bool
+	narr      *narrator
+	connected bool   // false while the seat is held
+	lastInput uint64 // tick of the last game message
+	warned    bool   // the idle warning went out since lastInput
+	watch     uint64 // WATCH period in ticks, or 0
+	nextWatch uint64 // tick of the next WATCH line
 }
 
 type chest struct {
-	id   replica.EntityID
-	zone *zoneMap
+	id       replica.EntityID
+	zone     *zoneMap
+	lockable bool // relocks when it is restocked
 }
 
 // sim is the arena's rules, independent of server.Player so that tests and
@@ -100,7 +124,9 @@ type sim struct {
 	tanks    map[replica.EntityID]*tank
 	tankList []*tank
 	chests   map[replica.EntityID]*chest
+	chestIDs []replica.EntityID // in creation order, for restocking
 	rng      *rand.Rand
+	loot     *rand.Rand // restocking, apart from rng so bots drive as before
 	n        uint64
 	dt       time.Duration
 }
@@ -128,6 +154,7 @@ func (g *sim) init(o options) error {
 	g.tanks = map[replica.EntityID]*tank{}
 	g.chests = map[replica.EntityID]*chest{}
 	g.rng = rand.New(rand.NewPCG(o.seed, 0x7a11))
+	g.loot = rand.New(rand.NewPCG(o.seed, 0x100f))
 	g.dt = tickDuration
 	for id := 1; id <= len(zones); id++ {
 		z := zones[id]
@@ -138,10 +165,18 @@ func (g *sim) init(o options) error {
 			cid := g.w.Spawn(KindChest, id, center(c.x), center(c.y), "chest")
 			for s := 0; s < ChestSlots; s++ {
 				if g.rng.IntN(2) == 0 {
-					g.w.Set(cid, ChestSlot0+s, int32(1+g.rng.IntN(len(ItemNames)-1)))
+					item := int32(1 + g.rng.IntN(len(ItemNames)-1))
+					if c.locked && item == ItemGold {
+						item = ItemGem // a locked chest is worth the key
+					}
+					g.w.Set(cid, ChestSlot0+s, item)
 				}
 			}
-			g.chests[cid] = &chest{id: cid, zone: z}
+			if c.locked {
+				g.w.Set(cid, ChestLocked, 1)
+			}
+			g.chests[cid] = &chest{id: cid, zone: z, lockable: c.locked}
+			g.chestIDs = append(g.chestIDs, cid)
 		}
 	}
 	for i := 0; i < o.bots; i++ {
@@ -195,17 +230,36 @@ func (g *sim) pos(id replica.EntityID) Point {
 
 func (t *tank) dead() bool { return t.respawnAt != 0 }
 
+// join gives p a tank. A text connection starts in human mode, JSON and
+// MessagePack ones in sync mode.
 func (g *sim) join(p peer) *player {
-	pl := &player{peer: p, bank: Speed * MaxBank}
+	pl := &player{peer: p, bank: Speed * MaxBank, human: p.Encoding() == msg.Text, connected: true, lastInput: g.n}
 	pl.tank = g.spawnTank(g.zones[1], p.Name(), pl)
-	pl.view = g.w.AddViewer(p)
-	pl.view.Data = pl
-	pl.view.Follow(pl.tank.id)
+	g.attach(pl)
 	g.players[p.ID()] = pl
 	g.order = append(g.order, pl)
 	g.tellSpawn(pl)
-	p.Send(&msg.Notice{Text: fmt.Sprintf("you drive tank %d in zone 1 (%s); LOOK to look around, HELP for commands", pl.tank.id, g.zones[1].name)})
+	at := g.pos(pl.tank.id)
+	p.Send(&msg.Notice{Text: fmt.Sprintf("you drive tank %d in zone 1 (%s) at tile %d,%d; LOOK to look around, HELP for commands",
+		pl.tank.id, g.zones[1].name, at.X/Unit, at.Y/Unit)})
+	if pl.human {
+		p.Send(&msg.Notice{Text: "human mode: you get readable lines, not the sync stream (MODE sync turns it on); AIM <tank id> then FIRE to shoot, OPEN <chest id> to open a chest"})
+	}
 	return pl
+}
+
+// attach gives pl a viewer that follows its tank: its output goes to the
+// connection in sync mode, or to a narrator in human mode.
+func (g *sim) attach(pl *player) {
+	var out replica.Sender = pl.peer
+	pl.narr = nil
+	if pl.human {
+		pl.narr = newNarrator(g, pl)
+		out = pl.narr
+	}
+	pl.view = g.w.AddViewer(out)
+	pl.view.Data = pl
+	pl.view.Follow(pl.tank.id)
 }
 
 func (g *sim) leave(p peer) {
@@ -233,6 +287,7 @@ func (g *sim) disconnect(p peer) {
 	g.closeChest(pl, false)
 	// A removed viewer is sent nothing; Ack on it (a respawn) is harmless.
 	g.w.RemoveViewer(pl.view)
+	pl.connected = false
 }
 
 // reconnect is called when p resumed its seat on a new connection, whose
@@ -245,9 +300,11 @@ func (g *sim) reconnect(p peer) {
 	}
 	g.w.RemoveViewer(pl.view)
 	pl.peer = p
-	pl.view = g.w.AddViewer(p)
-	pl.view.Data = pl
-	pl.view.Follow(pl.tank.id)
+	pl.connected, pl.lastInput, pl.warned = true, g.n, false
+	if p.Encoding() != msg.Text {
+		pl.human = false // a program resumed: JSON and MessagePack get sync
+	}
+	g.attach(pl)
 	pl.view.Ack(pl.lastSeq)
 	g.tellSpawn(pl)
 	at := g.pos(pl.tank.id)
@@ -270,6 +327,10 @@ func (g *sim) begin(n uint64, dt time.Duration) {
 	refill := Speed * dt.Seconds()
 	for _, pl := range g.order {
 		pl.bank = math.Min(pl.bank+refill, Speed*MaxBank)
+		if pl.human && pl.connected && pl.peer.Encoding() != msg.Text {
+			// A program switched encoding with USE: it wants sync.
+			g.setMode(pl, false)
+		}
 	}
 	for _, t := range g.tankList {
 		if t.respawnAt != 0 && n >= t.respawnAt {
@@ -278,12 +339,18 @@ func (g *sim) begin(n uint64, dt time.Duration) {
 			g.w.SetPos(t.id, x, y)
 			g.w.Set(t.id, TankHP, MaxHP)
 			g.w.Set(t.id, TankDead, 0)
-			if t.owner != nil {
+			if pl := t.owner; pl != nil {
 				// Tell the client's predictor where it is now.
-				t.owner.view.Ack(t.owner.lastSeq)
-				g.tellSpawn(t.owner)
+				pl.view.Ack(pl.lastSeq)
+				g.tellSpawn(pl)
+				if pl.human {
+					g.note(pl, "your tank is back: respawned at tile %d,%d in zone %d (%s) with %d hp", x/Unit, y/Unit, t.zone.id, t.zone.name, MaxHP)
+				}
 			}
 		}
+	}
+	if n%g.ticksFor(RestockPeriod) == 0 {
+		g.restock()
 	}
 }
 
@@ -299,9 +366,32 @@ func (g *sim) end() {
 		if pl.open != 0 && !g.canReach(pl, pl.open) {
 			g.closeChest(pl, true)
 		}
+		g.track(pl)
 	}
 	g.w.Flush()
+	for _, pl := range g.order {
+		if pl.connected {
+			g.afterFlush(pl)
+		}
+	}
 }
+
+// ticksFor converts d to ticks at the current tick rate (at least 1).
+func (g *sim) ticksFor(d time.Duration) uint64 {
+	return max(uint64(d/g.dt), 1)
+}
+
+// note sends pl one INFO line, cut to INFO's limit.
+func (g *sim) note(pl *player, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	if len(text) > maxNote {
+		text = text[:maxNote-3] + "..."
+	}
+	pl.peer.Send(&msg.Notice{Text: text})
+}
+
+// maxNote is the longest INFO text the arena sends (INFO allows 1024).
+const maxNote = 1000
 
 func (g *sim) driveBot(t *tank) {
 	if g.n >= t.ctlUntil {
@@ -326,6 +416,7 @@ func (g *sim) handle(p peer, m any) error {
 	if pl == nil {
 		return nil
 	}
+	pl.lastInput, pl.warned = g.n, false
 	switch m := m.(type) {
 	case *Move:
 		if err := g.move(pl, Point{m.X, m.Y}, 0); err != nil {
@@ -336,14 +427,27 @@ func (g *sim) handle(p peer, m any) error {
 	case *Drive:
 		pl.lastSeq = m.Seq
 		pl.view.Ack(m.Seq)
-		return g.move(pl, Point{m.X, m.Y}, m.Seq)
+		err := g.move(pl, Point{m.X, m.Y}, m.Seq)
+		if pl.human {
+			g.tellPos(pl) // the ACK goes to the narrator: answer as MOVE does
+		}
+		return err
 	case *Go:
 		return g.goDir(pl, m)
 	case *Turn:
 		if pl.tank.dead() {
 			return errDead
 		}
+		pl.tank.aim = 0
 		g.w.Set(pl.tank.id, TankHeading, m.Deg)
+	case *Aim:
+		return g.aimAt(pl, replica.EntityID(m.ID))
+	case *Apply:
+		return g.apply(pl, m.Item)
+	case *Mode:
+		return g.mode(pl, m.Mode)
+	case *Watch:
+		g.setWatch(pl, m.Seconds)
 	case *Fire:
 		return g.fire(pl)
 	case *Open:
@@ -445,14 +549,17 @@ func (g *sim) move(pl *player, to Point, seq uint32) error {
 var directions = map[string]Control{
 	"n": {0, -1}, "s": {0, 1}, "e": {1, 0}, "w": {-1, 0},
 	"ne": {1, -1}, "nw": {-1, -1}, "se": {1, 1}, "sw": {-1, 1},
+	"north": {0, -1}, "south": {0, 1}, "east": {1, 0}, "west": {-1, 0},
+	"northeast": {1, -1}, "northwest": {-1, -1}, "southeast": {1, 1}, "southwest": {-1, 1},
 }
 
 // goDir drives up to n tiles in a direction, stopping at walls and at the
 // edge of the tank's allowance: a server-side intention, never suspicious.
+// When it stops short it says why.
 func (g *sim) goDir(pl *player, m *Go) error {
 	c, ok := directions[strings.ToLower(m.Dir)]
 	if !ok {
-		return server.Refuse(msg.CodeBadField, "GO dir: want n, s, e, w, ne, nw, se or sw")
+		return server.Refuse(msg.CodeBadField, "GO dir: want n, s, e, w, ne, nw, se or sw (or north, south, east, west, northeast, northwest, southeast, southwest), got %q", m.Dir)
 	}
 	if pl.tank.dead() {
 		return errDead
@@ -464,18 +571,31 @@ func (g *sim) goDir(pl *player, m *Go) error {
 	if c.DX != 0 && c.DY != 0 {
 		scale = math.Sqrt2
 	}
+	why := ""
 	for i := int32(1); i <= tiles*Unit; i++ {
 		next := Point{from.X + int32(c.DX)*i, from.Y + int32(c.DY)*i}
-		if float64(i)*scale > pl.bank || !PathClear(pl.tank.zone, to, next) {
+		if float64(i)*scale > pl.bank {
+			why = fmt.Sprintf("the tank drives at most %d tiles a second; GO again in a moment", Speed/Unit)
+			break
+		}
+		if !PathClear(pl.tank.zone, to, next) {
+			why = "a wall is in the way"
 			break
 		}
 		to = next
 	}
 	if to == from {
-		return server.Refuse("blocked", "cannot drive %s from %d,%d", m.Dir, from.X, from.Y)
+		if why == "a wall is in the way" {
+			return server.Refuse("blocked", "cannot drive %s from %d,%d (tile %d,%d): a wall is in the way; LOOK shows the map", m.Dir, from.X, from.Y, from.X/Unit, from.Y/Unit)
+		}
+		return server.Refuse("blocked", "cannot drive %s from %d,%d yet: %s", m.Dir, from.X, from.Y, why)
 	}
 	err := g.move(pl, to, 0)
 	g.tellPos(pl)
+	if err == nil && why != "" {
+		moved := float64(max(abs32(to.X-from.X), abs32(to.Y-from.Y))) / Unit
+		g.note(pl, "stopped after %.1f of %d tiles: %s", moved, tiles, why)
+	}
 	return err
 }
 
@@ -485,22 +605,34 @@ func (g *sim) fire(pl *player) error {
 		return errDead
 	}
 	if g.n < t.readyAt {
-		return server.Refuse("reloading", "the gun is ready in %d ticks", t.readyAt-g.n)
+		return server.Refuse("reloading", "the gun is ready in %.2f s (it fires twice a second)", float64(t.readyAt-g.n)*g.dt.Seconds())
 	}
 	t.readyAt = g.n + FireCooldownTicks
+	g.track(pl) // aim at where the target is now
 	target := g.shoot(t)
 	if target == nil {
 		g.w.Emit(t.id, EvFire, 0)
-		pl.peer.Send(&msg.Notice{Text: "missed"})
+		hint := "AIM <tank id> or TURN first"
+		if t.aim != 0 {
+			hint = "the tank you aim at is out of range or behind a wall"
+		}
+		g.note(pl, "missed: no tank within %d tiles along heading %d; %s", FireRange/Unit, g.w.Get(t.id, TankHeading), hint)
 		return nil
 	}
 	g.w.Emit(t.id, EvFire, int32(target.id))
-	hp := g.damage(t, target)
+	dmg := int32(Damage)
+	heavy := ""
+	if t.shells > 0 {
+		t.shells--
+		dmg *= 2
+		heavy = fmt.Sprintf(" with a heavy shell (%d left)", t.shells)
+	}
+	hp := g.damage(t, target, dmg)
 	name := g.w.Name(target.id)
 	if hp == 0 {
-		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("destroyed %s (tank %d)", name, target.id)})
+		g.note(pl, "destroyed %s (tank %d)%s: score %d", name, target.id, heavy, g.w.Get(t.id, TankScore))
 	} else {
-		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("hit %s (tank %d) for %d: hp %d", name, target.id, Damage, hp)})
+		g.note(pl, "hit %s (tank %d) for %d%s: hp %d", name, target.id, dmg, heavy, hp)
 	}
 	return nil
 }
@@ -532,16 +664,21 @@ func (g *sim) shoot(t *tank) *tank {
 	return best
 }
 
-// damage applies one hit by shooter to target and returns target's hp.
-func (g *sim) damage(shooter, target *tank) int32 {
-	hp := max(g.w.Get(target.id, TankHP)-Damage, 0)
+// damage applies one hit of dmg by shooter to target and returns
+// target's hp.
+func (g *sim) damage(shooter, target *tank, dmg int32) int32 {
+	hp := max(g.w.Get(target.id, TankHP)-dmg, 0)
 	g.w.Set(target.id, TankHP, hp)
-	g.w.Emit(target.id, EvHit, Damage)
+	g.w.Emit(target.id, EvHit, dmg)
+	if pl := target.owner; pl != nil && pl.human && hp > 0 {
+		g.note(pl, "you are hit by %s (tank %d) for %d, hp %d; AIM %d then FIRE to shoot back", g.w.Name(shooter.id), shooter.id, dmg, hp, shooter.id)
+	}
 	if hp == 0 {
 		g.w.Set(target.id, TankDead, 1)
 		g.w.Emit(target.id, EvDie, int32(shooter.id))
 		g.w.Set(shooter.id, TankScore, g.w.Get(shooter.id, TankScore)+1)
 		target.respawnAt = g.n + RespawnTicks
+		target.aim, target.shells = 0, 0
 		if target.owner != nil {
 			g.closeChest(target.owner, true)
 			target.owner.peer.Send(&msg.Notice{Text: fmt.Sprintf("destroyed by %s; respawning in %d s", g.w.Name(shooter.id), RespawnTicks/20)})
@@ -566,14 +703,28 @@ func (g *sim) canReach(pl *player, id replica.EntityID) bool {
 
 func (g *sim) openChest(pl *player, id replica.EntityID) error {
 	if g.chests[id] == nil {
-		return server.Refuse("no_chest", "%d is not a chest", id)
+		return server.Refuse("no_chest", "%d is not a chest; LOOK lists the chests you see (C on the map)", id)
 	}
 	if !g.canReach(pl, id) {
-		return server.Refuse("too_far", "chest %d is out of reach (%d units)", id, ChestReach)
+		if !pl.view.Sees(id) || pl.tank.dead() {
+			return server.Refuse("too_far", "chest %d is out of reach: not in sight", id)
+		}
+		at, c := g.pos(pl.tank.id), g.pos(id)
+		return server.Refuse("too_far", "chest %d is out of reach: it is %s, and OPEN reaches %.1f tiles; GO closer",
+			id, relative(at, c), float64(ChestReach)/Unit)
 	}
 	if pl.open == id {
 		g.tellChest(pl)
 		return nil
+	}
+	if g.w.Get(id, ChestLocked) != 0 {
+		slot := g.findItem(pl.tank, ItemKey)
+		if slot < 0 {
+			return server.Refuse("locked", "chest %d is locked: OPEN it again with a key in your inventory (keys are in other chests)", id)
+		}
+		g.w.Set(pl.tank.id, TankInv0+slot, 0)
+		g.w.Set(id, ChestLocked, 0)
+		g.note(pl, "you unlock chest %d with your key (it locks again when it is restocked)", id)
 	}
 	g.closeChest(pl, false)
 	pl.open = id
@@ -607,35 +758,49 @@ func (g *sim) items(id replica.EntityID, first, n int) string {
 }
 
 func (g *sim) tellChest(pl *player) {
-	pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("chest %d: %s", pl.open, g.items(pl.open, ChestSlot0, ChestSlots))})
+	hint := ""
+	if pl.human {
+		hint = "; TAKE <slot> takes an item, PUT <slot> puts one of yours in, CLOSE when done"
+	}
+	pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("chest %d: %s%s", pl.open, g.items(pl.open, ChestSlot0, ChestSlots), hint)})
 }
 
 func (g *sim) take(pl *player, slot int) error {
 	if pl.open == 0 {
-		return server.Refuse("no_chest", "open a chest first")
+		return server.Refuse("no_chest", "open a chest first: OPEN <chest id> within 2.5 tiles (LOOK lists the chests you see)")
 	}
 	item := g.w.Get(pl.open, ChestSlot0+slot)
 	if item == 0 {
-		return server.Refuse("empty", "chest slot %d is empty", slot)
+		return server.Refuse("empty", "chest slot %d is empty; chest %d: %s", slot, pl.open, g.items(pl.open, ChestSlot0, ChestSlots))
 	}
-	for i := 0; i < InvSlots; i++ {
-		if g.w.Get(pl.tank.id, TankInv0+i) == 0 {
-			g.w.Set(pl.tank.id, TankInv0+i, item)
-			g.w.Set(pl.open, ChestSlot0+slot, 0)
-			pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("took %s; inventory %s", ItemNames[item], g.items(pl.tank.id, TankInv0, InvSlots))})
-			return nil
+	if item == ItemGold || item == ItemGem {
+		// Treasure goes to the score, not the inventory.
+		points := int32(GoldScore)
+		if item == ItemGem {
+			points = GemScore
 		}
+		score := g.w.Get(pl.tank.id, TankScore) + points
+		g.w.Set(pl.tank.id, TankScore, score)
+		g.w.Set(pl.open, ChestSlot0+slot, 0)
+		g.note(pl, "took %s: score +%d, now %d", ItemNames[item], points, score)
+		return nil
 	}
-	return server.Refuse("inventory_full", "your inventory is full; PUT something first")
+	if i := g.findItem(pl.tank, 0); i >= 0 {
+		g.w.Set(pl.tank.id, TankInv0+i, item)
+		g.w.Set(pl.open, ChestSlot0+slot, 0)
+		g.note(pl, "took %s; inventory %s%s", ItemNames[item], g.items(pl.tank.id, TankInv0, InvSlots), itemHint(item))
+		return nil
+	}
+	return server.Refuse("inventory_full", "your inventory is full (%s): APPLY or PUT something first", g.items(pl.tank.id, TankInv0, InvSlots))
 }
 
 func (g *sim) put(pl *player, slot int) error {
 	if pl.open == 0 {
-		return server.Refuse("no_chest", "open a chest first")
+		return server.Refuse("no_chest", "open a chest first: OPEN <chest id> within 2.5 tiles (LOOK lists the chests you see)")
 	}
 	item := g.w.Get(pl.tank.id, TankInv0+slot)
 	if item == 0 {
-		return server.Refuse("empty", "inventory slot %d is empty", slot)
+		return server.Refuse("empty", "inventory slot %d is empty; inventory %s", slot, g.items(pl.tank.id, TankInv0, InvSlots))
 	}
 	for i := 0; i < ChestSlots; i++ {
 		if g.w.Get(pl.open, ChestSlot0+i) == 0 {
@@ -645,5 +810,5 @@ func (g *sim) put(pl *player, slot int) error {
 			return nil
 		}
 	}
-	return server.Refuse("chest_full", "the chest is full")
+	return server.Refuse("chest_full", "chest %d is full: TAKE something first", pl.open)
 }

@@ -85,12 +85,31 @@ func newHarness(t testing.TB, opts ...Option) *harness {
 	return h
 }
 
-// join adds a fake player with a model and runs one tick.
+// join adds a fake player in sync mode (a MessagePack program) with a
+// model.
 func (h *harness) join(name string) *fakePeer {
+	return h.joinAs(name, msg.MsgPack)
+}
+
+// joinHuman adds a fake player on a text connection: human mode.
+func (h *harness) joinHuman(name string) *fakePeer {
+	return h.joinAs(name, msg.Text)
+}
+
+func (h *harness) joinAs(name string, enc msg.Encoding) *fakePeer {
 	h.nextID++
-	p := &fakePeer{id: h.nextID, name: name, enc: msg.Text, log: h.log.With("player", name), model: replica.NewModel()}
+	p := &fakePeer{id: h.nextID, name: name, enc: enc, log: h.log.With("player", name), model: replica.NewModel()}
 	h.g.join(p)
 	return p
+}
+
+// notes returns the texts of the INFO lines among msgs.
+func notes(msgs []any) []string {
+	var out []string
+	for _, n := range ofType[msg.Notice](msgs) {
+		out = append(out, n.Text)
+	}
+	return out
 }
 
 // send queues an input for the next tick.

@@ -10,6 +10,7 @@ import (
 //
 //	#  wall           .  floor
 //	s  spawn point    c  chest (on floor)
+//	$  locked chest: OPEN needs a key
 //	A-Z portal: the two tiles with the same letter, in two zones, lead to
 //	    each other
 //
@@ -28,13 +29,19 @@ var zoneNames = map[int]string{1: "plains", 2: "maze", 3: "vault"}
 
 type point struct{ x, y int }
 
+// chestSpot is where a map puts a chest.
+type chestSpot struct {
+	point
+	locked bool
+}
+
 type zoneMap struct {
 	id      int
 	name    string
 	w, h    int
 	tiles   []uint8
 	spawns  []point
-	chests  []point
+	chests  []chestSpot
 	portals map[int]portal // by tile index
 	nextSp  int
 	los     losCache
@@ -82,8 +89,8 @@ func loadZones() (map[int]*zoneMap, error) {
 					t = TileWall
 				case c == 's':
 					z.spawns = append(z.spawns, point{x, y})
-				case c == 'c':
-					z.chests = append(z.chests, point{x, y})
+				case c == 'c' || c == '$':
+					z.chests = append(z.chests, chestSpot{point{x, y}, c == '$'})
 				case c >= 'A' && c <= 'Z':
 					t = TilePortal
 					letters[c] = append(letters[c], spot{z, point{x, y}})

@@ -1,6 +1,9 @@
 package arena
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // Rules shared by the server and by clients that predict their own
 // movement: Step is the deterministic movement step a client replays in a
@@ -33,10 +36,31 @@ const (
 	RespawnTicks      = 60
 	// ChestReach is how near a tank must be to a chest to open it.
 	ChestReach = 25
+	// MedkitHeal is what APPLY medkit heals; HeavyShells how many heavy
+	// shells APPLY ammo loads (each hit with one does twice Damage, and
+	// a tank holds at most MaxShells); GoldScore and GemScore what taking
+	// gold and a gem adds to the score (a kill adds 1).
+	MedkitHeal  = 50
+	HeavyShells = 3
+	MaxShells   = 9
+	GoldScore   = 1
+	GemScore    = 3
 	// StrikeAfter impossible moves within StrikeWindowTicks earn one
 	// Player.Strike("impossible_move").
 	StrikeAfter       = 3
 	StrikeWindowTicks = 200
+)
+
+// Periods of the arena's slower rules, in time (ticks follow the server's
+// tick rate).
+const (
+	// RestockPeriod is how often every closed chest gets one new item in
+	// an empty slot, and a chest that was unlocked locks again.
+	RestockPeriod = 30 * time.Second
+	// LeaveDelay is how long a tank or chest must stay out of sight before
+	// a player in human mode is told it left the view: at the edge of
+	// sight an entity comes and goes, and the player hears of it once.
+	LeaveDelay = 2 * time.Second
 )
 
 // TileMap is a zone's tiles: a *replica.Model satisfies it on a client.

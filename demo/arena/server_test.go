@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +19,8 @@ import (
 )
 
 // TestPlayOverText plays the arena through a real server in the text
-// encoding, as someone with nc would.
+// encoding, as someone with nc would: human mode first (readable lines,
+// no sync stream), then MODE sync, as a program speaking text does.
 func TestPlayOverText(t *testing.T) {
 	reg := msg.NewRegistry()
 	arena.Register(reg)
@@ -47,31 +50,79 @@ func TestPlayOverText(t *testing.T) {
 		}
 		close(lines)
 	}()
+	var human []string // every line before the switch to sync
+	record := func(l string) { human = append(human, l) }
 	say := func(s string) { fmt.Fprintf(c, "%s\n", s) }
-	waitLine(t, lines, "AUTH guest")
+	waitLineRec(t, lines, "AUTH guest within 5 s", record)
 	say("AUTH guest")
-	waitLine(t, lines, "WELCOME")
+	waitLineRec(t, lines, "WELCOME", record)
+	waitLineRec(t, lines, "SPAWN ", record)
+	waitLineRec(t, lines, "INFO human mode", record)
+	waitLineRec(t, lines, "INFO in view: ", record)
+	say("HELP")
+	waitLineRec(t, lines, "MOVE x y", record)
+	waitLineRec(t, lines, "DRIVE seq x y", record)
+	waitLineRec(t, lines, "GO dir [tiles]", record)
+	say("LOOK")
+	waitLineRec(t, lines, "INFO you: tank", record)
+	waitLineRec(t, lines, "INFO y 00|", record)
+	say("GO s 1")
+	waitLineRec(t, lines, "POS ", record)
+	say("DRIVE 7 999 999")
+	waitLineRec(t, lines, "POS ", record) // in human mode DRIVE is answered like MOVE
+	waitLineRec(t, lines, "ERR out_of_bounds", record)
+	say("MOVE 0 0")
+	waitLineRec(t, lines, "POS ", record)
+	waitLineRec(t, lines, "ERR ", record)
+	say("FIRE")
+	if l := waitLineRec(t, lines, "INFO ", record); !strings.Contains(l, "missed") && !strings.Contains(l, "hit") && !strings.Contains(l, "destroyed") {
+		t.Fatalf("FIRE answered %q", l)
+	}
+	say("MODE")
+	waitLineRec(t, lines, "INFO mode human", record)
+	for _, l := range human {
+		for _, sync := range []string{"KIND ", "ZONE ", "TILES ", "ENTER ", "DELTA ", "EVENT ", "REMOVE ", "SNAPEND ", "STATE ", "RSLICE ", "ACK "} {
+			if strings.HasPrefix(l, sync) {
+				t.Fatalf("human mode got the sync line %q", l)
+			}
+		}
+	}
+
+	say("MODE sync")
+	waitLine(t, lines, "INFO sync mode")
 	waitLine(t, lines, "SPAWN ")
 	waitLine(t, lines, "KIND 1 tank x,y,heading,hp,dead,score,inv0,inv1,inv2,inv3 hit,fire,die")
-	waitLine(t, lines, "ZONE 1 1 48 32 10")
+	waitLine(t, lines, "KIND 2 chest x,y,users,slot0,slot1,slot2,slot3,slot4,slot5,locked")
+	if l := waitLine(t, lines, "ZONE 1 "); !strings.HasSuffix(l, " 48 32 10") {
+		t.Fatalf("zone %q", l)
+	}
+	waitLine(t, lines, "TILES ")
 	waitLine(t, lines, "SNAPEND")
-	say("HELP")
-	waitLine(t, lines, "MOVE x y")
-	waitLine(t, lines, "DRIVE seq x y")
-	waitLine(t, lines, "GO dir [tiles]")
-	say("LOOK")
-	waitLine(t, lines, "INFO you: tank")
-	say("GO s 1")
-	waitLine(t, lines, "POS ")
-	say("DRIVE 7 999 999")
+	say("DRIVE 8 999 999")
 	waitLine(t, lines, "ERR out_of_bounds")
-	waitLine(t, lines, "ACK 7 ")
-	say("MOVE 0 0")
-	waitLine(t, lines, "POS ")
-	waitLine(t, lines, "ERR ")
-	say("FIRE")
-	if l := waitLine(t, lines, "INFO "); !strings.Contains(l, "missed") && !strings.Contains(l, "hit") && !strings.Contains(l, "destroyed") {
-		t.Fatalf("FIRE answered %q", l)
+	waitLine(t, lines, "ACK 8 ")
+	say("MODE human")
+	waitLine(t, lines, "INFO human mode")
+}
+
+// waitLineRec is waitLine that also passes every line it reads to rec.
+func waitLineRec(t *testing.T, lines <-chan string, want string, rec func(string)) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("connection closed waiting for %q", want)
+			}
+			rec(l)
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-ctx.Done():
+			t.Fatalf("no line containing %q", want)
+		}
 	}
 }
 
@@ -131,8 +182,11 @@ func TestResumeKeepsTheTank(t *testing.T) {
 		}()
 		return func(s string) { fmt.Fprintf(c, "%s\n", s) }, lines, func() { c.Close() }
 	}
+	// Both play in sync mode, as programs speaking text do: the test
+	// watches the sync stream. The mode goes with the seat.
 	sayA, linesA, dropA := open()
 	sayA("AUTH guest")
+	sayA("MODE sync")
 	welcome := strings.Fields(waitLine(t, linesA, "WELCOME "))
 	seat := strings.Fields(waitLine(t, linesA, "SEAT "))
 	spawn := strings.Fields(waitLine(t, linesA, "SPAWN "))
@@ -142,6 +196,7 @@ func TestResumeKeepsTheTank(t *testing.T) {
 
 	sayB, linesB, _ := open()
 	sayB("AUTH guest")
+	sayB("MODE sync")
 	waitLine(t, linesB, "SNAPEND")
 
 	dropA()
@@ -178,4 +233,192 @@ func TestResumeKeepsTheTank(t *testing.T) {
 		}
 		break
 	}
+}
+
+// ncPlayer is a person at nc: it types lines and reads what comes back.
+type ncPlayer struct {
+	t     *testing.T
+	name  string
+	conn  io.Writer
+	lines chan string
+}
+
+func dialNC(t *testing.T, ln *transport.PipeListener, name string) *ncPlayer {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := ln.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := &ncPlayer{t: t, name: name, conn: c, lines: make(chan string, 4096)}
+	go func() {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+		close(p.lines)
+	}()
+	return p
+}
+
+func (p *ncPlayer) say(s string) {
+	p.t.Helper()
+	if _, err := fmt.Fprintf(p.conn, "%s\n", s); err != nil {
+		p.t.Fatalf("%s: %v", p.name, err)
+	}
+}
+
+// until reads lines until one satisfies ok; it returns that line.
+func (p *ncPlayer) until(what string, ok func(string) bool) string {
+	p.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case l, open := <-p.lines:
+			if !open {
+				p.t.Fatalf("%s: connection closed waiting for %s", p.name, what)
+			}
+			if testing.Verbose() {
+				p.t.Logf("%s < %s", p.name, l)
+			}
+			if ok(l) {
+				return l
+			}
+		case <-timeout:
+			p.t.Fatalf("%s: no %s", p.name, what)
+		}
+	}
+}
+
+func (p *ncPlayer) prefix(pre string) string {
+	p.t.Helper()
+	return p.until(strconv.Quote(pre), func(l string) bool { return strings.HasPrefix(l, pre) })
+}
+
+// answer reads until the answer to a command: an ERR or a line with one
+// of the prefixes.
+func (p *ncPlayer) answer(prefixes ...string) string {
+	p.t.Helper()
+	return p.until(fmt.Sprint(prefixes), func(l string) bool {
+		if strings.HasPrefix(l, "ERR ") {
+			return true
+		}
+		for _, pre := range prefixes {
+			if strings.HasPrefix(l, pre) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestNetcatFindAimDestroyAndChest is the issue's "done when": using only
+// what HELP and the banner say, a person at nc opens a chest and takes an
+// item, finds another tank, aims at it and destroys it; the other person
+// reads that they are hit and destroyed. Both are in human mode, on a
+// server without bots.
+func TestNetcatFindAimDestroyAndChest(t *testing.T) {
+	t.Parallel()
+	reg := msg.NewRegistry()
+	arena.Register(reg)
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Banner: arena.Banner("pipe")}, arena.New(arena.WithBots(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := transport.NewPipeListener()
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+
+	a, b := dialNC(t, ln, "a"), dialNC(t, ln, "b")
+	a.prefix("INFO tickwire arena on pipe: type AUTH guest within 5 s")
+	a.say("AUTH guest")
+	a.prefix("WELCOME ")
+	a.prefix("INFO in view: ")
+	b.say("AUTH guest")
+	bName := strings.Fields(b.prefix("WELCOME "))[2]
+	b.prefix("INFO in view: ")
+
+	// The chest south of the spawn point: GO there, LOOK finds its id.
+	a.say("GO se 2")
+	a.prefix("POS ")
+	time.Sleep(time.Second) // the tank drives 6 tiles a second
+	a.say("GO s 5")
+	a.prefix("POS ")
+	a.say("LOOK")
+	seen := a.prefix("INFO you see chest ")
+	chest := strings.Fields(seen)[4]
+	a.say("OPEN " + chest)
+	contents := a.answer("INFO chest " + chest + ": ")
+	slot := ""
+	for _, f := range strings.Fields(strings.TrimPrefix(contents, "INFO chest "+chest+": ")) {
+		if n, item, ok := strings.Cut(strings.TrimSuffix(f, ";"), ":"); ok && item != "-" && len(n) == 1 {
+			slot = n
+			break
+		}
+	}
+	if slot == "" {
+		t.Fatalf("OPEN: %q", contents)
+	}
+	a.say("TAKE " + slot)
+	if l := a.answer("INFO took "); !strings.HasPrefix(l, "INFO took ") {
+		t.Fatalf("TAKE: %q", l)
+	}
+	a.say("CLOSE")
+	a.prefix("INFO chest " + chest + " closed")
+
+	// Back north and east along the top row until b comes into view.
+	time.Sleep(time.Second)
+	a.say("GO n 6")
+	a.prefix("POS ")
+	var bTank string
+	view := regexp.MustCompile(`^INFO ` + bName + ` \(tank (\d+)\) comes into view`)
+	for i := 0; bTank == ""; i++ {
+		if i == 20 {
+			t.Fatal("b never came into view")
+		}
+		time.Sleep(time.Second)
+		a.say("GO e 6")
+		a.until("POS, ERR or b in view", func(l string) bool {
+			if m := view.FindStringSubmatch(l); m != nil {
+				bTank = m[1]
+			}
+			return strings.HasPrefix(l, "POS ") || strings.HasPrefix(l, "ERR ") || bTank != ""
+		})
+	}
+	// AIM, closing in until b is in range, then FIRE until destroyed.
+	for i := 0; ; i++ {
+		if i == 10 {
+			t.Fatal("b never in range")
+		}
+		a.say("AIM " + bTank)
+		l := a.answer("INFO aiming at ")
+		if strings.Contains(l, "in range: FIRE") {
+			break
+		}
+		time.Sleep(time.Second)
+		a.say("GO e 3")
+		a.prefix("POS ")
+	}
+	for i := 0; ; i++ {
+		if i == 30 {
+			t.Fatal("b never destroyed")
+		}
+		a.say("FIRE")
+		l := a.answer("INFO hit ", "INFO destroyed ", "INFO missed")
+		if strings.HasPrefix(l, "INFO destroyed "+bName+" (tank "+bTank+")") {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	b.prefix("INFO you are hit by " + strings.Replace(bName, "2", "1", 1))
+	b.prefix("INFO destroyed by ")
+	b.prefix("GONE " + bTank)
+	b.prefix("INFO your tank is back: respawned at tile ")
+	a.say("QUIT")
+	a.prefix("BYE quit")
 }
