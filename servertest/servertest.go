@@ -345,7 +345,9 @@ func (l *testLog) close() {
 var _ io.Writer = (*testLog)(nil)
 
 // syncFilter drops the server's debug line about each sync frame it
-// refuses, so a debug-level test log shows the test's own traffic.
+// refuses, so a debug-level test log shows the test's own traffic. (The
+// line does not carry the request id, so a PONG the test sends itself is
+// not logged either.)
 type syncFilter struct{ h slog.Handler }
 
 func (f syncFilter) Enabled(ctx context.Context, l slog.Level) bool { return f.h.Enabled(ctx, l) }
