@@ -200,7 +200,8 @@ type Config struct {
 	// few messages that is. Default DefaultMaxOutboundBytes (4 MiB).
 	MaxOutboundBytes int
 	// CheckCauses makes a typed handler (Handle, HandleInput) panic when it
-	// sends a message its input's msg.Info.Causes does not list, so tests
+	// sends a message its input's msg.Info.Causes does not list (ERR and
+	// BYE excepted: any message may be refused or end in a kick), so tests
 	// keep the declared message-flow graph true. Default false; the
 	// servertest package turns it on.
 	CheckCauses bool

@@ -179,6 +179,10 @@ func (p *Player) Logger() *slog.Logger {
 // Send panics if m's type is not registered, or may not be sent to a
 // client: a programming error, reported where it is made rather than later
 // as a log line from the connection's writer.
+//
+// m is encoded after the tick, on the connection's writer goroutine: send
+// a value, or a pointer to something the game no longer changes, never a
+// pointer into live game state.
 func (p *Player) Send(m any) { p.queue(outItem{m: p.c.srv.checkOut(m)}) }
 
 // Reply sends m as the answer to in, echoing its request id. It panics

@@ -587,6 +587,9 @@ func (s *Server) checkCause(m any) {
 	if err != nil {
 		return // checkOut reports it
 	}
+	if t.ID == msg.IDErr || t.ID == msg.IDBye {
+		return // refusals and kicks may answer any message, and cause nothing
+	}
 	for _, c := range s.cause.Causes {
 		if c == t.Name {
 			return

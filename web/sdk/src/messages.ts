@@ -63,7 +63,7 @@ export interface Messages {
   RESUME: { user: string; token: string };
   /** the server's tick rate and the largest message you may send, in bytes */
   LIMITS: { tick_rate: number; max_message: number };
-  /** drive to x y (units, 10 per tile; at most 60/s, not through walls); answered by POS */
+  /** drive to x y (units, 10 per tile; at most 60 a second, not through walls); answered by POS */
   MOVE: { x: number; y: number };
   /** chat to everyone */
   SAY: { text: string };
@@ -77,22 +77,30 @@ export interface Messages {
   CHAT: { from: string; text: string };
   /** MOVE as numbered input seq, for predicting clients: DRIVE seq x y; answered by ACK */
   DRIVE: { seq: number; x: number; y: number };
-  /** drive n|s|e|w|ne|nw|se|sw, 1-6 tiles (default 1), stopping at walls */
+  /** drive n|s|e|w|ne|nw|se|sw (or north ... southwest), 1-6 tiles (default 1), stopping at walls; onto an O (portal) to change zone */
   GO: { dir: string; tiles?: number };
   /** aim at deg degrees: 0 east, 90 south, 180 west, 270 north */
   TURN: { deg: number };
-  /** shoot along your heading (range 10 tiles, 25 damage, twice a second) */
+  /** shoot along your heading: the first tank within 10 tiles loses 25 hp (twice a second); at 0 hp it is destroyed and respawns 3 s later */
   FIRE: { };
-  /** open chest id (within 2.5 tiles); its contents then arrive as DELTA */
+  /** open chest id (within 2.5 tiles and in sight; a locked chest needs a key) */
   OPEN: { id: number };
   /** close your open chest */
   CLOSE: { };
-  /** take the item in chest slot 0-5 into your inventory */
+  /** take the item in chest slot 0-5: gold scores 1 and a gem 3, the rest goes to your inventory */
   TAKE: { slot: number };
   /** put the item in inventory slot 0-3 into the open chest */
   PUT: { slot: number };
-  /** describe what you see, with a map around you */
+  /** describe what you see (12 tiles around you, not through walls), with a map */
   LOOK: { };
+  /** MODE human: readable lines (the default on a text connection); MODE sync: the world-sync protocol for programs (docs/SYNC.md) */
+  MODE: { mode?: string };
+  /** turn your gun to tank id and keep it there while it is in view (no id: the nearest tank); then FIRE */
+  AIM: { id?: number };
+  /** use an item of your inventory, by slot 0-3 or name: a medkit heals 50, ammo loads 3 heavy shells (50 damage a hit) */
+  APPLY: { item: string };
+  /** a one-line status every seconds seconds; WATCH 0 stops it */
+  WATCH: { seconds: number };
 }
 
 /** Stable numeric ids, by name. */
@@ -141,6 +149,10 @@ export const IDs = {
   TAKE: 52,
   PUT: 53,
   LOOK: 54,
+  MODE: 55,
+  AIM: 56,
+  APPLY: 57,
+  WATCH: 58,
 } as const;
 
 /** The schema of every message, by name. */
@@ -174,14 +186,14 @@ export const schema: Record<Name, TypeSchema> = {
   DESYNC: { id: 27, name: "DESYNC", dir: "to_server", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32 }, { name: "mask", kind: "uint", bits: 16 }, { name: "reason", kind: "string", maxLen: 16 } ] },
   RESUME: { id: 28, name: "RESUME", dir: "to_server", latest: false, causes: ["ERR", "SEAT", "WELCOME"], fields: [ { name: "user", kind: "string", maxLen: 64 }, { name: "token", kind: "string", maxLen: 64 } ] },
   LIMITS: { id: 29, name: "LIMITS", dir: "to_client", latest: false, causes: [], fields: [ { name: "tick_rate", kind: "uint", bits: 16 }, { name: "max_message", kind: "uint", bits: 32 } ] },
-  MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["ERR", "POS", "SPAWN"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
+  MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["ERR", "INFO", "POS", "SPAWN"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
   SAY: { id: 41, name: "SAY", dir: "to_server", latest: false, causes: ["CHAT", "ERR"], fields: [ { name: "text", kind: "string", maxLen: 200, rest: true } ] },
   POS: { id: 42, name: "POS", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },
   SPAWN: { id: 43, name: "SPAWN", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "name", kind: "string", maxLen: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },
   GONE: { id: 44, name: "GONE", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 } ] },
   CHAT: { id: 45, name: "CHAT", dir: "to_client", latest: false, causes: [], fields: [ { name: "from", kind: "string", maxLen: 64 }, { name: "text", kind: "string", maxLen: 200, rest: true } ] },
-  DRIVE: { id: 46, name: "DRIVE", dir: "to_server", latest: false, causes: ["ACK", "ERR", "SPAWN"], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
-  GO: { id: 47, name: "GO", dir: "to_server", latest: false, causes: ["ERR", "POS", "SPAWN"], fields: [ { name: "dir", kind: "string", maxLen: 2 }, { name: "tiles", kind: "int", bits: 32, min: 0, max: 6, optional: true } ] },
+  DRIVE: { id: 46, name: "DRIVE", dir: "to_server", latest: false, causes: ["ACK", "ERR", "INFO", "POS", "SPAWN"], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
+  GO: { id: 47, name: "GO", dir: "to_server", latest: false, causes: ["ERR", "INFO", "POS", "SPAWN"], fields: [ { name: "dir", kind: "string", maxLen: 9 }, { name: "tiles", kind: "int", bits: 32, min: 0, max: 6, optional: true } ] },
   TURN: { id: 48, name: "TURN", dir: "to_server", latest: false, causes: ["ERR"], fields: [ { name: "deg", kind: "int", bits: 32, min: 0, max: 359 } ] },
   FIRE: { id: 49, name: "FIRE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ ] },
   OPEN: { id: 50, name: "OPEN", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "id", kind: "uint", bits: 32 } ] },
@@ -189,6 +201,10 @@ export const schema: Record<Name, TypeSchema> = {
   TAKE: { id: 52, name: "TAKE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "slot", kind: "int", bits: 32, min: 0, max: 5 } ] },
   PUT: { id: 53, name: "PUT", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "slot", kind: "int", bits: 32, min: 0, max: 3 } ] },
   LOOK: { id: 54, name: "LOOK", dir: "to_server", latest: false, causes: ["INFO"], fields: [ ] },
+  MODE: { id: 55, name: "MODE", dir: "to_server", latest: false, causes: ["ERR", "INFO", "SPAWN"], fields: [ { name: "mode", kind: "string", maxLen: 8, optional: true } ] },
+  AIM: { id: 56, name: "AIM", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "id", kind: "uint", bits: 32, optional: true } ] },
+  APPLY: { id: 57, name: "APPLY", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "item", kind: "string", maxLen: 8 } ] },
+  WATCH: { id: 58, name: "WATCH", dir: "to_server", latest: false, causes: ["INFO"], fields: [ { name: "seconds", kind: "int", bits: 32, min: 0, max: 600 } ] },
 };
 
 // ---- runtime: the same for every registry ----
