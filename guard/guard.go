@@ -98,7 +98,7 @@ func (e *BannedError) Error() string {
 func (e *BannedError) Is(target error) bool { return target == ErrBanned }
 
 // Config configures a Guard. The zero value of every field except Store
-// selects the documented default.
+// selects the documented default; New refuses negative values.
 type Config struct {
 	// Store persists bans. Required.
 	Store store.Store
@@ -127,43 +127,65 @@ type Config struct {
 	Now func() time.Time
 }
 
-// withDefaults returns c with zero fields set to their defaults.
-func (c Config) withDefaults() Config {
+// withDefaults returns c with zero fields set to their defaults, or an
+// error naming the first field set to an invalid (negative) value: a bad
+// setting is refused, never silently replaced.
+func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
-	}
-	if c.StrikeLimit <= 0 {
-		c.StrikeLimit = DefaultStrikeLimit
-	}
-	if c.StrikeWindow <= 0 {
-		c.StrikeWindow = DefaultStrikeWindow
-	}
-	if c.BaseBan <= 0 {
-		c.BaseBan = DefaultBaseBan
-	}
-	if c.BanGrowth <= 0 {
-		c.BanGrowth = DefaultBanGrowth
-	}
-	if c.MaxBan <= 0 {
-		c.MaxBan = DefaultMaxBan
-	}
-	if c.HistoryWindow <= 0 {
-		c.HistoryWindow = DefaultHistoryWindow
-	}
-	if c.RefreshInterval <= 0 {
-		c.RefreshInterval = DefaultRefreshInterval
 	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return c
+	ints := []struct {
+		name string
+		p    *int
+		def  int
+	}{
+		{"StrikeLimit", &c.StrikeLimit, DefaultStrikeLimit},
+		{"BanGrowth", &c.BanGrowth, DefaultBanGrowth},
+	}
+	for _, f := range ints {
+		if *f.p < 0 {
+			return c, fmt.Errorf("guard: %s %d must not be negative", f.name, *f.p)
+		}
+		if *f.p == 0 {
+			*f.p = f.def
+		}
+	}
+	durs := []struct {
+		name string
+		p    *time.Duration
+		def  time.Duration
+	}{
+		{"StrikeWindow", &c.StrikeWindow, DefaultStrikeWindow},
+		{"BaseBan", &c.BaseBan, DefaultBaseBan},
+		{"MaxBan", &c.MaxBan, DefaultMaxBan},
+		{"HistoryWindow", &c.HistoryWindow, DefaultHistoryWindow},
+		{"RefreshInterval", &c.RefreshInterval, DefaultRefreshInterval},
+	}
+	for _, f := range durs {
+		if *f.p < 0 {
+			return c, fmt.Errorf("guard: %s %v must not be negative", f.name, *f.p)
+		}
+		if *f.p == 0 {
+			*f.p = f.def
+		}
+	}
+	if c.MaxBan < c.BaseBan {
+		return c, fmt.Errorf("guard: MaxBan %v is shorter than BaseBan %v", c.MaxBan, c.BaseBan)
+	}
+	return c, nil
 }
 
 // BanDuration returns the length of the ban for an address's n-th offence
 // (n = 1 for a first ban) under c's policy: BaseBan × BanGrowth^(n-1),
 // capped at MaxBan.
 func (c Config) BanDuration(n int) time.Duration {
-	c = c.withDefaults()
+	c, err := c.withDefaults()
+	if err != nil {
+		return DefaultBaseBan // New refuses such a config; this is for callers that never built one
+	}
 	d := c.BaseBan
 	for i := 1; i < n && d < c.MaxBan; i++ {
 		d *= time.Duration(c.BanGrowth)
@@ -215,7 +237,10 @@ func New(ctx context.Context, cfg Config) (*Guard, error) {
 			return nil, fmt.Errorf("guard: invalid allow-list prefix %v", p)
 		}
 	}
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	g := &Guard{
 		cfg:     cfg,
 		log:     cfg.Logger,

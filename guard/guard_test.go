@@ -467,3 +467,28 @@ func TestFail2banFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestInvalidConfigRefused(t *testing.T) {
+	e := newEnv(t)
+	st := e.open(t)
+	defer st.Close()
+	for _, c := range []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.StrikeLimit = -1 }, "StrikeLimit -1 must not be negative"},
+		{func(c *Config) { c.BaseBan = -time.Minute }, "BaseBan -1m0s must not be negative"},
+		{func(c *Config) { c.RefreshInterval = -time.Second }, "RefreshInterval"},
+		{func(c *Config) { c.MaxBan = time.Minute; c.BaseBan = time.Hour }, "MaxBan 1m0s is shorter than BaseBan 1h0m0s"},
+	} {
+		cfg := Config{Store: st}
+		c.mod(&cfg)
+		g, err := New(context.Background(), cfg)
+		if err == nil {
+			g.Close()
+			t.Errorf("%+v: accepted", cfg)
+		} else if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %q, want %q", err, c.want)
+		}
+	}
+}
