@@ -12,10 +12,10 @@ import (
 )
 
 // Run 200 bots in rooms of 10, each moving 10 times a second for 10 s,
-// against a relay listening on 127.0.0.1:7778, and print the summary.
+// against a relay listening on 127.0.0.1:7777, and print the summary.
 func ExampleRun() {
 	sum, err := loadtest.Run(context.Background(), loadtest.Config{
-		Addr:     "127.0.0.1:7778",
+		Addr:     "127.0.0.1:7777",
 		N:        200,
 		RoomSize: 10,
 		MoveRate: 10,

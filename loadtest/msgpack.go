@@ -218,7 +218,11 @@ func (r *runner) handleFrame(b *bot, p []byte, joined *bool) error {
 		close(b.joined)
 	case mpHeadErr:
 		code := rd.str()
-		err := &errKind{"server_" + code, fmt.Errorf("server: ERR %s % x", code, p)}
+		said := fmt.Sprintf("ERR %s % x", code, p)
+		if text := rd.str(); !rd.err {
+			said = fmt.Sprintf("ERR %s %.200s", code, text) // as the text encoding has it
+		}
+		err := &errKind{"server_" + code, fmt.Errorf("server: %s", said)}
 		if !*joined {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -352,7 +354,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	sum.Latency = latencyOf(r.latency())
 	if readersOK {
 		sum.FinalStatePairs, sum.FinalStateMismatches = r.finalState(alive)
-		sum.FinalStateCorrect = sum.FinalStateMismatches == 0
+		// With no bot connected nothing was checked: not a success.
+		sum.FinalStateCorrect = sum.Connected > 0 && sum.FinalStateMismatches == 0
 	} else {
 		r.recordErr("reader_stuck", errors.New("readers did not exit within 5s of close; final state not checked"))
 	}
@@ -368,9 +371,48 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		sum.Interrupted = true
 		return sum, fmt.Errorf("loadtest: run cut short: %w", context.Cause(ctx))
 	case sum.Connected == 0 && cfg.N > 0:
-		return sum, fmt.Errorf("loadtest: no bot could connect to %s (errors: %v)", cfg.Addr, sum.ErrorSamples)
+		return sum, fmt.Errorf("loadtest: no bot could connect to %s: %s", cfg.Addr, whyNoBot(sum.Errors, sum.ErrorSamples))
 	}
 	return sum, nil
+}
+
+// whyNoBot explains, from the errors of a run in which no bot connected,
+// what went wrong, naming what the server said, and what to try.
+func whyNoBot(errs map[string]int64, samples map[string]string) string {
+	const relay = "the load tool speaks the room-relay protocol (JOIN, MOVE): run go run ./examples/relay (it listens on 127.0.0.1:7777)"
+	// A server's refusal says the most, then the other kinds in turn.
+	for _, k := range sortedKinds(errs) {
+		if !strings.HasPrefix(k, "server_") {
+			continue
+		}
+		said := strings.TrimPrefix(samples[k], "server: ")
+		if k == "server_unknown_message" {
+			return fmt.Sprintf("the server answered JOIN with %q: is this the relay example? The server does not know JOIN; %s "+
+				"(the demo arena of tickwire serve is another game)", said, relay)
+		}
+		return fmt.Sprintf("the server answered JOIN with %q", said)
+	}
+	for _, c := range []struct{ kind, why string }{
+		{"dial", "could not connect (%s): is a server listening there? " + relay},
+		{"handshake", "the WebSocket handshake failed (%s): is it a tickwire server's /ws?"},
+		{"eof", "the server closed the connection before JOINED (%s)"},
+		{"join_timeout", "no JOINED came (%s): is this a room-relay server? " + relay},
+	} {
+		if errs[c.kind] > 0 {
+			return fmt.Sprintf(c.why, samples[c.kind])
+		}
+	}
+	return fmt.Sprintf("errors: %v", samples)
+}
+
+// sortedKinds returns the error kinds of errs in order.
+func sortedKinds(errs map[string]int64) []string {
+	kinds := make([]string, 0, len(errs))
+	for k := range errs {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
 }
 
 func (b *bot) isRegistered() bool {

@@ -240,6 +240,14 @@ func TestRunConnectFailures(t *testing.T) {
 	if err == nil || s.Connected != 0 || s.FailedConnects != 5 || s.Errors["dial"] != 5 {
 		t.Fatalf("err %v, summary %+v", err, s)
 	}
+	// Nothing was checked: no success flag.
+	if s.FinalStateCorrect {
+		t.Error("final_state_correct with no bot connected")
+	}
+	if !strings.Contains(err.Error(), "could not connect") || !strings.Contains(err.Error(), "connection refused") ||
+		!strings.Contains(err.Error(), "go run ./examples/relay") {
+		t.Errorf("the error does not say what to do: %v", err)
+	}
 	if s.WindowSeconds > 0.5 {
 		t.Errorf("waited %v s with no bots", s.WindowSeconds)
 	}
@@ -260,8 +268,11 @@ func TestRunConnectFailures(t *testing.T) {
 		}
 	}()
 	s, err = Run(context.Background(), Config{Addr: ln.Addr().String(), N: 3, ConnectTimeout: 200 * time.Millisecond})
-	if err == nil || s.FailedConnects != 3 || s.Errors["join_timeout"] != 3 {
+	if err == nil || s.FailedConnects != 3 || s.Errors["join_timeout"] != 3 || s.FinalStateCorrect {
 		t.Fatalf("err %v, summary %+v", err, s)
+	}
+	if !strings.Contains(err.Error(), "no JOINED came") || !strings.Contains(err.Error(), "room-relay") {
+		t.Errorf("join timeout: %v", err)
 	}
 
 	if _, err := Run(context.Background(), Config{Addr: "nowhere"}); err == nil {

@@ -51,7 +51,8 @@ type Summary struct {
 
 	// FinalStateCorrect reports whether, after the bots stopped moving,
 	// every receiver's last seen t for every other live member equals that
-	// member's last sent t. It is false if the check could not be made.
+	// member's last sent t. It is false if the check could not be made,
+	// and when no bot connected.
 	FinalStateCorrect bool `json:"final_state_correct"`
 	// FinalStatePairs is the number of (receiver, sender) pairs checked.
 	FinalStatePairs int64 `json:"final_state_pairs"`

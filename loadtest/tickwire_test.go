@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/demo/arena"
 	twrelay "github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/relayproto"
@@ -93,6 +95,36 @@ func TestMsgPackIntRoundTrip(t *testing.T) {
 		env, err := reg.Decode(msg.MsgPack, frame[1:], msg.ToServer)
 		if err != nil || env.Msg.(*relayproto.Move).T != n {
 			t.Errorf("%d: codec decodes %v, %v", n, env.Msg, err)
+		}
+	}
+}
+
+// TestRunAgainstTheArena points the bots at the wrong server, the demo
+// arena: the error names what the server answered and what to run
+// instead, and the summary claims no success.
+func TestRunAgainstTheArena(t *testing.T) {
+	reg := msg.NewRegistry()
+	arena.Register(reg)
+	srv, err := server.New(server.Config{Registry: reg, Banner: arena.Banner("test"), Logger: slog.New(slog.DiscardHandler),
+		AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, arena.New(arena.WithBots(0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := transport.ListenTCP(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	for _, enc := range []string{EncodingText, EncodingMsgPack} {
+		sum, err := Run(context.Background(), Config{Addr: ln.Addr().String(), Encoding: enc, N: 3, Duration: time.Second, ConnectTimeout: 2 * time.Second})
+		if err == nil || sum.Connected != 0 || sum.FinalStateCorrect {
+			t.Fatalf("%s: err %v, connected %d, final state correct %v", enc, err, sum.Connected, sum.FinalStateCorrect)
+		}
+		for _, want := range []string{"the server answered JOIN with \"ERR unknown_message unknown ", ": is this the relay example?", "go run ./examples/relay", "127.0.0.1:7777"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not say %q", enc, err, want)
+			}
 		}
 	}
 }
