@@ -57,5 +57,5 @@ func Help(reg *msg.Registry) []string {
 	for _, t := range others {
 		lines = append(lines, line(t))
 	}
-	return append(lines, `strings with spaces go in double quotes: SAY "a b" works, SAY a b too (the rest of the line); @<n> before a command tags its answer; a blank line is a keepalive`)
+	return append(lines, `strings with spaces go in double quotes, e.g. AUTH "a b" token (SAY takes the rest of the line as it is); @<n> before a command tags its answer; a blank line is a keepalive`)
 }
