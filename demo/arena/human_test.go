@@ -706,3 +706,65 @@ func TestBanner(t *testing.T) {
 		t.Errorf("BannerFor: %q", b)
 	}
 }
+
+// TestNewCommandsRefuseGarbage: MODE, AIM, APPLY and WATCH with garbage
+// arguments are refused with what would be valid, by the codec or by the
+// game; none of it is a strike; and flipping MODE a hundred times in a
+// tick leaves one viewer sending to the player.
+func TestNewCommandsRefuseGarbage(t *testing.T) {
+	reg := msg.NewRegistry()
+	Register(reg)
+	for _, c := range []struct{ line, code, text string }{
+		{"AIM -5", msg.CodeBadField, "want an unsigned integer"},
+		{"AIM 1 2", msg.CodeBadSyntax, "too many arguments (usage: AIM [id])"},
+		{"AIM 99999999999", msg.CodeBadField, "overflows uint32"},
+		{"WATCH", msg.CodeBadField, "missing (usage: WATCH seconds)"},
+		{"WATCH 601", msg.CodeBadField, "must be <= 600, got 601; valid: 0 to 600"},
+		{"WATCH soon", msg.CodeBadField, `want an integer, got "soon"; valid: 0 to 600`},
+		{"MODE telepathic", msg.CodeBadField, "longer than 8 bytes"},
+		{"MODE a b", msg.CodeBadSyntax, "too many arguments"},
+		{"APPLY", msg.CodeBadField, "missing (usage: APPLY item)"},
+		{"APPLY " + strings.Repeat("x", 300), msg.CodeBadField, "longer than 8 bytes (got 300)"},
+		{"GO northwestward", msg.CodeBadField, "n|s|e|w|ne|nw|se|sw"},
+	} {
+		_, err := reg.Decode(msg.Text, []byte(c.line), msg.ToServer)
+		de, ok := err.(*msg.DecodeError)
+		if !ok || de.Code != c.code || !strings.Contains(de.Text(), c.text) {
+			t.Errorf("%q: %v, want %s %q", c.line, err, c.code, c.text)
+		}
+	}
+	h := newHarness(t)
+	a := h.joinHuman("a")
+	h.ticks(3)
+	for _, m := range []any{&Mode{Mode: "???"}, &Apply{Item: "-1"}, &Apply{Item: ""}, &Aim{ID: 1 << 31}, &Go{Dir: ""}, &Go{Dir: "nne"}} {
+		h.send(a, m)
+		h.tick()
+		if e := lastErr(h, a); e.Code == "" || e.Code == "refused" || e.Text == "" {
+			t.Errorf("%T %+v: %+v", m, m, e)
+		}
+	}
+	if len(a.strikes) != 0 {
+		t.Errorf("strikes %v for refused commands", a.strikes)
+	}
+	for i := 0; i < 100; i++ {
+		h.send(a, &Mode{Mode: []string{"sync", "human"}[i%2]})
+		h.send(a, &Watch{Seconds: int32(i % 3)})
+	}
+	h.send(a, &Mode{Mode: "sync"})
+	h.tick()
+	// Every viewer made in the tick starts its snapshot at its Flush: one
+	// ZONE means one viewer.
+	if n := len(ofType[replica.ZoneStart](a.take())); n != 1 {
+		t.Fatalf("after 101 switches: %d ZONE messages, want 1 (viewers leaked)", n)
+	}
+	h.ticks(30)
+	if n := len(ofType[replica.ZoneStart](a.take())); n != 0 {
+		t.Fatalf("%d snapshots after the flips settled", n)
+	}
+	h.send(a, &Mode{Mode: "human"})
+	h.send(a, &Mode{Mode: "sync"})
+	h.tick()
+	if n := len(ofType[replica.ZoneStart](a.take())); n != 1 {
+		t.Fatalf("one switch to sync: %d ZONE messages, want 1 (a viewer leaked?)", n)
+	}
+}
