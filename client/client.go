@@ -36,6 +36,50 @@
 // with DESYNC, and can reconcile a replica.Predictor on every ACK (see
 // Predicted).
 //
+// # Reconnect
+//
+// A server that holds seats (server.Config.SeatHold, 30 s by default)
+// sends SEAT with a single-use token after WELCOME; the client keeps it,
+// and never logs it. When the connection then drops without a BYE that
+// releases the seat (an EOF, a reset, a write error, a server silent for
+// ReconnectOptions.SilenceTimeout while pings go unanswered, or the
+// server's BYE timeout or BYE slow_consumer), the client reconnects by
+// itself on a background goroutine: it dials again the same way (the same
+// TCP address, with TLS if Options.TLS is set, or the same WebSocket URL and
+// subprotocol), switches to Options.Encoding, sends RESUME with the player's
+// name and the token, and carries on as the same player with the same id.
+// Attempts back off from 100 ms, doubling up to 2 s with jitter, and stop
+// when the server refuses the RESUME or the seat hold has passed
+// (ReconnectOptions; Disabled turns it all off). A BYE quit, kicked,
+// banned, shutdown, too_long or resumed ends the client as before.
+//
+// Poll stays non-blocking and keeps the order of things: it delivers every
+// message received before the drop, then OnReconnecting (attempt 1 and why
+// the connection dropped, then one call per further attempt), then
+// OnResumed followed by what the new connection brings, or OnLost followed
+// by the *LostError that Poll returns from then on. In between, the rules
+// are:
+//
+//   - Send, Request and Login return ErrDisconnected, from the drop until
+//     Poll has delivered OnResumed; nothing is queued for later, so no
+//     stale input reaches the server after the gap. A Request whose
+//     connection dropped before its answer returns ErrDisconnected too.
+//   - A Predicted drops, on resume, the inputs the server never
+//     acknowledged, without replaying them: the prediction snaps to the
+//     server's state on the next ACK (the arena sends one, and SPAWN, right
+//     after the resume), and carries on from there.
+//   - The replica model keeps the last world during the gap, so a game can
+//     keep drawing it; the server's fresh snapshot after the resume starts
+//     with ZONE, which drops what the model held, so no DESYNC is reported
+//     for what changed meanwhile.
+//   - Request ids keep increasing across connections; Stats counts bytes,
+//     messages, reconnect attempts and resumes over all of them.
+//
+// Close stops a reconnect at once, whatever it is doing (waiting, dialing,
+// waiting for the answer), and returns once every goroutine has ended.
+// Sever cuts the connection as a network failure would, for tests and
+// drills.
+//
 // The wire protocol is specified in docs/PROTOCOL.md.
 package client
 
@@ -70,15 +114,12 @@ import (
 // value configured in its place.
 const (
 	// DefaultKeepalive is how long the client may send nothing before it
-	// sends a keepalive. The server's default idle timeout is 2 min and its
-	// login timeout 5 s; pings (DefaultPingInterval) normally keep the
-	// connection busy well within both.
+	// sends a keepalive. The server's default idle timeout is 2 min; pings
+	// (DefaultPingInterval) normally keep the connection busy well within
+	// it. Before login keepalives do not help: the server gives a new
+	// connection 5 s (server.DefaultLoginTimeout) to log in, whatever it
+	// sends, so dial when the player is ready to log in, not before.
 	DefaultKeepalive = 30 * time.Second
-	// LoginKeepalive is the longest the client stays silent before it has
-	// logged in, whatever Options.Keepalive says: the server closes a
-	// connection silent for 5 s before login (server.DefaultLoginTimeout),
-	// which a player typing a password can easily exceed.
-	LoginKeepalive = 2 * time.Second
 	// DefaultPingInterval is how often the client sends PING with a
 	// timestamp token to measure the round-trip time.
 	DefaultPingInterval = time.Second
@@ -138,7 +179,8 @@ var (
 	// Options.OutboundQueue) messages are already waiting to be written.
 	ErrQueueFull = errors.New("client: outbound queue full")
 	// ErrTooLong is returned by Send for a message whose encoding exceeds
-	// Options.MaxMessage; the server would close the connection for it.
+	// Options.MaxMessage, or the server's cap from LIMITS once announced;
+	// the server would close the connection for it.
 	ErrTooLong = errors.New("client: message longer than MaxMessage")
 	// ErrTooManyRequests is returned when MaxPendingRequests requests
 	// already wait for an answer.
@@ -184,15 +226,16 @@ type Options struct {
 	// right after connecting; DialWebSocket asks for it as a subprotocol.
 	Encoding msg.Encoding
 	// MaxMessage caps one message the client sends, in bytes; Send refuses
-	// longer ones with ErrTooLong. Set it to the server's
-	// Config.MaxMessage. Default DefaultMaxMessage (4096).
+	// longer ones with ErrTooLong. It holds until the server announces its
+	// own cap in LIMITS after login, which then replaces it (see Limits).
+	// Default DefaultMaxMessage (4096), the server's default.
 	MaxMessage int
 	// MaxReceive caps one message accepted from the server, in bytes; a
 	// longer one ends the connection. Default DefaultMaxReceive (64 KiB);
 	// at most frame.MaxMessageLimit.
 	MaxReceive int
 	// Keepalive: when the client has sent nothing for this long it sends a
-	// keepalive (before login at most LoginKeepalive). Default
+	// keepalive. Default
 	// DefaultKeepalive (30 s); negative disables keepalives altogether.
 	Keepalive time.Duration
 	// PingInterval is how often PING measures the round-trip time (RTT).
@@ -236,6 +279,10 @@ type Options struct {
 	// Poll applies every message to it and sends the DESYNC reports it
 	// produces. Read it with Client.Model. Default false.
 	Replica bool
+	// Reconnect configures automatic reconnection after a dropped
+	// connection (see the package documentation). The zero value turns it
+	// on with the defaults.
+	Reconnect ReconnectOptions
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -294,6 +341,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Replica {
 		replica.Register(o.Registry)
 	}
+	r, err := o.Reconnect.withDefaults()
+	if err != nil {
+		return o, err
+	}
+	o.Reconnect = r
 	return o, nil
 }
 
@@ -301,14 +353,19 @@ func (o Options) withDefaults() (Options, error) {
 // concurrent use, except that Poll (and so every callback) is meant to be
 // called from one goroutine, the game loop.
 type Client struct {
-	conn  net.Conn
-	opts  Options
-	reg   *msg.Registry
-	log   *slog.Logger
-	epoch time.Time // RTT tokens are monotonic nanoseconds since epoch
+	opts   Options
+	reg    *msg.Registry
+	log    *slog.Logger
+	epoch  time.Time                                   // RTT tokens are monotonic nanoseconds since epoch
+	redial func(ctx context.Context) (net.Conn, error) // opens a reconnect's connection; nil: none
+	ctx    context.Context                             // canceled when the client ends: bounds redials
+	cancel context.CancelFunc
 
-	// Outbound: Send encodes into out; the writer swaps it out and writes.
+	// Outbound: Send encodes into out; the writer of the current link
+	// swaps it out and writes.
 	outMu        sync.Mutex
+	cur          *link // the current connection; nil while reconnecting
+	open         bool  // Send accepted: false from a drop until Poll delivered the resume
 	enc          *msg.Codec
 	out          []byte
 	outMsgs      int
@@ -323,8 +380,12 @@ type Client struct {
 	pollMu  sync.Mutex
 	spare   []msg.Envelope
 
-	hMu      sync.RWMutex
-	handlers map[reflect.Type]func(any) // by message struct type
+	hMu            sync.RWMutex
+	handlers       map[reflect.Type]func(any) // by message struct type
+	onReconnecting func(attempt int, err error)
+	onResumed      func()
+	onLost         func(err error)
+	onResume       func() // a Predicted's: drop the unacknowledged inputs
 
 	// Requests waiting for an answer, by request id.
 	pmu       sync.Mutex
@@ -338,8 +399,13 @@ type Client struct {
 	onAck   func(*replica.Ack)
 	desyncs int // reports sent during the current Poll
 
-	id   atomic.Uint64
-	name atomic.Pointer[string]
+	id     atomic.Uint64
+	name   atomic.Pointer[string]
+	seat   atomic.Pointer[seatInfo] // the latest SEAT; nil: none, or spent
+	limits atomic.Pointer[Limits]   // the latest LIMITS
+	maxMsg atomic.Int64             // Send's cap: Options.MaxMessage, then LIMITS'
+
+	reconnects, resumes atomic.Uint64
 
 	bytesIn, bytesOut       atomic.Uint64
 	msgsIn, msgsOut         atomic.Uint64
@@ -365,8 +431,25 @@ type messageTyper interface{ SetBinary(bool) }
 // Dial connects to a server's TCP address ("host:port") and starts the
 // client. With Options.TLS it speaks TLS. With Options.Encoding other than
 // text it sends USE at once; the switch completes in the background. ctx
-// bounds the connect (and the TLS handshake) only.
+// bounds the connect (and the TLS handshake) only. Reconnects dial the same
+// address the same way.
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	cfg := opts.TLS
+	dial := func(ctx context.Context) (net.Conn, error) { return dialTCP(ctx, addr, cfg) }
+	conn, err := dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(conn, opts, dial)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// dialTCP connects to addr, with TLS when cfg is set.
+func dialTCP(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -375,17 +458,12 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if tc, ok := conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true) // small game messages must not wait for Nagle
 	}
-	if opts.TLS != nil {
-		if conn, err = startTLS(ctx, conn, addr, opts.TLS); err != nil {
+	if cfg != nil {
+		if conn, err = startTLS(ctx, conn, addr, cfg); err != nil {
 			return nil, err
 		}
 	}
-	c, err := New(conn, opts)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return c, nil
+	return conn, nil
 }
 
 // Subprotocol returns the WebSocket subprotocol that selects enc
@@ -403,7 +481,8 @@ func Subprotocol(enc msg.Encoding) string {
 // DialWebSocket connects to a server's WebSocket endpoint (e.g.
 // "ws://127.0.0.1:8080/ws"), offering the subprotocol of Options.Encoding,
 // and starts the client. If the server picks no subprotocol the client
-// falls back to USE. ctx bounds the handshake only.
+// falls back to USE. ctx bounds the handshake only. Reconnects dial the
+// same URL the same way.
 func DialWebSocket(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -413,18 +492,24 @@ func DialWebSocket(ctx context.Context, rawURL string, opts Options) (*Client, e
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	ws, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{
-		HTTPClient:   o.HTTPClient,
-		Subprotocols: []string{Subprotocol(o.Encoding)},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+	dial := func(ctx context.Context) (net.Conn, error) {
+		ws, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{
+			HTTPClient:   o.HTTPClient,
+			Subprotocols: []string{Subprotocol(o.Encoding)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		ws.SetReadLimit(o.WebSocketReadLimit)
+		return transport.NewWebSocketConn(ws, u.Host, "client"), nil
 	}
-	ws.SetReadLimit(o.WebSocketReadLimit)
-	conn := transport.NewWebSocketConn(ws, u.Host, "client")
-	c, err := New(conn, opts)
+	conn, err := dial(ctx)
 	if err != nil {
-		ws.CloseNow()
+		return nil, err
+	}
+	c, err := newClient(conn, opts, dial)
+	if err != nil {
+		conn.Close()
 		return nil, err
 	}
 	return c, nil
@@ -433,24 +518,40 @@ func DialWebSocket(ctx context.Context, rawURL string, opts Options) (*Client, e
 // New starts a client on an established connection: a TCP socket, a
 // transport.WebSocketConn, or one end of an in-memory pipe
 // (transport.PipeListener.Dial) in tests. The client owns conn from now on
-// and closes it on Close.
+// and closes it on Close. It reconnects only with Options.Reconnect.Dial.
 func New(conn net.Conn, opts Options) (*Client, error) {
+	return newClient(conn, opts, nil)
+}
+
+// initialEncoding is the encoding a new connection starts in: text, or
+// what the transport chose (a WebSocket subprotocol), as on the server.
+func initialEncoding(conn net.Conn) msg.Encoding {
+	if ie, ok := conn.(initialEncoder); ok {
+		if e, err := msg.ParseEncoding(ie.InitialEncoding()); err == nil {
+			return e
+		}
+	}
+	return msg.Text
+}
+
+func newClient(conn net.Conn, opts Options, redial func(context.Context) (net.Conn, error)) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	initial := msg.Text
-	if ie, ok := conn.(initialEncoder); ok {
-		if e, err := msg.ParseEncoding(ie.InitialEncoding()); err == nil {
-			initial = e
-		}
+	if o.Reconnect.Dial != nil {
+		redial = o.Reconnect.Dial
 	}
+	initial := initialEncoding(conn)
+	l := newLink(conn)
 	c := &Client{
-		conn:     conn,
 		opts:     o,
 		reg:      o.Registry,
 		log:      o.Logger.With("peer", conn.RemoteAddr().String()),
 		epoch:    time.Now(),
+		redial:   redial,
+		cur:      l,
+		open:     true,
 		enc:      o.Registry.NewCodec(initial),
 		switchAt: -1,
 		wake:     make(chan struct{}, 1),
@@ -459,51 +560,69 @@ func New(conn net.Conn, opts Options) (*Client, error) {
 		pending:  map[uint32]func(msg.Envelope){},
 		done:     make(chan struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.maxMsg.Store(int64(o.MaxMessage))
 	empty := ""
 	c.name.Store(&empty)
 	if o.Replica {
 		c.model = replica.NewModel()
 	}
 	if o.Encoding != initial {
-		if err := c.queueUse(o.Encoding); err != nil {
+		rid, err := c.useRID(o.Encoding)
+		if err == nil {
+			c.outMu.Lock()
+			err = c.queueUseLocked(o.Encoding, rid)
+			signal(c.wake)
+			c.outMu.Unlock()
+		}
+		if err != nil {
+			c.cancel()
 			return nil, err
 		}
 	}
 	c.wg.Add(2)
-	go c.readLoop(initial)
-	go c.writeLoop()
+	go c.readLoop(l, initial)
+	go c.writeLoop(l)
 	return c, nil
 }
 
-// queueUse queues USE in the current encoding and switches the encoder, so
-// everything queued after it is in the new encoding, as the server expects.
-func (c *Client) queueUse(e msg.Encoding) error {
-	rid, err := c.register(func(env msg.Envelope) {
+// useRID reserves the request id of a USE e, whose refusal ends the
+// client.
+func (c *Client) useRID(e msg.Encoding) (uint32, error) {
+	return c.register(func(env msg.Envelope) {
 		if m, ok := env.Msg.(*msg.Err); ok {
 			c.fail(fmt.Errorf("client: server refused USE %s: %s", e, m.Text))
 		}
 	})
-	if err != nil {
-		return err
-	}
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
+}
+
+// queueUseLocked queues USE e with request id rid in the current encoding
+// and switches the encoder, so everything queued after it is in the new
+// encoding, as the server expects. Call with outMu held.
+func (c *Client) queueUseLocked(e msg.Encoding, rid uint32) error {
 	out, err := c.enc.Append(c.out, &msg.Use{Encoding: e.String()}, rid)
 	if err != nil {
 		return err
 	}
 	c.out = out
+	c.outMsgs++
 	c.enc.SetEncoding(e)
 	c.switchAt, c.switchBinary = len(c.out), e.FrameMode() == frame.Binary
 	return nil
 }
 
-// fail ends the connection; the first reason wins.
+// fail ends the client; the first reason wins.
 func (c *Client) fail(err error) {
 	c.closeOnce.Do(func() {
 		c.err = err
 		close(c.done)
-		c.conn.Close()
+		c.cancel()
+		c.outMu.Lock()
+		l := c.cur
+		c.outMu.Unlock()
+		if l != nil {
+			l.end(err, false)
+		}
 		if err == ErrClosed {
 			c.log.Debug("client closed")
 		} else {
@@ -521,11 +640,12 @@ func (c *Client) isDone() bool {
 	}
 }
 
-// Done returns a channel closed when the connection has ended.
+// Done returns a channel closed when the client has ended: its connection
+// ended and it will not reconnect (or gave up reconnecting).
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Err returns why the connection ended (a *ByeError, ErrClosed, or an I/O
-// error), or nil while it is open.
+// Err returns why the client ended (a *ByeError, a *LostError, ErrClosed,
+// or an I/O error), or nil while it is connected or reconnecting.
 func (c *Client) Err() error {
 	if c.isDone() {
 		return c.err
@@ -533,9 +653,9 @@ func (c *Client) Err() error {
 	return nil
 }
 
-// Close closes the connection at once, dropping queued output, and waits
-// for the client's goroutines to end. Poll then returns ErrClosed. To leave
-// politely, use Quit.
+// Close closes the connection at once, dropping queued output, stops a
+// reconnect in progress, and waits for the client's goroutines to end. Poll
+// then returns ErrClosed. To leave politely, use Quit.
 func (c *Client) Close() error {
 	c.fail(ErrClosed)
 	c.wg.Wait()
@@ -544,11 +664,15 @@ func (c *Client) Close() error {
 
 // Quit sends QUIT after everything queued, waits until the server has
 // answered BYE and closed the connection (or ctx ends), then closes the
-// client. Poll then returns ErrClosed.
+// client. Poll then returns ErrClosed. While the client is reconnecting
+// there is no connection to say QUIT on: Quit closes the client at once,
+// and the server releases the seat when its hold ends.
 func (c *Client) Quit(ctx context.Context) error {
 	c.quitting.Store(true)
-	err := c.enqueue(&msg.Quit{}, 0)
-	if err == nil {
+	_, err := c.enqueue(&msg.Quit{}, 0, true)
+	if errors.Is(err, ErrDisconnected) {
+		err = nil
+	} else if err == nil {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
@@ -572,6 +696,26 @@ func (c *Client) Encoding() msg.Encoding {
 	return c.enc.Encoding()
 }
 
+// Limits are the settings a server announces in LIMITS after every login
+// and resume.
+type Limits struct {
+	// TickRate is the server's ticks per second: a predicting client
+	// steps its simulation at this rate.
+	TickRate int
+	// MaxMessage is the largest message the server accepts, in bytes;
+	// Send now refuses longer ones with ErrTooLong.
+	MaxMessage int
+}
+
+// Limits returns what the server announced in LIMITS, and false before
+// login or with a server that sends none. Safe from any goroutine.
+func (c *Client) Limits() (Limits, bool) {
+	if l := c.limits.Load(); l != nil {
+		return *l, true
+	}
+	return Limits{}, false
+}
+
 // ID returns the player id from WELCOME, or 0 before login.
 func (c *Client) ID() uint64 { return c.id.Load() }
 
@@ -580,13 +724,16 @@ func (c *Client) Name() string { return *c.name.Load() }
 
 // Send queues m, a registered message value or pointer that may travel to
 // the server, for the writer. It never blocks: it fails with ErrQueueFull
-// when the outbound queue is full. m is validated and encoded before Send
-// returns, so the caller may reuse it at once.
+// when the outbound queue is full, and with ErrDisconnected while the
+// client is reconnecting (the message is not kept for later). m is
+// validated and encoded before Send returns, so the caller may reuse it at
+// once.
 func (c *Client) Send(m any) error {
 	if err := c.check(m); err != nil {
 		return err
 	}
-	return c.enqueue(m, 0)
+	_, err := c.enqueue(m, 0, true)
+	return err
 }
 
 // check refuses what the server would refuse.
@@ -607,34 +754,45 @@ func (c *Client) check(m any) error {
 	return nil
 }
 
-// enqueue encodes m into the outbound buffer and wakes the writer.
-func (c *Client) enqueue(m any, rid uint32) error {
+// enqueue encodes m into the outbound buffer of the current connection,
+// which it returns, and wakes the writer. The game's messages (user) are
+// refused from a drop until Poll delivered the resume; the client's own
+// (pings) go to any live connection.
+func (c *Client) enqueue(m any, rid uint32, user bool) (*link, error) {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.isDone() {
-		return c.err
+		return nil, c.err
+	}
+	if c.cur == nil || (user && !c.open) {
+		return nil, ErrDisconnected
 	}
 	if c.outMsgs >= c.opts.OutboundQueue {
-		return ErrQueueFull
+		return nil, ErrQueueFull
 	}
 	start := len(c.out)
 	out, err := c.enc.Append(c.out, m, rid)
 	if err != nil {
 		c.out = out[:start]
-		return fmt.Errorf("client: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	if payloadLen(out[start:], c.enc.Encoding()) > c.opts.MaxMessage {
+	if payloadLen(out[start:], c.enc.Encoding()) > int(c.maxMsg.Load()) {
 		c.out = out[:start]
-		return ErrTooLong
+		return nil, ErrTooLong
 	}
 	c.out = out
 	c.outMsgs++
 	c.msgsOut.Add(1)
+	signal(c.wake)
+	return c.cur, nil
+}
+
+// signal wakes whoever waits on ch, if nobody already did.
+func signal(ch chan struct{}) {
 	select {
-	case c.wake <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // payloadLen returns the size of one encoded frame without its line
@@ -705,7 +863,8 @@ func (c *Client) roundTrip(ctx context.Context, m any, ch chan msg.Envelope) (ms
 		return msg.Envelope{}, err
 	}
 	defer c.unregister(rid)
-	if err := c.enqueue(m, rid); err != nil {
+	l, err := c.enqueue(m, rid, true)
+	if err != nil {
 		return msg.Envelope{}, err
 	}
 	select {
@@ -713,6 +872,13 @@ func (c *Client) roundTrip(ctx context.Context, m any, ch chan msg.Envelope) (ms
 		return env, nil
 	case <-ctx.Done():
 		return msg.Envelope{}, ctx.Err()
+	case <-l.lost:
+		select {
+		case env := <-ch:
+			return env, nil
+		default:
+		}
+		return msg.Envelope{}, ErrDisconnected
 	case <-c.done:
 		select {
 		case env := <-ch:
@@ -805,7 +971,8 @@ func (c *Client) Log(level slog.Level, text string) error {
 // the first answer (or with pings disabled).
 func (c *Client) RTT() time.Duration { return time.Duration(c.srtt.Load()) }
 
-// Stats is a snapshot of a client's counters.
+// Stats is a snapshot of a client's counters, over every connection the
+// client has had.
 type Stats struct {
 	BytesIn, BytesOut       uint64        // bytes read and written, framing included
 	MessagesIn, MessagesOut uint64        // messages decoded, and queued to send (pings included)
@@ -815,6 +982,8 @@ type Stats struct {
 	DesyncsDropped          uint64        // DESYNC reports over MaxDesyncPerPoll or not queued
 	RTT                     time.Duration // smoothed round-trip time
 	LastRTT                 time.Duration // the latest sample
+	Reconnects              uint64        // reconnect attempts made (Options.Reconnect)
+	Resumes                 uint64        // seats resumed on a new connection
 }
 
 // Stats returns the client's counters. Safe from any goroutine.
@@ -830,40 +999,41 @@ func (c *Client) Stats() Stats {
 		DesyncsDropped: c.desyncDrops.Load(),
 		RTT:            time.Duration(c.srtt.Load()),
 		LastRTT:        time.Duration(c.lastRTT.Load()),
+		Reconnects:     c.reconnects.Load(),
+		Resumes:        c.resumes.Load(),
 	}
 }
 
-// write writes buf with the write deadline; false means the connection is
-// now closed.
-func (c *Client) write(buf []byte) bool {
+// write writes buf to l with the write deadline; false means l has
+// ended.
+func (c *Client) write(l *link, buf []byte) bool {
 	if len(buf) == 0 {
 		return true
 	}
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout)); err != nil {
-		c.fail(fmt.Errorf("client: write: %w", err))
+	if err := l.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout)); err != nil {
+		l.end(fmt.Errorf("client: write: %w", err), true)
 		return false
 	}
-	n, err := c.conn.Write(buf)
+	n, err := l.conn.Write(buf)
 	c.bytesOut.Add(uint64(n))
 	if err != nil {
-		if c.isDone() {
-			return false
-		}
-		c.fail(fmt.Errorf("client: write: %w", err))
+		// The reader sees the connection closed and takes it from here.
+		l.end(fmt.Errorf("client: write: %w", err), true)
 		return false
 	}
 	return true
 }
 
-// writeLoop runs on the writer goroutine: it writes what Send encoded, one
+// writeLoop runs on l's writer goroutine: it writes what Send encoded, one
 // write per flush, sends a PING every PingInterval and a keepalive when
-// nothing was written for Keepalive.
-func (c *Client) writeLoop() {
+// nothing was written for Keepalive. It ends with l, or when l is no
+// longer the current connection.
+func (c *Client) writeLoop(l *link) {
 	defer c.wg.Done()
 	var kaC, pingC <-chan time.Time
 	var ka *time.Timer
 	if c.opts.Keepalive > 0 {
-		ka = time.NewTimer(c.keepalive())
+		ka = time.NewTimer(c.opts.Keepalive)
 		defer ka.Stop()
 		kaC = ka.C
 	}
@@ -873,12 +1043,14 @@ func (c *Client) writeLoop() {
 		pingC = t.C
 		c.ping()
 	}
-	mt, _ := c.conn.(messageTyper)
+	mt, _ := l.conn.(messageTyper)
 	var buf []byte
 	for {
 		idle := false
 		select {
 		case <-c.done:
+			return
+		case <-l.done:
 			return
 		case <-c.wake:
 		case <-kaC:
@@ -887,6 +1059,11 @@ func (c *Client) writeLoop() {
 			c.ping()
 		}
 		c.outMu.Lock()
+		if c.cur != l {
+			c.outMu.Unlock()
+			signal(c.wake) // the wake may have been meant for the new connection's writer
+			return
+		}
 		buf, c.out = c.out, buf[:0]
 		c.outMsgs = 0
 		split, binary := c.switchAt, c.switchBinary
@@ -902,17 +1079,17 @@ func (c *Client) writeLoop() {
 		if split >= 0 && mt != nil {
 			// A message transport carries one framing per message: what
 			// precedes the switch goes in its own message.
-			if !c.write(buf[:split]) {
+			if !c.write(l, buf[:split]) {
 				return
 			}
 			mt.SetBinary(binary)
 			buf = buf[split:]
 		}
-		if !c.write(buf) {
+		if !c.write(l, buf) {
 			return
 		}
 		if ka != nil {
-			ka.Reset(c.keepalive())
+			ka.Reset(c.opts.Keepalive)
 		}
 		if cap(buf) > maxFlushBuffer {
 			buf = nil
@@ -920,18 +1097,10 @@ func (c *Client) writeLoop() {
 	}
 }
 
-// keepalive returns the current keepalive interval: shorter before login.
-func (c *Client) keepalive() time.Duration {
-	if c.id.Load() == 0 {
-		return min(c.opts.Keepalive, LoginKeepalive)
-	}
-	return c.opts.Keepalive
-}
-
 // ping queues a PING whose token is the send time.
 func (c *Client) ping() {
 	token := rttTokenPrefix + strconv.FormatInt(int64(time.Since(c.epoch)), 10)
-	if err := c.enqueue(&msg.Ping{Token: token}, 0); err != nil && !c.isDone() {
+	if _, err := c.enqueue(&msg.Ping{Token: token}, 0, false); err != nil && !c.isDone() && !errors.Is(err, ErrDisconnected) {
 		c.log.Debug("ping not sent", "err", err)
 	}
 }
@@ -959,37 +1128,46 @@ func (c *Client) pong(m *msg.Pong) bool {
 	return true
 }
 
-// deadlineReader refreshes the read deadline before every read and counts
-// bytes in.
-type deadlineReader struct{ c *Client }
+// deadlineReader refreshes the read deadline of l before every read and
+// counts bytes in.
+type deadlineReader struct {
+	c *Client
+	l *link
+}
 
 // Read reads from the connection with a fresh read deadline.
 func (r deadlineReader) Read(p []byte) (int, error) {
 	c := r.c
-	if c.opts.ReadTimeout > 0 {
-		if err := c.conn.SetReadDeadline(time.Now().Add(c.opts.ReadTimeout)); err != nil {
+	if d := c.readTimeout(); d > 0 {
+		if err := r.l.conn.SetReadDeadline(time.Now().Add(d)); err != nil {
 			return 0, err
 		}
 	}
-	n, err := c.conn.Read(p)
+	n, err := r.l.conn.Read(p)
 	c.bytesIn.Add(uint64(n))
 	return n, err
 }
 
-// readLoop runs on the reader goroutine: it decodes, answers what the
-// client handles itself (USING, PONG, WELCOME, BYE, request answers) and
-// queues the rest for Poll.
-func (c *Client) readLoop(initial msg.Encoding) {
+// readLoop runs on l's reader goroutine: it decodes, answers what the
+// client handles itself (USING, PONG, WELCOME, SEAT, LIMITS, BYE, request
+// answers, the answer to RESUME) and queues the rest for Poll. When l ends it hands
+// over to linkDown, which resumes or ends the client.
+func (c *Client) readLoop(l *link, initial msg.Encoding) {
 	defer c.wg.Done()
 	dec := c.reg.NewCodec(initial)
-	fr := frame.NewReader(deadlineReader{c}, c.opts.MaxReceive)
+	fr := frame.NewReader(deadlineReader{c, l}, c.opts.MaxReceive)
 	fr.SetMode(initial.FrameMode())
 	var bye *ByeError
 	var lastErr *msg.Err // the latest ERR without a request id, for BYE's detail
 	for {
 		data, err := fr.Next()
 		if err != nil {
-			c.fail(c.readError(err, bye))
+			rerr, resumable := c.readError(err, bye, l)
+			l.end(rerr, resumable)
+			// A link still resuming belongs to its reconnect attempt.
+			if l.phase.Load() == phaseLive {
+				c.linkDown(l)
+			}
 			return
 		}
 		env, err := dec.Decode(data, msg.ToClient)
@@ -1023,7 +1201,22 @@ func (c *Client) readLoop(initial msg.Encoding) {
 				bye.Detail = lastErr.Text
 			}
 			continue
+		case *msg.Seat:
+			if m.HoldMS > 0 && m.Token != "" {
+				c.seat.Store(&seatInfo{token: m.Token, hold: time.Duration(m.HoldMS) * time.Millisecond})
+			}
+			continue
+		case *msg.Limits:
+			c.limits.Store(&Limits{TickRate: int(m.TickRate), MaxMessage: int(m.MaxMessage)})
+			if n := int64(m.MaxMessage); n >= frame.MinMessageLimit && n <= frame.MaxMessageLimit {
+				c.maxMsg.Store(n)
+			}
+			continue
 		case *msg.Welcome:
+			if l.phase.Load() == phaseResuming {
+				c.resumed(l, m)
+				continue
+			}
 			c.id.Store(m.ID)
 			name := m.Name
 			c.name.Store(&name)
@@ -1031,6 +1224,10 @@ func (c *Client) readLoop(initial msg.Encoding) {
 				continue
 			}
 		case *msg.Err:
+			if l.phase.Load() == phaseResuming && (env.RID == l.resumeRID || m.Code == "resume") {
+				l.refusedResume(m)
+				continue
+			}
 			if env.RID == 0 {
 				lastErr = m
 			}
@@ -1044,23 +1241,29 @@ func (c *Client) readLoop(initial msg.Encoding) {
 	}
 }
 
-// readError turns the reader's final error into the connection's error.
-func (c *Client) readError(err error, bye *ByeError) error {
+// readError turns the reader's final error into why l ended, and whether
+// the server holds the seat after it: not after a BYE that releases it
+// (quit, a kick, banned, shutdown, too_long, resumed, seat_expired, ...),
+// nor after a message too long for MaxReceive, which a new connection
+// would meet again.
+func (c *Client) readError(err error, bye *ByeError, l *link) (error, bool) {
 	switch {
 	case c.isDone():
-		return c.err
+		return c.err, false
+	case l.ended():
+		return l.err, l.resumable // Sever, or the writer failed
 	case c.quitting.Load() && (bye == nil || bye.Reason == "quit"):
-		return ErrClosed
+		return ErrClosed, false
 	case bye != nil:
-		return bye
+		return bye, bye.Reason == "timeout" || bye.Reason == "slow_consumer"
 	case errors.Is(err, frame.ErrTooLong):
-		return fmt.Errorf("client: server sent a message longer than MaxReceive (%d bytes): %w", c.opts.MaxReceive, err)
+		return fmt.Errorf("client: server sent a message longer than MaxReceive (%d bytes): %w", c.opts.MaxReceive, err), false
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("client: server silent for %v: %w", c.opts.ReadTimeout, err)
+		return fmt.Errorf("client: server silent for %v: %w", c.readTimeout(), err), true
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("client: connection closed by the server: %w", err)
+		return fmt.Errorf("client: connection closed by the server: %w", err), true
 	}
-	return fmt.Errorf("client: read: %w", err)
+	return fmt.Errorf("client: read: %w", err), true
 }
 
 // deliverLogin hands WELCOME to a waiting Login.

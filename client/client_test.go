@@ -636,26 +636,20 @@ func TestWebSocketThroughConditioner(t *testing.T) {
 	}
 }
 
-func TestKeepaliveShorterBeforeLogin(t *testing.T) {
+func TestLoginDeadlineIgnoresKeepalives(t *testing.T) {
 	ts := startServer(t, server.Config{LoginTimeout: 200 * time.Millisecond}, nil)
 	opts := testOptions()
 	opts.PingInterval = -1
-	c := ts.dial(t, opts)
-	if got := c.keepalive(); got != LoginKeepalive {
-		t.Fatalf("keepalive before login = %v, want %v", got, LoginKeepalive)
-	}
-	if _, _, err := c.LoginGuest(testCtx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.keepalive(); got != DefaultKeepalive {
-		t.Fatalf("keepalive after login = %v, want %v", got, DefaultKeepalive)
-	}
-
-	// Keepalives keep an idle connection open past the login timeout.
+	// Keepalives do not keep a connection that has not logged in open:
+	// the login deadline runs from accept.
 	opts.Keepalive = 20 * time.Millisecond
 	idle := ts.dial(t, opts)
 	time.Sleep(500 * time.Millisecond)
-	if _, _, err := idle.LoginGuest(testCtx(t)); err != nil {
-		t.Fatalf("login after an idle wait with keepalives: %v", err)
+	if _, _, err := idle.LoginGuest(testCtx(t)); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("login after the login deadline: %v, want the server's BYE timeout", err)
+	}
+	// Within the deadline a login works.
+	if _, _, err := ts.dial(t, opts).LoginGuest(testCtx(t)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -180,3 +180,40 @@ func ExampleFetchToken() {
 		log.Fatal(err)
 	}
 }
+
+// A dropped connection is resumed by itself; the game only shows it. Poll
+// keeps running every frame meanwhile: the world drawn is the last one
+// received until the server's fresh snapshot replaces it.
+func ExampleClient_OnReconnecting() {
+	reg := msg.NewRegistry()
+	register(reg)
+	ctx := context.Background()
+	c, err := client.Dial(ctx, transport.DefaultTCPAddr, client.Options{
+		Registry:  reg,
+		Reconnect: client.ReconnectOptions{MaxDelay: time.Second}, // the defaults otherwise
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	banner := ""
+	c.OnReconnecting(func(attempt int, err error) { banner = fmt.Sprintf("reconnecting (attempt %d: %v)", attempt, err) })
+	c.OnResumed(func() { banner = "" })
+	c.OnLost(func(err error) { banner = "connection lost: " + err.Error() })
+	if _, _, err := c.LoginGuest(ctx); err != nil {
+		log.Fatal(err)
+	}
+	for {
+		if _, err := c.Poll(); err != nil {
+			var lost *client.LostError
+			if errors.As(err, &lost) {
+				log.Printf("the seat is gone after %d attempts: log in again", lost.Attempts)
+			}
+			return
+		}
+		if banner != "" {
+			fmt.Println(banner) // draw it over the frozen world
+		}
+		time.Sleep(time.Second / 60)
+	}
+}

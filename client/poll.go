@@ -17,7 +17,9 @@ import (
 //
 // The client handles some messages itself and does not queue them: USING,
 // BYE (Poll returns it as a *ByeError), the PONGs of its RTT pings, WELCOME
-// while Login waits for it, and answers to Request.
+// while Login waits for it or after RESUME, SEAT (the seat token, kept for
+// a reconnect), LIMITS (see Client.Limits), and answers to Request and
+// RESUME.
 func On[T any](c *Client, fn func(m *T)) {
 	if _, err := c.reg.TypeOf((*T)(nil)); err != nil {
 		panic(fmt.Sprintf("client: On: %v", err))
@@ -39,11 +41,17 @@ func On[T any](c *Client, fn func(m *T)) {
 // Options.OnMessage, then the callback registered with On for its type;
 // messages nobody takes are counted in Stats.Unhandled and dropped.
 //
+// Poll also delivers the client's reconnect events (OnReconnecting,
+// OnResumed, OnLost) in their place among the messages; they do not count
+// in n.
+//
 // n counts the messages something took. err is the first of: an ERR that
 // no On[msg.Err] callback took (as a *ServerError), or, once every message
-// received before the connection ended has been dispatched, why it ended:
-// a *ByeError with the server's reason, ErrClosed after Close or Quit, or
-// the I/O error. After the end every Poll returns (0, that error).
+// received before the client ended has been dispatched, why it ended: a
+// *ByeError with the server's reason, a *LostError when a reconnect gave
+// up, ErrClosed after Close or Quit, or the I/O error. A connection that
+// drops while the client can resume its seat is not an end. After the end
+// every Poll returns (0, that error).
 func (c *Client) Poll() (n int, err error) {
 	c.pollMu.Lock()
 	defer c.pollMu.Unlock()
@@ -87,6 +95,10 @@ func isReplica(t *msg.Type) bool { return t.GoType().PkgPath() == replicaPkg }
 
 // dispatch hands one message to the model, the hooks and its callback.
 func (c *Client) dispatch(env msg.Envelope) (took bool, err error) {
+	if ev, ok := env.Msg.(*clientEvent); ok && env.Type == nil {
+		c.event(ev)
+		return false, nil
+	}
 	c.hMu.RLock()
 	fn := c.handlers[env.Type.GoType()]
 	onAck := c.onAck
@@ -146,7 +158,11 @@ func (c *Client) Model() *replica.Model { return c.model }
 // own entity: Input applies an input locally at once and sends it with a
 // sequence number, and every ACK Poll receives reconciles the prediction
 // with the server's authoritative state (replaying the inputs still in
-// flight). Use it from Poll's goroutine.
+// flight). When the client resumes its seat after a dropped connection,
+// the inputs still in flight are dropped (the server never received them,
+// or its ACK for them was lost with the connection) rather than replayed:
+// the prediction keeps its state until the next ACK snaps it to the
+// server's. Sequence numbers keep increasing. Use it from Poll's goroutine.
 type Predicted[S comparable, I any] struct {
 	c      *Client
 	p      *replica.Predictor[S, I]
@@ -163,13 +179,15 @@ func Predict[S comparable, I any](c *Client, p *replica.Predictor[S, I], encode 
 	pp := &Predicted[S, I]{c: c, p: p, encode: encode}
 	c.hMu.Lock()
 	c.onAck = func(a *replica.Ack) { p.Ack(a.Seq, state(a)) }
+	c.onResume = func() { p.Reset(p.State()) }
 	c.hMu.Unlock()
 	return pp
 }
 
 // Input numbers in with the next sequence number, sends encode(seq, in)
 // and, once it is queued, applies in to the prediction. It returns the
-// predicted state; when Send fails the input is not predicted either.
+// predicted state; when Send fails (ErrDisconnected while reconnecting)
+// the input is not predicted either.
 func (pp *Predicted[S, I]) Input(in I) (S, error) {
 	seq := pp.seq + 1
 	if err := pp.c.Send(pp.encode(seq, in)); err != nil {

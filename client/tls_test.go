@@ -76,8 +76,8 @@ func TestDialTLSPinned(t *testing.T) {
 		t.Fatalf("Dial over TLS with the pinned certificate: %v", err)
 	}
 	defer c.Close()
-	if _, ok := c.conn.(*tls.Conn); !ok {
-		t.Fatalf("the client's connection is %T, not TLS", c.conn)
+	if _, ok := c.currentConn().(*tls.Conn); !ok {
+		t.Fatalf("the client's connection is %T, not TLS", c.currentConn())
 	}
 	id, name, err := c.LoginGuest(ctx)
 	if err != nil || id == 0 || !strings.HasPrefix(name, "guest-") {

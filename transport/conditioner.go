@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -8,6 +9,11 @@ import (
 	"sync/atomic"
 	"time"
 )
+
+// ErrLinkDown is what Read and Write return on a conditioned connection
+// torn down by an outage (LinkConfig.Outage): the network it ran on went
+// away, and the peer must dial again.
+var ErrLinkDown = errors.New("transport: link outage: connection reset")
 
 // Limits of a conditioned link.
 const (
@@ -51,12 +57,71 @@ type LinkConfig struct {
 	// conditioned listener gets its own reproducible sequence). Combine it
 	// with a ManualClock for fully deterministic schedules.
 	Seed int64
+	// Outage and OutageEvery make the network go away now and then, as
+	// when a phone leaves Wi-Fi for 4G: the old connection dies and the
+	// client must dial again. Every OutageEvery, counted from the link's
+	// start (when Condition wrapped the listener, or ConditionConn the
+	// connection), the link goes dark for Outage:
+	//
+	//   - nothing is delivered in either direction; bytes written
+	//     meanwhile, or in flight when it began, are lost;
+	//   - a conditioned listener refuses new connections: it closes each
+	//     one as soon as it is accepted, so the dialer sees it drop;
+	//   - when the outage ends, every connection that was open when it
+	//     began is torn down: its Read and Write fail with ErrLinkDown and
+	//     the inner connection is closed, so the peer sees it drop too.
+	//     Connections made after the outage work normally.
+	//
+	// Both must be positive for outages to happen; an Outage of
+	// OutageEvery or longer is cut to half of OutageEvery.
+	Outage      time.Duration
+	OutageEvery time.Duration
 }
 
-// IsZero reports whether cfg conditions nothing (no latency, jitter or
-// bandwidth cap).
+// IsZero reports whether cfg conditions nothing (no latency, jitter,
+// bandwidth cap or outages).
 func (cfg LinkConfig) IsZero() bool {
-	return cfg.Latency <= 0 && cfg.Jitter <= 0 && cfg.Bandwidth <= 0
+	return cfg.Latency <= 0 && cfg.Jitter <= 0 && cfg.Bandwidth <= 0 && !cfg.hasOutages()
+}
+
+func (cfg LinkConfig) hasOutages() bool { return cfg.Outage > 0 && cfg.OutageEvery > 0 }
+
+// outages is the outage schedule of a link: outage k (k >= 1) lasts from
+// start + k*every for length.
+type outages struct {
+	start         time.Time
+	every, length time.Duration
+}
+
+// newOutages returns cfg's schedule from start, or nil when it has none.
+func newOutages(cfg LinkConfig, start time.Time) *outages {
+	if !cfg.hasOutages() {
+		return nil
+	}
+	length := cfg.Outage
+	if length >= cfg.OutageEvery {
+		length = cfg.OutageEvery / 2
+	}
+	return &outages{start: start, every: cfg.OutageEvery, length: length}
+}
+
+// next returns the outage in progress at t, or else the next one.
+func (o *outages) next(t time.Time) (from, to time.Time) {
+	k := int64(1)
+	if off := t.Sub(o.start); off >= o.every {
+		k = int64(off / o.every)
+		if off-time.Duration(k)*o.every >= o.length {
+			k++
+		}
+	}
+	from = o.start.Add(time.Duration(k) * o.every)
+	return from, from.Add(o.length)
+}
+
+// dark reports whether t falls in an outage.
+func (o *outages) dark(t time.Time) bool {
+	from, to := o.next(t)
+	return !t.Before(from) && t.Before(to)
 }
 
 // Clock is the time source of a conditioned link: the wall clock by
@@ -161,28 +226,39 @@ func Condition(ln net.Listener, cfg LinkConfig) net.Listener {
 }
 
 // ConditionWithClock is Condition with an explicit Clock (nil means
-// SystemClock).
+// SystemClock). The outage schedule, if any, starts now on clk.
 func ConditionWithClock(ln net.Listener, cfg LinkConfig, clk Clock) net.Listener {
 	if cfg.IsZero() {
 		return ln
 	}
-	return &linkListener{Listener: ln, cfg: cfg, clk: clk}
+	if clk == nil {
+		clk = SystemClock
+	}
+	return &linkListener{Listener: ln, cfg: cfg, clk: clk, out: newOutages(cfg, clk.Now())}
 }
 
 type linkListener struct {
 	net.Listener
 	cfg LinkConfig
 	clk Clock
+	out *outages // nil: no outages
 	n   atomic.Uint64
 }
 
-// Accept returns the next connection, conditioned.
+// Accept returns the next connection, conditioned. During an outage it
+// closes every connection it accepts.
 func (l *linkListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.out != nil && l.out.dark(l.clk.Now()) {
+			c.Close()
+			continue
+		}
+		return newLinkConn(c, l.cfg, l.clk, l.n.Add(1), l.out), nil
 	}
-	return newLinkConn(c, l.cfg, l.clk, l.n.Add(1)), nil
 }
 
 // ConditionConn returns c with both directions delayed and throttled as
@@ -233,7 +309,10 @@ func ConditionConnWithClock(c net.Conn, cfg LinkConfig, clk Clock) net.Conn {
 	if cfg.IsZero() {
 		return c
 	}
-	return newLinkConn(c, cfg, clk, 0)
+	if clk == nil {
+		clk = SystemClock
+	}
+	return newLinkConn(c, cfg, clk, 0, newOutages(cfg, clk.Now()))
 }
 
 // binarySetter and initialEncoder are the optional interfaces of
@@ -364,9 +443,15 @@ type linkConn struct {
 	reason    atomic.Pointer[string] // CloseWithReason's reason, for the inner close
 	killOnce  sync.Once
 	killed    chan struct{} // closed when the inner connection is closed
+
+	// Outages (LinkConfig.Outage): dark from an outage's start, torn down
+	// at its end.
+	outages *outages
+	dark    atomic.Bool
+	torn    atomic.Bool
 }
 
-func newLinkConn(c net.Conn, cfg LinkConfig, clk Clock, stream uint64) *linkConn {
+func newLinkConn(c net.Conn, cfg LinkConfig, clk Clock, stream uint64, out *outages) *linkConn {
 	if clk == nil {
 		clk = SystemClock
 	}
@@ -375,15 +460,16 @@ func newLinkConn(c net.Conn, cfg LinkConfig, clk Clock, stream uint64) *linkConn
 		seed = rand.Uint64()
 	}
 	l := &linkConn{
-		inner:  c,
-		cfg:    cfg,
-		clk:    clk,
-		out:    newLane(rand.New(rand.NewPCG(seed, 2*stream))),
-		in:     newLane(rand.New(rand.NewPCG(seed, 2*stream+1))),
-		rdl:    newLinkDeadline(),
-		wdl:    newLinkDeadline(),
-		done:   make(chan struct{}),
-		killed: make(chan struct{}),
+		inner:   c,
+		cfg:     cfg,
+		clk:     clk,
+		out:     newLane(rand.New(rand.NewPCG(seed, 2*stream))),
+		in:      newLane(rand.New(rand.NewPCG(seed, 2*stream+1))),
+		rdl:     newLinkDeadline(),
+		wdl:     newLinkDeadline(),
+		done:    make(chan struct{}),
+		killed:  make(chan struct{}),
+		outages: out,
 	}
 	if _, ok := c.(binarySetter); ok {
 		l.message = true
@@ -393,7 +479,53 @@ func newLinkConn(c net.Conn, cfg LinkConfig, clk Clock, stream uint64) *linkConn
 	}
 	go l.deliverLoop()
 	go l.pumpLoop()
+	if out != nil {
+		go l.outageLoop()
+	}
 	return l
+}
+
+// outageLoop waits for the next outage, darkens the link while it lasts
+// and tears the link down at its end.
+func (l *linkConn) outageLoop() {
+	from, to := l.outages.next(l.clk.Now())
+	if !l.sleepUntil(from) {
+		return
+	}
+	l.dark.Store(true)
+	// Wake Read and the delivery loop: what they hold is lost.
+	signal(l.in.ready)
+	signal(l.out.ready)
+	if l.sleepUntil(to) {
+		l.tearDown()
+	}
+}
+
+// sleepUntil waits on the link's clock until t; false means the link
+// closed first.
+func (l *linkConn) sleepUntil(t time.Time) bool {
+	for {
+		now := l.clk.Now()
+		if !now.Before(t) {
+			return true
+		}
+		select {
+		case <-l.clk.After(t.Sub(now)):
+		case <-l.done:
+			return false
+		case <-l.killed:
+			return false
+		}
+	}
+}
+
+// tearDown ends a connection an outage killed: Read and Write fail with
+// ErrLinkDown and the peer sees the inner connection close.
+func (l *linkConn) tearDown() {
+	l.torn.Store(true)
+	l.kill()
+	signal(l.in.ready)
+	signal(l.out.space)
 }
 
 func (l *linkConn) isClosed() bool {
@@ -452,6 +584,14 @@ func (l *linkConn) waitFor(ch <-chan struct{}, wake time.Time, dl *linkDeadline)
 func (l *linkConn) Write(p []byte) (int, error) {
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
+	switch {
+	case l.isClosed():
+		return 0, net.ErrClosed
+	case l.torn.Load():
+		return 0, ErrLinkDown
+	case l.dark.Load():
+		return len(p), nil // into the void
+	}
 	binary := l.binary.Load()
 	n := 0
 	for n < len(p) {
@@ -462,6 +602,9 @@ func (l *linkConn) Write(p []byte) (int, error) {
 		for {
 			if l.isClosed() {
 				return n, net.ErrClosed
+			}
+			if l.torn.Load() {
+				return n, ErrLinkDown
 			}
 			if t, _ := l.wdl.get(); !t.IsZero() && !l.clk.Now().Before(t) {
 				return n, os.ErrDeadlineExceeded
@@ -500,6 +643,9 @@ func (l *linkConn) deliverLoop() {
 	}
 	for {
 		ln.mu.Lock()
+		if l.dark.Load() {
+			ln.dropAll() // lost in the outage
+		}
 		now := l.clk.Now()
 		closed, lingerUntil := ln.closed, ln.lingerUntil
 		if closed && (!now.Before(lingerUntil) || ln.head == len(ln.segs) || ln.err != nil) {
@@ -570,6 +716,12 @@ func (l *linkConn) pumpLoop() {
 			}
 		}
 		n, err := l.inner.Read(buf[:min(room, len(buf))])
+		if l.dark.Load() {
+			if err != nil {
+				return // the peer's close is lost too; the teardown ends the link
+			}
+			continue // lost in the outage
+		}
 		ln.mu.Lock()
 		for off := 0; off < n; off += linkSegment {
 			chunk := buf[off:min(n, off+linkSegment)]
@@ -596,8 +748,20 @@ func (l *linkConn) Read(p []byte) (int, error) {
 		if l.isClosed() {
 			return 0, net.ErrClosed
 		}
+		if l.torn.Load() {
+			return 0, ErrLinkDown
+		}
 		if t, _ := l.rdl.get(); !t.IsZero() && !l.clk.Now().Before(t) {
 			return 0, os.ErrDeadlineExceeded
+		}
+		if l.dark.Load() {
+			ln.mu.Lock()
+			ln.dropAll() // lost in the outage
+			ln.mu.Unlock()
+			if err := l.waitFor(ln.ready, time.Time{}, l.rdl); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		var wake time.Time
 		ln.mu.Lock()

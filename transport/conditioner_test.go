@@ -153,7 +153,7 @@ func TestLinkSeedIsDeterministic(t *testing.T) {
 	schedule := func(seed int64, stream uint64) []time.Duration {
 		a, b := net.Pipe()
 		defer b.Close()
-		l := newLinkConn(a, LinkConfig{Latency: 10 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: seed}, NewManualClock(time.Unix(0, 0)), stream)
+		l := newLinkConn(a, LinkConfig{Latency: 10 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: seed}, NewManualClock(time.Unix(0, 0)), stream, nil)
 		defer l.Close()
 		var out []time.Duration
 		l.out.mu.Lock()
@@ -439,4 +439,161 @@ func ExampleCondition() {
 	fmt.Printf("%q after at least 50ms: %v\n", buf, time.Since(start) >= 50*time.Millisecond)
 	// Output:
 	// "PING 1\n" after at least 50ms: true
+}
+
+func TestOutageSchedule(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	o := newOutages(LinkConfig{Outage: time.Second, OutageEvery: 5 * time.Second}, t0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for _, tc := range []struct {
+		at       time.Duration
+		from, to time.Duration
+		dark     bool
+	}{
+		{0, 5 * time.Second, 6 * time.Second, false},
+		{4999 * time.Millisecond, 5 * time.Second, 6 * time.Second, false},
+		{5 * time.Second, 5 * time.Second, 6 * time.Second, true},
+		{5999 * time.Millisecond, 5 * time.Second, 6 * time.Second, true},
+		{6 * time.Second, 10 * time.Second, 11 * time.Second, false},
+		{10500 * time.Millisecond, 10 * time.Second, 11 * time.Second, true},
+		{-time.Second, 5 * time.Second, 6 * time.Second, false},
+	} {
+		from, to := o.next(at(tc.at))
+		if !from.Equal(at(tc.from)) || !to.Equal(at(tc.to)) || o.dark(at(tc.at)) != tc.dark {
+			t.Errorf("at %v: next %v-%v dark %v; want %v-%v %v", tc.at, from.Sub(t0), to.Sub(t0), o.dark(at(tc.at)), tc.from, tc.to, tc.dark)
+		}
+	}
+	if newOutages(LinkConfig{Outage: time.Second}, t0) != nil || newOutages(LinkConfig{OutageEvery: time.Second}, t0) != nil {
+		t.Error("an outage needs both Outage and OutageEvery")
+	}
+	if o := newOutages(LinkConfig{Outage: 9 * time.Second, OutageEvery: 4 * time.Second}, t0); o.length != 2*time.Second {
+		t.Errorf("an outage longer than its period lasts %v, want half the period", o.length)
+	}
+	if (LinkConfig{Outage: time.Second, OutageEvery: time.Minute}).IsZero() {
+		t.Error("a config with outages conditions something")
+	}
+}
+
+// TestLinkOutage: during an outage nothing crosses the link either way;
+// at its end the connection is torn down for both ends.
+func TestLinkOutage(t *testing.T) {
+	clk := NewManualClock(time.Unix(0, 0))
+	a, b := net.Pipe()
+	defer b.Close()
+	l := ConditionConnWithClock(a, LinkConfig{Outage: time.Second, OutageEvery: 5 * time.Second}, clk).(*linkConn)
+	defer l.Close()
+	buf := make([]byte, 16)
+	// Before the outage the link carries bytes both ways.
+	go l.Write([]byte("hello"))
+	if n, err := b.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("peer read %q, %v", buf[:n], err)
+	}
+	go b.Write([]byte("hi"))
+	if n, err := l.Read(buf); err != nil || string(buf[:n]) != "hi" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+
+	linkEventually(t, "the outage timer", func() bool { return clk.Waiters() == 1 })
+	clk.Advance(5 * time.Second)
+	linkEventually(t, "the outage", l.dark.Load)
+	if n, err := l.Write([]byte("lost")); n != 4 || err != nil {
+		t.Fatalf("Write during the outage = %d, %v; want it swallowed", n, err)
+	}
+	wrote := make(chan error, 1)
+	go func() { _, err := b.Write([]byte("gone")); wrote <- err }()
+	if err := <-wrote; err != nil {
+		t.Fatalf("the peer's write during the outage: %v", err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		n, err := l.Read(buf)
+		if n > 0 {
+			err = fmt.Errorf("read %q during the outage", buf[:n])
+		}
+		read <- err
+	}()
+	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, err := b.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the peer read %q, %v during the outage; want nothing", buf[:n], err)
+	}
+	b.SetReadDeadline(time.Time{})
+
+	linkEventually(t, "the end-of-outage timer", func() bool { return clk.Waiters() == 1 })
+	clk.Advance(time.Second)
+	if err := <-read; !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("Read across the outage = %v, want ErrLinkDown", err)
+	}
+	if _, err := l.Write([]byte("x")); !errors.Is(err, ErrLinkDown) {
+		t.Fatalf("Write after the outage = %v, want ErrLinkDown", err)
+	}
+	if n, err := b.Read(buf); err != io.EOF {
+		t.Fatalf("the peer read %q, %v after the teardown; want EOF", buf[:n], err)
+	}
+	l.Close()
+	waitNoLinkGoroutines(t)
+}
+
+// TestConditionListenerOutage: a conditioned listener refuses connections
+// during an outage, tears down those from before it, and serves new ones
+// after it.
+func TestConditionListenerOutage(t *testing.T) {
+	clk := NewManualClock(time.Unix(0, 0))
+	pl := NewPipeListener()
+	ln := ConditionWithClock(pl, LinkConfig{Outage: time.Second, OutageEvery: 5 * time.Second}, clk)
+	accepted := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := pl.Dial(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	echo := func(c, s net.Conn) error {
+		go s.Write([]byte("ok"))
+		buf := make([]byte, 2)
+		_, err := io.ReadFull(c, buf)
+		return err
+	}
+	c1 := dial()
+	s1 := <-accepted
+	if err := echo(c1, s1); err != nil {
+		t.Fatal(err)
+	}
+	linkEventually(t, "the outage timer", func() bool { return clk.Waiters() == 1 })
+	clk.Advance(5 * time.Second)
+	linkEventually(t, "the outage", s1.(*linkConn).dark.Load)
+	c2 := dial()
+	if _, err := c2.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a connection made during the outage read %v, want EOF", err)
+	}
+	linkEventually(t, "the end-of-outage timer", func() bool { return clk.Waiters() == 1 })
+	clk.Advance(time.Second)
+	if _, err := c1.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the connection from before the outage read %v after it, want EOF", err)
+	}
+	c3 := dial()
+	s3 := <-accepted
+	if err := echo(c3, s3); err != nil {
+		t.Fatalf("a connection after the outage: %v", err)
+	}
+	select {
+	case c := <-accepted:
+		t.Fatalf("the connection made during the outage was accepted: %v", c.RemoteAddr())
+	default:
+	}
+	for _, c := range []net.Conn{c1, c2, c3, s1, s3} {
+		c.Close()
+	}
+	ln.Close()
+	waitNoLinkGoroutines(t)
 }

@@ -21,7 +21,7 @@ import (
 func init() {
 	register(&command{
 		name:    "play",
-		summary: "run headless bots that play the demo arena; prints a JSON report, fails on any DESYNC",
+		summary: "run headless bots that play the demo arena; prints a JSON report, fails on any DESYNC or lost seat",
 		run:     runPlay,
 	})
 }
@@ -45,12 +45,21 @@ type playSummary struct {
 	Deaths    int          `json:"deaths"`
 	Errors    int          `json:"errors"`
 	DurationS float64      `json:"duration_s"`
+	// Dropped connections (--drop-every cuts among them), resumed seats,
+	// lost seats, the longest drop-to-resume time, and resumes after which
+	// a bot found its tank changed.
+	Severed          int     `json:"severed"`
+	Drops            int     `json:"drops"`
+	Resumes          int     `json:"resumes"`
+	SeatsLost        int     `json:"seats_lost"`
+	ResumeMaxMS      float64 `json:"resume_max_ms"`
+	ResumeMismatches int     `json:"resume_mismatches"`
 }
 
 // runPlay implements "tickwire play": -n bots of package demo/bot play the
 // demo arena at --addr (or --ws) for --duration, then the JSON report goes
-// to stdout (or --json). It fails when any bot reported a DESYNC or ended
-// with an error.
+// to stdout (or --json). It fails when any bot reported a DESYNC, lost its
+// seat, came back from a resume as another tank, or ended with an error.
 func runPlay(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("play", flag.ContinueOnError)
 	fs.SetOutput(playErr)
@@ -62,6 +71,7 @@ func runPlay(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the first bot's choices; bot i uses seed+i")
 	fps := fs.Int("fps", bot.DefaultFrameRate, "frames per second of each bot (one Poll per frame)")
 	chat := fs.Duration("chat-every", bot.DefaultChatEvery, "mean time between a bot's chat lines (negative: never)")
+	dropEvery := fs.Duration("drop-every", 0, "sever each bot's connection this often (e.g. 20s), as a network failure would: the bots must resume their seats; 0: never")
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of stdout")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	logLevel := fs.String("log-level", "warn", "client log level on stderr: debug, info, warn, error")
@@ -70,8 +80,10 @@ func runPlay(ctx context.Context, args []string) error {
 			"Runs -n headless bots against a running demo arena (tickwire serve): they\n"+
 			"log in as guests, keep the replica model in sync, drive with prediction,\n"+
 			"fire, open chests, chat and take portals, for --duration. Prints a JSON\n"+
-			"report per bot (messages, desyncs, snaps, RTT, kills, deaths) and exits\n"+
-			"non-zero if any bot reported a DESYNC or failed.\n\nflags:\n")
+			"report per bot (messages, desyncs, snaps, RTT, kills, deaths, drops and\n"+
+			"resumes) and exits non-zero if any bot reported a DESYNC, lost its seat\n"+
+			"or failed. --drop-every cuts every bot's connection periodically to show\n"+
+			"that players survive it.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +98,9 @@ func runPlay(ctx context.Context, args []string) error {
 	}
 	if *duration <= 0 {
 		return errors.New("--duration must be positive")
+	}
+	if *dropEvery < 0 {
+		return errors.New("--drop-every must not be negative")
 	}
 	var encs []msg.Encoding
 	for _, s := range strings.Split(*encodings, ",") {
@@ -118,6 +133,7 @@ func runPlay(ctx context.Context, args []string) error {
 			FrameRate: *fps,
 			Duration:  *duration,
 			ChatEvery: *chat,
+			DropEvery: *dropEvery,
 			Logger:    log.With("bot", i),
 			Progress: func(r bot.Report) {
 				mu.Lock()
@@ -153,8 +169,8 @@ func runPlay(ctx context.Context, args []string) error {
 				s.Bots = latest
 				s.total()
 				mu.Unlock()
-				fmt.Fprintf(playErr, "play: %3.0fs  %d bots  %d desyncs  %d snaps  %d messages  %d kills\n",
-					time.Since(start).Seconds(), *n, s.Desyncs, s.Snaps, s.Messages, s.Kills)
+				fmt.Fprintf(playErr, "play: %3.0fs  %d bots  %d desyncs  %d snaps  %d messages  %d kills  %d resumes  %d seats lost\n",
+					time.Since(start).Seconds(), *n, s.Desyncs, s.Snaps, s.Messages, s.Kills, s.Resumes, s.SeatsLost)
 			}
 		}
 	}()
@@ -186,13 +202,28 @@ func runPlay(ctx context.Context, args []string) error {
 	if sum.Desyncs > 0 {
 		failed = append(failed, fmt.Errorf("%d DESYNC reports: the clients' models went out of sync (see the server's log)", sum.Desyncs))
 	}
+	if sum.SeatsLost > 0 {
+		failed = append(failed, fmt.Errorf("%d seats lost: bots could not resume after a dropped connection", sum.SeatsLost))
+	}
+	if sum.ResumeMismatches > 0 {
+		failed = append(failed, fmt.Errorf("%d resumes brought a bot back with another tank, score or inventory", sum.ResumeMismatches))
+	}
 	return errors.Join(failed...)
 }
 
 // total adds up the bots' reports.
 func (s *playSummary) total() {
 	s.Desyncs, s.Snaps, s.Refused, s.Messages, s.Kills, s.Deaths, s.Errors = 0, 0, 0, 0, 0, 0, 0
+	s.Severed, s.Drops, s.Resumes, s.SeatsLost, s.ResumeMaxMS, s.ResumeMismatches = 0, 0, 0, 0, 0, 0
 	for _, r := range s.Bots {
+		s.Severed += r.Severed
+		s.Drops += r.Drops
+		s.Resumes += r.Resumes
+		s.SeatsLost += r.SeatsLost
+		s.ResumeMismatches += len(r.ResumeMismatches)
+		for _, d := range r.ResumeTimes {
+			s.ResumeMaxMS = max(s.ResumeMaxMS, float64(d.Microseconds())/1000)
+		}
 		s.Desyncs += r.Desyncs + r.DesyncsDropped
 		s.Snaps += r.Snaps
 		s.Refused += r.MovesRefused

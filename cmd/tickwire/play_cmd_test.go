@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,17 @@ import (
 
 // startPlayArena serves the demo arena on a loopback port for the test.
 func startPlayArena(t *testing.T, sync replica.Config) string {
+	addr, _ := startPlayArenaConfig(t, sync, server.Config{})
+	return addr
+}
+
+// startPlayArenaConfig is startPlayArena with a server configuration; it
+// also returns the listener, which a test may close to make the server
+// unreachable for new connections.
+func startPlayArenaConfig(t *testing.T, sync replica.Config, cfg server.Config) (string, net.Listener) {
 	t.Helper()
-	srv, err := server.New(server.Config{Registry: demoRegistry(), Logger: slog.New(slog.DiscardHandler)},
-		arena.New(arena.WithBots(4), arena.WithSync(sync)))
+	cfg.Registry, cfg.Logger = demoRegistry(), slog.New(slog.DiscardHandler)
+	srv, err := server.New(cfg, arena.New(arena.WithBots(4), arena.WithSync(sync)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +44,7 @@ func startPlayArena(t *testing.T, sync replica.Config) string {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), ln
 }
 
 func runPlayCapture(t *testing.T, args ...string) (playSummary, string, error) {
@@ -58,7 +67,7 @@ func TestPlayCommand(t *testing.T) {
 	if _, _, err := runPlayCapture(t, "--help"); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, bad := range [][]string{{"-n", "0"}, {"--duration", "0s"}, {"--encoding", "xml"}, {"extra"}} {
+	for _, bad := range [][]string{{"-n", "0"}, {"--duration", "0s"}, {"--encoding", "xml"}, {"extra"}, {"--drop-every", "-1s"}} {
 		if _, _, err := runPlayCapture(t, bad...); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -103,5 +112,38 @@ func TestPlayCommand(t *testing.T) {
 	sum, _, err = runPlayCapture(t, "--addr", "127.0.0.1:1", "-n", "1", "--duration", "1s", "--quiet")
 	if err == nil || sum.Errors != 1 || sum.Bots[0].Error == "" {
 		t.Fatalf("play against nothing: %v, %+v", err, sum)
+	}
+}
+
+// TestPlayDropEvery: with --drop-every the bots' connections are cut
+// periodically; they resume every time and play passes, reporting the
+// resumes. A server whose seat hold is too short to resume in makes play
+// fail with the lost seats.
+func TestPlayDropEvery(t *testing.T) {
+	addr := startPlayArena(t, replica.Config{ResyncPeriod: time.Second})
+	sum, out, err := runPlayCapture(t, "--addr", addr, "-n", "2", "--duration", "3500ms", "--drop-every", "1s", "--encoding", "msgpack,json")
+	if err != nil {
+		t.Fatalf("play --drop-every: %v\n%s", err, out)
+	}
+	if sum.Severed < 4 || sum.Resumes != sum.Severed || sum.Drops != sum.Severed || sum.SeatsLost != 0 || sum.Desyncs != 0 || sum.ResumeMismatches != 0 {
+		t.Fatalf("summary: %d severed, %d drops, %d resumes, %d seats lost, %d desyncs, %d mismatches",
+			sum.Severed, sum.Drops, sum.Resumes, sum.SeatsLost, sum.Desyncs, sum.ResumeMismatches)
+	}
+	for _, want := range []string{`"resumes":`, `"seats_lost": 0`, `"resume_max_ms"`, "resumes  0 seats lost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+
+	// The server stops accepting connections after the first cut and its
+	// resume: at the second cut the bot cannot reach it within the hold.
+	addr, ln := startPlayArenaConfig(t, replica.Config{}, server.Config{SeatHold: 300 * time.Millisecond})
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		ln.Close()
+	}()
+	sum, out, err = runPlayCapture(t, "--addr", addr, "-n", "1", "--duration", "4s", "--drop-every", "1s", "--quiet")
+	if err == nil || !strings.Contains(err.Error(), "seats lost") || sum.SeatsLost != 1 || sum.Errors != 1 {
+		t.Fatalf("play with an unresumable seat: %v, %d seats lost\n%s", err, sum.SeatsLost, out)
 	}
 }

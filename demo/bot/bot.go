@@ -21,10 +21,18 @@
 //   - it opens chests it passes, takes and puts items, and closes them;
 //   - it chats now and then.
 //
+// When its connection drops, the client resumes the seat by itself
+// (client.Options.Reconnect); the bot stops acting until the resume and
+// the fresh snapshot have arrived, then checks that it came back as itself:
+// the same tank with the same score and inventory, and a prediction that
+// agrees with the server on the first input after the resume.
+// Config.DropEvery severs the connection now and then on purpose.
+//
 // Run returns a Report of what it saw: DESYNC reports sent, prediction
 // snaps, refusals, messages by type, round-trip times, resyncs, kills and
-// deaths. Its choices come from Config.Seed; the network's timing makes a
-// run only as deterministic as the server's answers allow.
+// deaths, drops and resumes. Its choices come from Config.Seed; the
+// network's timing makes a run only as deterministic as the server's
+// answers allow.
 //
 // The "tickwire play" command runs bots against a running demo server.
 package bot
@@ -71,6 +79,12 @@ const (
 	FireInterval = 700 * time.Millisecond
 	// ChestRevisit is how long a bot leaves a chest alone after opening it.
 	ChestRevisit = 30 * time.Second
+	// SettleTime is how long the results of an action (a shot, an item
+	// taken or put) may take to come back: a resume after a drop that
+	// followed an action by less than this (before the last message from
+	// the server) is not compared, since the server may have applied it
+	// and the answer been lost with the connection.
+	SettleTime = time.Second
 )
 
 // Config configures a bot. Exactly one of Addr, URL and Conn must be set;
@@ -105,6 +119,13 @@ type Config struct {
 	// PortalChance is the probability that a new wander target is a
 	// portal. Default DefaultPortalChance; negative never takes a portal.
 	PortalChance float64
+	// DropEvery, when positive, severs the bot's connection every
+	// DropEvery of play (client.Client.Sever), as a network failure would:
+	// the client must resume the seat. Report.Severed counts the cuts.
+	DropEvery time.Duration
+	// Reconnect configures the client's reconnection (the zero value: on,
+	// with the client's defaults).
+	Reconnect client.ReconnectOptions
 	// Progress, when set, is called about once a second from Run's
 	// goroutine with the report so far (Report.Elapsed is the time played).
 	Progress func(Report)
@@ -133,8 +154,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.FrameRate < 1 || c.FrameRate > MaxFrameRate {
 		return c, fmt.Errorf("bot: FrameRate %d out of range 1-%d", c.FrameRate, MaxFrameRate)
 	}
-	if c.Duration < 0 {
-		return c, errors.New("bot: Duration must not be negative")
+	if c.Duration < 0 || c.DropEvery < 0 {
+		return c, errors.New("bot: Duration and DropEvery must not be negative")
 	}
 	if c.ChatEvery == 0 {
 		c.ChatEvery = DefaultChatEvery
@@ -211,7 +232,33 @@ type bot struct {
 	zones    map[int]bool
 	seen     map[string]bool // names of the other tanks seen
 
+	// Drops and resumes.
+	offline   bool      // the connection dropped; waiting for the resume
+	droppedAt time.Time // wall clock, when Poll reported the drop
+	before    tankState // the tank as the model held it at the drop
+	verify    bool      // compare the tank with before at the next SNAPEND
+	lastRecv  time.Time // the latest message from the server
+	lastShot  time.Time // the latest FIRE sent
+	lastChest time.Time // the latest TAKE or PUT sent
+	nextDrop  time.Time // DropEvery's next cut
+	// The first inputs after a resume, by sequence number, with the
+	// position predicted after each: the first ACK of one of them
+	// measures the prediction error.
+	afterResume map[uint32]arena.Point
+
 	rep Report
+}
+
+// tankState is what must survive a resume: the tank, its score and its
+// inventory. ok is false when it could not be read; scoreOK and invOK
+// are false when that part is not comparable (an action that changes it
+// may have been applied unseen).
+type tankState struct {
+	id             replica.EntityID
+	score          int32
+	inv            [arena.InvSlots]int32
+	ok             bool
+	scoreOK, invOK bool
 }
 
 // chestInfo is what a bot remembers of a chest it saw.
@@ -256,6 +303,7 @@ func (b *bot) run(ctx context.Context) (Report, error) {
 		Logger:    b.cfg.Logger,
 		Replica:   true,
 		OnMessage: b.count,
+		Reconnect: b.cfg.Reconnect,
 	}
 	cctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
 	defer cancel()
@@ -289,6 +337,13 @@ func (b *bot) run(ctx context.Context) (Report, error) {
 		return b.report(0), fmt.Errorf("bot: login: %w", err)
 	}
 	b.rep.PlayerID, b.rep.Name = id, name
+	// The arena narrates for people on text connections; a program asks
+	// for the sync stream. The mode belongs to the seat: resumes keep it.
+	if b.cfg.Encoding == msg.Text {
+		if err := c.Send(&arena.Mode{Mode: arena.ModeSync}); err != nil {
+			return b.report(0), fmt.Errorf("bot: MODE sync: %w", err)
+		}
+	}
 
 	frame := time.Second / time.Duration(b.cfg.FrameRate)
 	ticker := time.NewTicker(frame)
@@ -302,6 +357,9 @@ func (b *bot) run(ctx context.Context) (Report, error) {
 	start := time.Now()
 	nextProgress := start.Add(time.Second)
 	b.nextChat = start.Add(b.chatDelay())
+	if b.cfg.DropEvery > 0 {
+		b.nextDrop = start.Add(b.cfg.DropEvery)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -361,13 +419,20 @@ func (b *bot) frame(now time.Time) error {
 		b.think()
 	}
 	b.track()
+	if !b.nextDrop.IsZero() && !now.Before(b.nextDrop) {
+		b.nextDrop = b.nextDrop.Add(b.cfg.DropEvery)
+		if !b.offline {
+			b.rep.Severed++
+			b.c.Sever()
+		}
+	}
 	return nil
 }
 
-// ready reports whether the bot can act: it has a live tank and the whole
-// tile map of its zone.
+// ready reports whether the bot can act: it is connected, it has a live
+// tank and the whole tile map of its zone.
 func (b *bot) ready() bool {
-	return b.pred != nil && !b.dead && !b.teleporting && !b.waitZone &&
+	return b.pred != nil && !b.offline && !b.dead && !b.teleporting && !b.waitZone &&
 		b.m.Zone().ID >= 0 && !b.m.Loading()
 }
 
@@ -415,12 +480,96 @@ func abs32(v int32) int32 {
 	return v
 }
 
-// send sends m; what could not be queued (the outbound queue is full) is
-// counted in Report.SendErrors and simply not done.
+// send sends m; what could not be queued is simply not done, and counted:
+// in Report.DisconnectedSends when the connection had just dropped (the
+// bot stops acting once Poll reports it), else in Report.SendErrors (the
+// outbound queue is full).
 func (b *bot) send(m any) bool {
 	if err := b.c.Send(m); err != nil {
-		b.rep.SendErrors++
+		b.sendFailed(err)
 		return false
 	}
 	return true
+}
+
+func (b *bot) sendFailed(err error) {
+	if errors.Is(err, client.ErrDisconnected) {
+		b.rep.DisconnectedSends++
+	} else {
+		b.rep.SendErrors++
+	}
+}
+
+// onReconnecting: the connection dropped (attempt 1) and the client is
+// resuming the seat. The bot stops acting and notes its tank as it was.
+func (b *bot) onReconnecting(attempt int, err error) {
+	if attempt != 1 {
+		return
+	}
+	b.offline = true
+	b.droppedAt = time.Now()
+	b.rep.Drops++
+	b.before = b.tankState()
+	// An action whose answer may not have arrived makes that part of the
+	// comparison moot: the server may have applied it.
+	settled := b.lastRecv.Add(-SettleTime)
+	b.before.scoreOK = b.before.ok && !b.lastShot.After(settled)
+	b.before.invOK = b.before.ok && !b.lastChest.After(settled) && !b.chest.pending
+}
+
+// onResumed: the seat is back. The bot waits for the fresh snapshot,
+// then compares its tank with what it was, and measures the prediction on
+// the first input it sends.
+func (b *bot) onResumed() {
+	now := time.Now()
+	b.offline = false
+	b.rep.Resumes++
+	b.rep.ResumedAt = append(b.rep.ResumedAt, now)
+	b.rep.ResumeTimes = append(b.rep.ResumeTimes, now.Sub(b.droppedAt))
+	b.verify = true
+	// The server closed any chest; the view comes anew.
+	b.waitZone, b.waitZoneAt = true, b.now
+	b.teleporting, b.path, b.hunting, b.chest = false, nil, 0, chestSession{}
+	b.afterResume = map[uint32]arena.Point{}
+}
+
+// onLost: the client gave up the seat; Poll returns the error next.
+func (b *bot) onLost(err error) {
+	b.offline = true
+	b.rep.SeatsLost++
+}
+
+// tankState reads the bot's tank from the model.
+func (b *bot) tankState() tankState {
+	e, ok := b.m.Entity(b.tank)
+	if !ok || b.tank == 0 {
+		return tankState{id: b.tank}
+	}
+	s := tankState{id: b.tank, score: e.Vals[arena.TankScore], ok: true}
+	for i := range s.inv {
+		s.inv[i] = e.Vals[arena.TankInv0+i]
+	}
+	return s
+}
+
+// verifyResume compares the tank after a resume's snapshot with the tank
+// before the drop.
+func (b *bot) verifyResume() {
+	b.verify = false
+	if e, ok := b.m.Entity(b.tank); ok {
+		b.dead = e.Vals[arena.TankDead] != 0
+	}
+	before, after := b.before, b.tankState()
+	if before.id == 0 {
+		return // no tank before the drop: nothing to compare
+	}
+	if after.id != before.id || !after.ok || before.scoreOK && after.score != before.score || before.invOK && after.inv != before.inv {
+		b.rep.ResumeMismatches = append(b.rep.ResumeMismatches,
+			fmt.Sprintf("tank %d score %d inventory %v before the drop (score comparable %v, inventory %v); tank %d score %d inventory %v (in view %v) after the resume",
+				before.id, before.score, before.inv, before.scoreOK, before.invOK, after.id, after.score, after.inv, after.ok))
+		return
+	}
+	if before.scoreOK && before.invOK {
+		b.rep.ResumesVerified++
+	}
 }

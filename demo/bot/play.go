@@ -23,6 +23,7 @@ var chatLines = []string{
 // count is the client's OnMessage hook: it counts every message by type.
 func (b *bot) count(env msg.Envelope) bool {
 	b.rep.Messages[env.Type.Name]++
+	b.lastRecv = b.now
 	return false
 }
 
@@ -52,7 +53,15 @@ func (b *bot) handle() {
 		clear(b.chests) // chests of another zone
 		b.path = nil
 	})
-	client.On(c, func(*replica.SnapEnd) { b.rep.Snapshots++ })
+	client.On(c, func(*replica.SnapEnd) {
+		b.rep.Snapshots++
+		if b.verify {
+			b.verifyResume()
+		}
+	})
+	c.OnReconnecting(b.onReconnecting)
+	c.OnResumed(b.onResumed)
+	c.OnLost(b.onLost)
 	client.On(c, func(s *replica.SliceEnd) {
 		b.rep.ResyncSlices++
 		if s.Rem+1 == s.Mod {
@@ -92,15 +101,27 @@ func (b *bot) step(p arena.Point, c arena.Control) arena.Point {
 // prediction reaches with it (Predicted.Input applies c right after).
 func (b *bot) encode(seq uint32, c arena.Control) any {
 	to := b.step(b.pred.State(), c)
+	if b.afterResume != nil && len(b.afterResume) < 64 {
+		b.afterResume[seq] = to
+	}
 	return &arena.Drive{Seq: seq, X: to.X, Y: to.Y}
 }
 
-// ackState extracts the authoritative position from an ACK.
+// ackState extracts the authoritative position from an ACK. The first ACK
+// of an input sent after a resume measures how far the prediction was
+// from the server's state.
 func (b *bot) ackState(a *replica.Ack) arena.Point {
 	if len(a.Vals) <= replica.FieldY {
 		return b.pred.State()
 	}
-	return arena.Point{X: a.Vals[replica.FieldX], Y: a.Vals[replica.FieldY]}
+	at := arena.Point{X: a.Vals[replica.FieldX], Y: a.Vals[replica.FieldY]}
+	if to, ok := b.afterResume[a.Seq]; ok {
+		d := max(abs32(to.X-at.X), abs32(to.Y-at.Y))
+		b.rep.ResumePredictionError = max(b.rep.ResumePredictionError, d)
+		b.rep.ResumePredictionsChecked++
+		b.afterResume = nil
+	}
+	return at
 }
 
 // onEvent counts the bot's shots, hits and kills.
@@ -255,6 +276,7 @@ func (b *bot) fire(me arena.Point) bool {
 	b.nextShot = b.now.Add(FireInterval + time.Duration(b.rng.IntN(300))*time.Millisecond)
 	if b.send(&arena.Turn{Deg: deg}) && b.send(&arena.Fire{}) {
 		b.rep.FiresSent++
+		b.lastShot = b.now
 	}
 	return true
 }
@@ -335,6 +357,7 @@ func (b *bot) chestStep() {
 		return
 	}
 	s.pending = true
+	b.lastChest = b.now
 	s.deadline = b.now.Add(5 * time.Second)
 }
 
@@ -405,7 +428,7 @@ func (b *bot) drive(me arena.Point) {
 		b.teleporting, b.teleportAt = true, b.now
 	}
 	if _, err := b.pp.Input(c); err != nil {
-		b.rep.SendErrors++
+		b.sendFailed(err)
 		b.teleporting = false
 		return
 	}

@@ -35,8 +35,44 @@ type Report struct {
 	// Undecodable and Unhandled come from client.Stats; both should be 0.
 	Undecodable uint64 `json:"undecodable"`
 	Unhandled   uint64 `json:"unhandled"`
-	// SendErrors counts messages the client could not queue.
-	SendErrors int `json:"send_errors"`
+	// SendErrors counts messages the client could not queue (a full
+	// outbound queue); DisconnectedSends those it refused because the
+	// connection had just dropped, before the bot knew.
+	SendErrors        int `json:"send_errors"`
+	DisconnectedSends int `json:"disconnected_sends"`
+
+	// Drops counts the connections that dropped while the bot held a seat
+	// (the client then resumes it); Severed those the bot cut itself
+	// (Config.DropEvery). Reconnects counts the client's reconnect
+	// attempts, Resumes the seats resumed, SeatsLost the seats given up
+	// (the run then ends with the client's *client.LostError).
+	Drops      int    `json:"drops"`
+	Severed    int    `json:"severed"`
+	Reconnects uint64 `json:"reconnects"`
+	Resumes    int    `json:"resumes"`
+	SeatsLost  int    `json:"seats_lost"`
+	// ResumeTimes is, for each resume, the time from the drop (when Poll
+	// reported it) to the resume (when Poll delivered it); ResumedAt is
+	// when each resume was delivered.
+	ResumeTimes []time.Duration `json:"-"`
+	ResumedAt   []time.Time     `json:"-"`
+	// ResumesVerified counts the resumes after which the tank was the same
+	// as before the drop: the same entity, score and inventory, read from
+	// the fresh snapshot. ResumeMismatches describes those where it was
+	// not: a bug. The entity is always compared; the score only if no
+	// shot was sent within SettleTime of the last message before the drop,
+	// the inventory only if no TAKE or PUT was (the server may have applied
+	// it unseen); ResumesVerified counts those where all three were.
+	ResumesVerified  int      `json:"resumes_verified"`
+	ResumeMismatches []string `json:"resume_mismatches,omitempty"`
+	// ResumePredictionError is the largest difference, in units along an
+	// axis, between the predicted and the acknowledged position of the
+	// first input acknowledged after a resume, over
+	// ResumePredictionsChecked resumes: at most arena.StepUnits when the
+	// prediction dropped the lost inputs and restarted from the server's
+	// state.
+	ResumePredictionError    int32 `json:"resume_prediction_error"`
+	ResumePredictionsChecked int   `json:"resume_predictions_checked"`
 
 	// Desyncs counts the DESYNC reports the replica model sent (and
 	// DesyncsDropped those over the client's per-Poll cap): every one is a
@@ -102,16 +138,25 @@ type Report struct {
 	Error string `json:"error,omitempty"`
 }
 
-// MarshalJSON encodes the report with Elapsed in seconds (elapsed_s) and
-// the round-trip times in milliseconds (rtt_p50_ms, rtt_max_ms).
+// MarshalJSON encodes the report with Elapsed in seconds (elapsed_s), the
+// round-trip times in milliseconds (rtt_p50_ms, rtt_max_ms) and the resume
+// times in milliseconds (resume_ms, resume_max_ms).
 func (r Report) MarshalJSON() ([]byte, error) {
 	type plain Report
+	resumes := make([]float64, len(r.ResumeTimes))
+	var longest time.Duration
+	for i, d := range r.ResumeTimes {
+		resumes[i] = ms(d)
+		longest = max(longest, d)
+	}
 	return json.Marshal(struct {
 		plain
-		ElapsedS float64 `json:"elapsed_s"`
-		RTTP50ms float64 `json:"rtt_p50_ms"`
-		RTTMaxms float64 `json:"rtt_max_ms"`
-	}{plain(r), round3(r.Elapsed.Seconds()), ms(r.RTTP50), ms(r.RTTMax)})
+		ElapsedS    float64   `json:"elapsed_s"`
+		RTTP50ms    float64   `json:"rtt_p50_ms"`
+		RTTMaxms    float64   `json:"rtt_max_ms"`
+		ResumeMS    []float64 `json:"resume_ms"`
+		ResumeMaxMS float64   `json:"resume_max_ms"`
+	}{plain(r), round3(r.Elapsed.Seconds()), ms(r.RTTP50), ms(r.RTTMax), resumes, ms(longest)})
 }
 
 func ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
@@ -127,6 +172,9 @@ func (b *bot) report(elapsed time.Duration) Report {
 	r.Messages = maps.Clone(b.rep.Messages)
 	r.Refusals = maps.Clone(b.rep.Refusals)
 	r.Zones = slices.Clone(b.rep.Zones)
+	r.ResumeTimes = slices.Clone(b.rep.ResumeTimes)
+	r.ResumedAt = slices.Clone(b.rep.ResumedAt)
+	r.ResumeMismatches = slices.Clone(b.rep.ResumeMismatches)
 	r.TanksSeen = slices.Sorted(maps.Keys(b.seen))
 	if b.c != nil {
 		st := b.c.Stats()
@@ -134,6 +182,7 @@ func (b *bot) report(elapsed time.Duration) Report {
 		r.BytesIn, r.BytesOut = st.BytesIn, st.BytesOut
 		r.Undecodable, r.Unhandled = st.Undecodable, st.Unhandled
 		r.Desyncs, r.DesyncsDropped = st.DesyncsSent, st.DesyncsDropped
+		r.Reconnects = st.Reconnects
 	}
 	if b.pred != nil {
 		r.Snaps = b.pred.Snaps()
