@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -95,19 +97,27 @@ func isUniqueViolation(err error) bool {
 	return false
 }
 
-const accountCols = `id, name, password_hash, created_at, updated_at, last_login_at`
+const accountCols = `id, name, password_hash, created_at, updated_at, last_login_at, role, disabled, reset_required`
 
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var a Account
-	var created, updated, last int64
-	if err := row.Scan(&a.ID, &a.Name, &a.PasswordHash, &created, &updated, &last); err != nil {
+	var created, updated, last, disabled, reset int64
+	if err := row.Scan(&a.ID, &a.Name, &a.PasswordHash, &created, &updated, &last, &a.Role, &disabled, &reset); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Account{}, ErrNotFound
 		}
 		return Account{}, fmt.Errorf("store: read account: %w", err)
 	}
 	a.CreatedAt, a.UpdatedAt, a.LastLoginAt = fromMS(created), fromMS(updated), fromMS(last)
+	a.Disabled, a.ResetRequired = disabled != 0, reset != 0
 	return a, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // CreateAccount implements Store.
@@ -154,7 +164,7 @@ func (s *sqlStore) execOne(ctx context.Context, query string, args ...any) error
 
 // UpdatePasswordHash implements Store.
 func (s *sqlStore) UpdatePasswordHash(ctx context.Context, id int64, passwordHash string, now time.Time) error {
-	return s.execOne(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, passwordHash, ms(now), id)
+	return s.execOne(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ?, reset_required = 0 WHERE id = ?`, passwordHash, ms(now), id)
 }
 
 // SetLastLogin implements Store.
@@ -167,12 +177,30 @@ func (s *sqlStore) IssueToken(ctx context.Context, accountID int64, tokenHash []
 	if len(tokenHash) != TokenHashSize {
 		return fmt.Errorf("store: token hash must be %d bytes", TokenHashSize)
 	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO login_tokens (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-		tokenHash, accountID, ms(now), ms(expiresAt))
+	// One statement: a token is never stored for an account that is
+	// disabled (or reset) at the moment of the insert, however it races
+	// with SetDisabled.
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO login_tokens (token_hash, account_id, created_at, expires_at)
+		SELECT ?, id, ?, ? FROM accounts WHERE id = ? AND disabled = 0 AND reset_required = 0`),
+		tokenHash, ms(now), ms(expiresAt), accountID)
 	if err != nil {
 		return fmt.Errorf("store: issue token: %w", err)
 	}
-	return nil
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: issue token: %w", err)
+	} else if n == 1 {
+		return nil
+	}
+	a, err := s.AccountByID(ctx, accountID)
+	switch {
+	case err != nil:
+		return err
+	case a.Disabled:
+		return ErrAccountDisabled
+	case a.ResetRequired:
+		return ErrPasswordResetRequired
+	}
+	return fmt.Errorf("store: issue token: not stored")
 }
 
 // ConsumeToken implements Store.
@@ -203,6 +231,9 @@ func (s *sqlStore) ConsumeToken(ctx context.Context, user string, tokenHash []by
 	}
 	if a.Name != user {
 		return Account{}, ErrTokenWrongUser
+	}
+	if a.Disabled || a.ResetRequired {
+		return Account{}, ErrTokenAccountLocked
 	}
 	return a, nil
 }
@@ -354,4 +385,190 @@ func (s *sqlStore) PurgeExpired(ctx context.Context, now, historyBefore time.Tim
 		total += n
 	}
 	return total, nil
+}
+
+// SetRole implements Store.
+func (s *sqlStore) SetRole(ctx context.Context, id int64, role string) error {
+	if len(role) > MaxRoleLen {
+		return fmt.Errorf("store: role must be at most %d bytes", MaxRoleLen)
+	}
+	return s.execOne(ctx, `UPDATE accounts SET role = ? WHERE id = ?`, role, id)
+}
+
+// SetDisabled implements Store.
+func (s *sqlStore) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+	return s.lockAccount(ctx, id, `UPDATE accounts SET disabled = ? WHERE id = ?`, boolInt(disabled), id)
+}
+
+// ForcePasswordReset implements Store.
+func (s *sqlStore) ForcePasswordReset(ctx context.Context, id int64, tempHash string, now time.Time) error {
+	if tempHash == "" {
+		return fmt.Errorf("store: empty password hash")
+	}
+	return s.lockAccount(ctx, id, `UPDATE accounts SET password_hash = ?, updated_at = ?, reset_required = 1 WHERE id = ?`, tempHash, ms(now), id)
+}
+
+// lockAccount runs update (which must change one account row) and deletes
+// the account's unused tokens, in one transaction.
+func (s *sqlStore) lockAccount(ctx context.Context, id int64, update string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(update), args...)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM login_tokens WHERE account_id = ?`), id); err != nil {
+		return fmt.Errorf("store: delete tokens: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// pageLimit returns n within 1..MaxPageSize (other values: MaxPageSize).
+func pageLimit(n int) int {
+	if n < 1 || n > MaxPageSize {
+		return MaxPageSize
+	}
+	return n
+}
+
+// likeEscape escapes s for a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// SearchAccounts implements Store.
+func (s *sqlStore) SearchAccounts(ctx context.Context, q AccountQuery) ([]Account, error) {
+	query := `SELECT ` + accountCols + ` FROM accounts WHERE 1 = 1`
+	var args []any
+	if q.Contains != "" {
+		query += ` AND name LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape(strings.ToLower(q.Contains))+"%")
+	}
+	if q.After != "" {
+		query += ` AND name > ?`
+		args = append(args, q.After)
+	}
+	if q.Role != "" {
+		query += ` AND role = ?`
+		args = append(args, q.Role)
+	}
+	query += ` ORDER BY name LIMIT ?`
+	args = append(args, pageLimit(q.Limit))
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: search accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: search accounts: %w", err)
+	}
+	return out, nil
+}
+
+const auditCols = `id, created_at, actor, action, target, detail, addr`
+
+func scanAudit(row interface{ Scan(...any) error }) (AuditEntry, error) {
+	var e AuditEntry
+	var at int64
+	if err := row.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail, &e.Addr); err != nil {
+		return AuditEntry{}, fmt.Errorf("store: read audit entry: %w", err)
+	}
+	e.At = fromMS(at)
+	return e, nil
+}
+
+// AddAudit implements Store.
+func (s *sqlStore) AddAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
+	if e.Action == "" {
+		return AuditEntry{}, fmt.Errorf("store: audit entry without an action")
+	}
+	row := s.db.QueryRowContext(ctx, s.q(`INSERT INTO audit_log (created_at, actor, action, target, detail, addr)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING `+auditCols),
+		ms(e.At), truncate(e.Actor, MaxAuditFieldLen), truncate(e.Action, MaxAuditFieldLen), truncate(e.Target, MaxAuditFieldLen),
+		truncate(e.Detail, MaxAuditFieldLen), truncate(e.Addr, MaxAuditFieldLen))
+	out, err := scanAudit(row)
+	if err != nil {
+		return AuditEntry{}, fmt.Errorf("store: add audit entry: %w", err)
+	}
+	return out, nil
+}
+
+// ListAudit implements Store.
+func (s *sqlStore) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	query := `SELECT ` + auditCols + ` FROM audit_log WHERE 1 = 1`
+	var args []any
+	if q.BeforeID > 0 {
+		query += ` AND id < ?`
+		args = append(args, q.BeforeID)
+	}
+	for _, f := range []struct{ col, val string }{{"actor", q.Actor}, {"action", q.Action}, {"target", q.Target}} {
+		if f.val != "" {
+			query += ` AND ` + f.col + ` = ?`
+			args = append(args, f.val)
+		}
+	}
+	query += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, pageLimit(q.Limit))
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list audit: %w", err)
+	}
+	return out, nil
+}
+
+// Backup implements Store.
+func (s *sqlStore) Backup(ctx context.Context, path string) error {
+	if s.dialect == dialectPostgres {
+		return ErrBackupUnsupported
+	}
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("store: backup path %q must be a plain file name", path)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("store: backup file %s already exists", path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	// VACUUM INTO reads the database in one read transaction, so the copy
+	// is a consistent snapshot, while writers go on (WAL mode).
+	if _, err := s.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	return nil
 }

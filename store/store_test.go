@@ -86,6 +86,11 @@ func runSuite(t *testing.T, f factory) {
 		{"Bans", testBans},
 		{"Reopen", testReopen},
 		{"Purge", testPurge},
+		{"Roles", testRoles},
+		{"DisableAndReset", testDisableAndReset},
+		{"SearchAccounts", testSearchAccounts},
+		{"Audit", testAudit},
+		{"UpgradeFromVersion1", testUpgradeFromVersion1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,14 +7,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tickwire/tickwire/admin"
+	"github.com/tickwire/tickwire/guard"
 	"github.com/tickwire/tickwire/server"
 )
 
 // metricsHandler exposes the server's counters, the Go runtime's and the
-// process's in the Prometheus text format.
-func metricsHandler(srv *server.Server) http.Handler {
+// process's in the Prometheus text format, with extra collectors (the tick
+// histogram and the console's counters, see consoleParts).
+func metricsHandler(srv *server.Server, extra ...prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(extra...)
 	stat := func(f func(server.Stats) float64) func() float64 {
 		return func() float64 { return f(srv.Stats()) }
 	}
@@ -44,6 +48,7 @@ func metricsHandler(srv *server.Server) http.Handler {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickwire_held_seats", Help: "Seats held for players whose connection dropped."},
 			stat(func(s server.Stats) float64 { return float64(s.Held) })),
 		closedCollector{srv},
+		sessionsCollector{srv},
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
@@ -59,5 +64,82 @@ func (c closedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- closedDesc
 func (c closedCollector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range c.srv.Stats().Closed {
 		ch <- prometheus.MustNewConstMetric(closedDesc, prometheus.CounterValue, float64(n), reason)
+	}
+}
+
+// sessionsCollector reports the open connections by transport and
+// encoding, counted from Server.Sessions at each scrape.
+type sessionsCollector struct{ srv *server.Server }
+
+var sessionsDesc = prometheus.NewDesc("tickwire_sessions", "Open connections by transport (tcp, tls, websocket) and encoding (text, json, msgpack).", []string{"transport", "encoding"}, nil)
+
+func (c sessionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- sessionsDesc }
+
+func (c sessionsCollector) Collect(ch chan<- prometheus.Metric) {
+	type key struct{ transport, encoding string }
+	n := map[key]int{}
+	for _, si := range c.srv.Sessions() {
+		n[key{si.Transport, si.Encoding}]++
+	}
+	for k, v := range n {
+		ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(v), k.transport, k.encoding)
+	}
+}
+
+// tickBuckets are the upper bounds, in seconds, of the tick duration
+// histogram: 100 µs to 250 ms, dense around a 50 ms (20 Hz) budget.
+var tickBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.025, 0.05, 0.1, 0.25}
+
+// newTickHistogram returns the histogram of tick durations, fed by
+// admin.WatchTicks.
+func newTickHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "tickwire_tick_duration_seconds",
+		Help:    "How long each tick took (sampled once per tick off the tick goroutine).",
+		Buckets: tickBuckets,
+	})
+}
+
+// strikeCollector reports the strikes a StrikeLog saw and how many ended
+// in a ban.
+type strikeCollector struct{ l *admin.StrikeLog }
+
+var (
+	strikesDesc    = prometheus.NewDesc("tickwire_strikes_total", "Strikes against client addresses (offences counted by the guard).", nil, nil)
+	strikeBansDesc = prometheus.NewDesc("tickwire_strike_bans_total", "Strikes that ended in a ban.", nil, nil)
+)
+
+func (c strikeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- strikesDesc
+	ch <- strikeBansDesc
+}
+
+func (c strikeCollector) Collect(ch chan<- prometheus.Metric) {
+	strikes, bans := c.l.Totals()
+	ch <- prometheus.MustNewConstMetric(strikesDesc, prometheus.CounterValue, float64(strikes))
+	ch <- prometheus.MustNewConstMetric(strikeBansDesc, prometheus.CounterValue, float64(bans))
+}
+
+// logCountCollector reports the log lines a LogRing counted, by message:
+// bans of every source, failed and rate-limited account logins, refused
+// connections.
+type logCountCollector struct{ r *admin.LogRing }
+
+var logCountDescs = map[string]*prometheus.Desc{
+	guard.LogMessage:         prometheus.NewDesc("tickwire_bans_total", "Ban lines logged (\"tickwire ban\": strikes, manual and bans made by other processes).", nil, nil),
+	admin.MsgAuthLoginFailed: prometheus.NewDesc("tickwire_auth_login_failures_total", "Failed logins at the account service.", nil, nil),
+	admin.MsgAuthRateLimited: prometheus.NewDesc("tickwire_auth_rate_limited_total", "Account service requests refused by a rate limit.", nil, nil),
+	server.RefusedLogMessage: prometheus.NewDesc("tickwire_refused_log_lines_total", "Connections refused by per-address limits (\"tickwire refused\" lines).", nil, nil),
+}
+
+func (c logCountCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range logCountDescs {
+		ch <- d
+	}
+}
+
+func (c logCountCollector) Collect(ch chan<- prometheus.Metric) {
+	for m, d := range logCountDescs {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(c.r.Count(m)))
 	}
 }

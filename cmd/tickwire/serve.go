@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tickwire/tickwire/admin"
 	"github.com/tickwire/tickwire/auth"
 	"github.com/tickwire/tickwire/demo/arena"
 	"github.com/tickwire/tickwire/guard"
@@ -132,6 +133,8 @@ flags:
 	fs.BoolVar(&f.gameTLS, "game-tls", false, "serve the game TCP port over TLS, with the auth service's certificate (--tls-cert/--tls-key, --acme-domain or the development certificate)")
 	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the page and /ws (--http) over HTTPS/WSS, with the auth service's certificate")
 	fs.Var(&f.trustedProxies, "trusted-proxy", "address or CIDR of a reverse proxy trusted to report client addresses (repeatable): it must send a PROXY protocol v1/v2 header on the game port, and its X-Forwarded-For or Forwarded header is believed on --http; such headers from anyone else are refused or ignored")
+	adminAddr := adminFlag{addr: admin.DefaultAddr}
+	fs.Var(&adminAddr, "admin", "admin console address (plain HTTP on loopback, HTTPS with the auth service's certificate elsewhere); empty disables")
 	fs.DurationVar(&f.link.Latency, "latency", 0, "simulate this one-way network delay on game connections (TCP and WebSocket), e.g. 150ms")
 	fs.DurationVar(&f.link.Jitter, "jitter", 0, "simulate +/- this much delay variation (never reorders)")
 	fs.IntVar(&f.link.Bandwidth, "bandwidth", 0, "simulate a bandwidth cap in bytes per second per direction (0: none)")
@@ -148,6 +151,7 @@ flags:
 	if err != nil {
 		return err
 	}
+	log, ops := withConsoleLog(log) // the admin console's log tail
 	f.cfg.Logger = log
 
 	// Accounts, tokens and bans live in one database.
@@ -175,7 +179,7 @@ flags:
 		return err
 	}
 	defer g.Close()
-	f.cfg.Guard = g
+	f.cfg.Guard = ops.watch(g) // the guard, recording strikes for the console
 	if f.plainPasswords {
 		log.Warn("DEVELOPMENT MODE: plain passwords are accepted on the unencrypted game port (--dev-plain-passwords); never use this in production")
 	}
@@ -204,7 +208,8 @@ flags:
 	reg := demoRegistry()
 	f.cfg.Registry = reg
 	f.cfg.Banner = arena.Banner(ln.Addr().String())
-	srv, err := server.New(f.cfg, arena.New())
+	game := arena.New()
+	srv, err := server.New(f.cfg, game)
 	if err != nil {
 		ln.Close()
 		return err
@@ -227,7 +232,7 @@ flags:
 		svc, err = auth.New(auth.Config{
 			Store: st, Logger: log, Addr: f.authAddr, DataDir: f.db.dataDir,
 			TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, ACMEDomains: f.acme,
-			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: g, HashPool: hashPool, TrustedProxies: f.trustedProxies,
+			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: ops.strikes, HashPool: hashPool, TrustedProxies: f.trustedProxies,
 			AllowedOrigins: authOrigins(hl, f.publicOrigins, f.httpTLS),
 		})
 		if err == nil {
@@ -244,6 +249,21 @@ flags:
 			return fmt.Errorf("auth service: %w", err)
 		}
 	}
+
+	consoleURL, stopConsole, err := ops.start(ctx, consoleOptions{addr: adminAddr, srv: srv, game: game, tickRate: f.cfg.TickRate,
+		st: st, guard: g, pool: hashPool, cert: certCfg, log: log})
+	if err != nil {
+		srv.Shutdown(context.Background())
+		ln.Close()
+		if hl != nil {
+			hl.Close()
+		}
+		if svc != nil {
+			svc.Close()
+		}
+		return err
+	}
+	defer stopConsole()
 
 	// The game port starts serving once the certificate is known.
 	if f.gameTLS {
@@ -270,7 +290,7 @@ flags:
 			// development certificate. Elsewhere the API is HTTPS only.
 			mux.Handle("/v1/", svc.Handler())
 		}
-		mux.Handle("/metrics", metricsHandler(srv))
+		mux.Handle("/metrics", metricsHandler(srv, ops.collectors()...))
 		mux.Handle("/", web.Handler())
 		// Behind a trusted proxy every handler (/ws, /v1/) sees the client's
 		// address from X-Forwarded-For or Forwarded.
@@ -313,6 +333,9 @@ flags:
 		if fp := svc.CertFingerprint(); fp != "" {
 			fmt.Fprintf(os.Stderr, "  TLS certificate SHA-256 fingerprint: %s\n", fp)
 		}
+	}
+	if consoleURL != "" {
+		fmt.Fprintf(os.Stderr, "  admin console:       %s (log in with an account made admin by: tickwire admin add <name>)\n", consoleURL)
 	}
 	fmt.Fprintln(os.Stderr)
 
