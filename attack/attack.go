@@ -108,6 +108,9 @@ const (
 	dropsPerStrike = 100
 	// Strikes that ban an address.
 	strikesToBan = 3
+	// decodeErrorsPerStrike is server.DecodeErrorsPerStrike: malformed
+	// messages of one connection per strike.
+	decodeErrorsPerStrike = 5
 )
 
 func (l Limits) withDefaults() Limits {

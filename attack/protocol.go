@@ -106,7 +106,7 @@ func attackLogFlood(ctx context.Context, e *Env) {
 }
 
 // attackBanEndsSessions: a logged-in session, then its address earns three
-// strikes on a second socket; the session must get "BYE banned" and be
+// strikes on a second socket (malformed lines: every fifth is a strike); the session must get "BYE banned" and be
 // closed within a second.
 func attackBanEndsSessions(ctx context.Context, e *Env) {
 	from := e.addr()
@@ -124,7 +124,7 @@ func attackBanEndsSessions(ctx context.Context, e *Env) {
 	s2.waitLine(time.Second, func(string) bool { return true }) // the banner
 	var struck time.Time
 	var answers []string
-	for i := range strikesToBan {
+	for i := range strikesToBan * decodeErrorsPerStrike {
 		s2.send("%%% malformed " + fmt.Sprint(i) + "\n")
 		struck = time.Now()
 		l, _, err := s2.waitLine(2*time.Second, func(l string) bool {
@@ -152,7 +152,7 @@ func attackBanEndsSessions(ctx context.Context, e *Env) {
 	b, how := e.banned(ctx, from)
 	e.notef("second socket: %q; address banned: %v (%s); logged-in session: BYE %q, closed %s after the third strike",
 		answers, b, how, s1.byeReason(), secs(after))
-	e.expect(b, "the address is not banned after %d malformed lines (%s)", strikesToBan, how)
+	e.expect(b, "the address is not banned after %d malformed lines (%s)", strikesToBan*decodeErrorsPerStrike, how)
 	if e.expect(after >= 0, "the logged-in session of the banned address is still open") {
 		e.expect(after <= time.Second+250*time.Millisecond, "the logged-in session closed %s after the ban; want within 1 s", secs(after))
 		e.expect(s1.byeReason() == "banned", "the logged-in session got BYE %q, want BYE banned", s1.byeReason())

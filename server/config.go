@@ -69,6 +69,12 @@ const (
 	// address that keeps hammering past its limits ends up banned.
 	RefusalsPerStrike = 10
 
+	// DecodeErrorsPerStrike: every this many messages of one connection
+	// refused as malformed (bad_syntax, bad_field, unknown_message,
+	// not_allowed) is one strike ("bad_message"). Typos by a person on nc
+	// are forgiven; garbage is not.
+	DecodeErrorsPerStrike = 5
+
 	// DefaultMessageRate and DefaultMessageBurst limit, per connection, each
 	// message type that declares no msg.Info Rate of its own: a burst of
 	// 120, then 60 a second.

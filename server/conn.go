@@ -124,6 +124,7 @@ type conn struct {
 	// Per-message-type rate limits; reader only, created on first use.
 	limits         map[*msg.Type]*rate.Limiter
 	rateDropped    int
+	decodeErrors   int // refused (undecodable) messages so far
 	lastRateErr    time.Time
 	lastRateStrike time.Time
 
@@ -493,7 +494,13 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 			c.send(&msg.Err{Code: msg.CodeBadSyntax, Text: err.Error()}, 0)
 		}
 		c.logger().Debug("refused message", "err", err)
-		c.strike("bad_message")
+		// A person typing makes mistakes: only every DecodeErrorsPerStrike-th
+		// refused message of a connection is a strike, so a few typos on nc
+		// cost nothing while a stream of garbage is banned within seconds.
+		c.decodeErrors++
+		if c.decodeErrors%DecodeErrorsPerStrike == 0 {
+			c.strike("bad_message")
+		}
 		return true
 	}
 	if !c.allowMsg(env.Type, env.RID) {

@@ -347,7 +347,7 @@ func TestStrikeBanEndsTheAddressesOtherSessions(t *testing.T) {
 	player := dialFrom(t, ts, "127.0.0.8")
 	player.login()
 	abuser := dialFrom(t, ts, "127.0.0.8")
-	abuser.write("\x01\n\x01\n\x01\n")
+	abuser.write(strings.Repeat("\x01\n", 3*server.DecodeErrorsPerStrike))
 	if got := abuser.expectClosed(); got[len(got)-1] != "BYE banned" {
 		t.Fatalf("abuser got %q", got)
 	}

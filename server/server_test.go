@@ -734,8 +734,10 @@ func TestGuard(t *testing.T) {
 		cfg.MaxMessage = 64
 		ts := startTCP(t, cfg, newTestGame())
 		c := dial(t, ts)
-		c.write("FLY\n")
-		c.expect("ERR unknown_message")
+		for i := 0; i < server.DecodeErrorsPerStrike; i++ {
+			c.write("FLY\n")
+			c.expect("ERR unknown_message")
+		}
 		c.write("AUTH bob secret\n")
 		c.expect("ERR auth")
 		c.write(strings.Repeat("y", 100) + "\n")
@@ -775,8 +777,14 @@ func TestGuard(t *testing.T) {
 		ts := startTCP(t, cfg, g)
 		c := dial(t, ts)
 		c.login()
-		c.write("FLY\n")
-		c.expect("ERR unknown_message")
+		// Two strikes: every DecodeErrorsPerStrike-th refused message.
+		for i := 0; i < 2*server.DecodeErrorsPerStrike-1; i++ {
+			c.write("FLY\n")
+			c.expect("ERR unknown_message")
+		}
+		if n := len(guard.list()); n != 1 {
+			t.Fatalf("%d strikes after %d refused messages, want 1", n, 2*server.DecodeErrorsPerStrike-1)
+		}
 		c.write("FLY\nPING ignored\n")
 		c.expect("ERR unknown_message")
 		c.skipTo("BYE banned")
