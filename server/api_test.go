@@ -196,3 +196,15 @@ func TestSessionsKickAndCall(t *testing.T) {
 		t.Fatalf("Call after Shutdown: %v", err)
 	}
 }
+
+func TestConfigHelpReplacesTheGeneratedList(t *testing.T) {
+	cfg := testConfig()
+	cfg.Help = []string{"game commands:", "  STEP n|s|e|w   take a step"}
+	ts := startTCP(t, cfg, newTestGame())
+	c := dial(t, ts)
+	c.write("@3 HELP\n")
+	c.expect("@3 INFO game commands:")
+	c.expect(`@3 INFO "  STEP n|s|e|w   take a step"`)
+	c.write("PING end\n")
+	c.expect("PONG end")
+}

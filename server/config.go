@@ -163,6 +163,11 @@ type Config struct {
 	// Banner, when not empty, is sent as an INFO line to every new
 	// connection, e.g. "tickwire arena: AUTH guest to play, HELP for help".
 	Banner string
+	// Help, when not empty, is HELP's answer, one INFO line each, instead
+	// of the generated list of every command (the demo arena's arena.Help
+	// groups game and protocol commands and explains the rules). Lines
+	// must not start or end with a space, or they go out quoted.
+	Help []string
 	// LogRate and LogBurst limit client LOG lines per connection (lines per
 	// second, burst). Defaults DefaultLogRate and DefaultLogBurst.
 	LogRate  float64

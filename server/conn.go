@@ -693,8 +693,22 @@ func (c *conn) enter(ident Identity, ev event) bool {
 }
 
 func (c *conn) help(rid uint32) {
+	lines := c.srv.cfg.Help
+	if len(lines) == 0 {
+		lines = c.srv.defaultHelp()
+	}
+	items := make([]outItem, len(lines))
+	for i, l := range lines {
+		items[i] = outItem{m: &msg.Notice{Text: l}, rid: rid}
+	}
+	c.enqueue(items...)
+}
+
+// defaultHelp lists every command a client may send, with its usage and
+// Doc.
+func (s *Server) defaultHelp() []string {
 	lines := []string{"commands (one per line; @<n> before a command tags its answer):"}
-	for _, t := range c.srv.cfg.Registry.Types() {
+	for _, t := range s.cfg.Registry.Types() {
 		if t.Dir&msg.ToServer == 0 {
 			continue
 		}
@@ -702,12 +716,7 @@ func (c *conn) help(rid uint32) {
 		// and trailing spaces would make it go out quoted.
 		lines = append(lines, strings.TrimRight(fmt.Sprintf("%-22s %s", t.Usage(), t.Doc), " "))
 	}
-	lines = append(lines, `strings with spaces go in double quotes: AUTH "a b" x; a blank line is a keepalive`)
-	items := make([]outItem, len(lines))
-	for i, l := range lines {
-		items[i] = outItem{m: &msg.Notice{Text: l}, rid: rid}
-	}
-	c.enqueue(items...)
+	return append(lines, `strings with spaces go in double quotes: AUTH "a b" x; a blank line is a keepalive`)
 }
 
 var logLevels = map[string]slog.Level{
