@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/tickwire/tickwire/admin"
 	"github.com/tickwire/tickwire/auth"
 	"github.com/tickwire/tickwire/demo/arena"
+	"github.com/tickwire/tickwire/frame"
 	"github.com/tickwire/tickwire/guard"
 	"github.com/tickwire/tickwire/server"
 	"github.com/tickwire/tickwire/store"
@@ -112,7 +114,7 @@ flags:
 	f.hashes.AddFlags(fs)
 	fs.BoolVar(&f.plainPasswords, "dev-plain-passwords", false, "DEVELOPMENT ONLY: accept AUTH <user> <password> on the unencrypted game port")
 	fs.IntVar(&f.cfg.TickRate, "tick", server.DefaultTickRate, "ticks per second (1-120)")
-	fs.IntVar(&f.cfg.MaxMessage, "max-message", 4096, "largest inbound message in bytes")
+	fs.IntVar(&f.cfg.MaxMessage, "max-message", frame.DefaultMaxMessage, fmt.Sprintf("largest inbound message in bytes (%d-%d); clients learn it from LIMITS", frame.MinMessageLimit, frame.MaxMessageLimit))
 	fs.DurationVar(&f.cfg.LoginTimeout, "login-timeout", server.DefaultLoginTimeout, "close connections silent this long before login")
 	fs.DurationVar(&f.cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close logged-in connections silent this long")
 	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "cut off clients whose writes stall this long")
@@ -207,8 +209,9 @@ flags:
 	}
 	reg := demoRegistry()
 	f.cfg.Registry = reg
-	f.cfg.Banner = arena.Banner(ln.Addr().String())
-	game := arena.New()
+	f.cfg.Banner = arena.BannerFor(ln.Addr().String(), f.cfg.LoginTimeout, f.cfg.IdleTimeout)
+	f.cfg.Help = arena.Help(reg)
+	game := arena.New(arena.WithIdleTimeout(f.cfg.IdleTimeout))
 	srv, err := server.New(f.cfg, game)
 	if err != nil {
 		ln.Close()
@@ -283,7 +286,7 @@ flags:
 			serveWS = func(c net.Conn) { srv.ServeConn(transport.ConditionConn(c, f.link)) }
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/ws", transport.WebSocketHandler(transport.WebSocketConfig{OriginPatterns: f.origins, Logger: log}, serveWS))
+		mux.Handle("/ws", transport.WebSocketHandler(transport.WebSocketConfig{OriginPatterns: f.origins, Logger: log, MaxMessage: wsMaxMessage(f.cfg.MaxMessage)}, serveWS))
 		if svc != nil && isLoopback(hl.Addr().String()) {
 			// On this machine only, the page's own origin also serves the
 			// account API, so a browser logs in without meeting the
@@ -347,18 +350,48 @@ flags:
 		}
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// Everything stops at once, within shutdownGrace: players get BYE
+	// shutdown; the page's listener finishes the requests in flight, then
+	// closes what is left (a browser's idle or pre-opened connection,
+	// which Shutdown alone would wait seconds for); the account service
+	// finishes its requests in the background while we go on.
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	var wg sync.WaitGroup
 	if httpSrv != nil {
-		httpSrv.Shutdown(sctx)
+		wg.Go(func() {
+			if httpSrv.Shutdown(sctx) != nil {
+				httpSrv.Close()
+			}
+		})
+	}
+	if svc != nil {
+		closed := make(chan struct{})
+		go func() { svc.Close(); close(closed) }()
+		wg.Go(func() {
+			select {
+			case <-closed:
+			case <-sctx.Done():
+			}
+		})
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 	}
-	if svc != nil {
-		svc.Close()
-	}
+	wg.Wait()
 	return nil
+}
+
+// shutdownGrace is how long serve's shutdown waits for players to get
+// their BYE and for requests in flight; main's bound (stopWithin) is a
+// little longer.
+const shutdownGrace = 60 * time.Millisecond
+
+// wsMaxMessage is the WebSocket message cap for a game message cap of
+// maxMessage: a WebSocket message may carry several frames, so it is the
+// larger of the transport's default and 16 of the game's messages.
+func wsMaxMessage(maxMessage int) int64 {
+	return max(transport.DefaultWebSocketMaxMessage, 16*int64(maxMessage))
 }
 
 // authOrigins lists the browser origins allowed to call the auth API: the

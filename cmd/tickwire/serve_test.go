@@ -110,6 +110,11 @@ func TestServePlaysAndCounts(t *testing.T) {
 	p.expect("INFO in view: ")
 	p.say("LOOK")
 	p.expect("INFO map x ")
+	p.say("HELP")
+	p.expect("INFO game commands")
+	p.expect("INFO how it works:")
+	p.expect("INFO protocol commands")
+	p.expect("INFO strings with spaces")
 	p.say("AUTH alice correct horse battery")
 	if l := p.expect("ERR "); !strings.Contains(l, "passwords go to the account service over HTTPS") {
 		t.Errorf("a password after AUTH: %q", l)
