@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickwire/tickwire/msg"
@@ -133,12 +134,17 @@ type Player struct {
 	latestIx map[uint64]int // SendLatest key -> index in pending
 	log      *slog.Logger   // built on first use
 
-	// Seat (seat.go). The token is kept only as its hash.
+	// Seat (seat.go). Tokens are kept only as hashes, guarded by
+	// Server.seats.mu.
 	seat      [32]byte
 	hasSeat   bool
-	held      bool      // the connection dropped; waiting for RESUME
-	heldUntil time.Time // when the hold ends
-	heldAddr  bool      // counted in its address's held seats
+	prevSeat  [32]byte // the token the last resume used, valid while held
+	hasPrev   bool
+	claimed   [32]byte    // the token of the RESUME being handled
+	heldNow   atomic.Bool // held, for claimSeat on reader goroutines
+	held      bool        // the connection dropped; waiting for RESUME
+	heldUntil time.Time   // when the hold ends
+	heldAddr  bool        // counted in its address's held seats
 }
 
 // ID is the player's id, unique for the server's lifetime. It is the id

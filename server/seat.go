@@ -80,49 +80,78 @@ func (s *Server) newSeat(p *Player) *msg.Seat {
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(token))
 	s.seats.mu.Lock()
-	if p.hasSeat {
+	if p.hasSeat && s.seats.byHash[p.seat] == p {
 		delete(s.seats.byHash, p.seat)
 	}
 	if s.seats.byHash == nil {
 		s.seats.byHash = map[[sha256.Size]byte]*Player{}
 	}
 	s.seats.byHash[h] = p
-	s.seats.mu.Unlock()
 	p.seat, p.hasSeat = h, true
+	s.seats.mu.Unlock()
 	return &msg.Seat{Token: token, HoldMS: uint32(s.cfg.SeatHold / time.Millisecond)}
 }
 
-// dropSeat forgets p's seat token. Tick goroutine only.
+// dropSeat forgets p's seat tokens. Tick goroutine only.
 func (s *Server) dropSeat(p *Player) {
-	if !p.hasSeat {
-		return
-	}
 	s.seats.mu.Lock()
-	if s.seats.byHash[p.seat] == p {
+	defer s.seats.mu.Unlock()
+	if p.hasSeat && s.seats.byHash[p.seat] == p {
 		delete(s.seats.byHash, p.seat)
 	}
-	s.seats.mu.Unlock()
-	p.hasSeat = false
+	if p.hasPrev && s.seats.byHash[p.prevSeat] == p {
+		delete(s.seats.byHash, p.prevSeat)
+	}
+	p.hasSeat, p.hasPrev = false, false
 }
 
-// claimSeat finds the seat of user with token and takes the token out of
-// the table, so it works once. It returns nil if there is no such seat.
-// Reader goroutines call it.
+// claimSeat finds the seat of user with token and takes its tokens out of
+// the table, so a token works once. It returns nil if there is no such
+// seat. Reader goroutines call it.
+//
+// Besides the token of the latest SEAT, the token that won the previous
+// resume is accepted while the seat is held: if the connection died after
+// the server took a RESUME but before the new SEAT reached the client, the
+// client can only retry with the token it has. It is never accepted while
+// the player is connected, so it cannot take a live seat over.
 func (s *Server) claimSeat(user, token string) *Player {
 	h := sha256.Sum256([]byte(token))
 	s.seats.mu.Lock()
 	defer s.seats.mu.Unlock()
 	p := s.seats.byHash[h]
-	if p == nil || subtle.ConstantTimeCompare(p.seat[:], h[:]) != 1 || p.ident.Name != user {
+	if p == nil || p.ident.Name != user {
 		return nil
 	}
-	delete(s.seats.byHash, h)
+	current := p.hasSeat && subtle.ConstantTimeCompare(p.seat[:], h[:]) == 1
+	previous := p.hasPrev && subtle.ConstantTimeCompare(p.prevSeat[:], h[:]) == 1 && p.heldNow.Load()
+	if !current && !previous {
+		return nil
+	}
+	delete(s.seats.byHash, p.seat)
+	if p.hasPrev {
+		delete(s.seats.byHash, p.prevSeat)
+	}
+	p.hasPrev = false
+	p.claimed = h
 	return p
+}
+
+// keepClaimed keeps the token p was resumed with valid as its previous
+// token (see claimSeat). Tick only, after newSeat.
+func (s *Server) keepClaimed(p *Player) {
+	s.seats.mu.Lock()
+	defer s.seats.mu.Unlock()
+	if p.claimed == p.seat {
+		return
+	}
+	p.prevSeat, p.hasPrev = p.claimed, true
+	s.seats.byHash[p.claimed] = p
 }
 
 // hold keeps p in the game after its connection c dropped. Tick only.
 func (s *Server) hold(t *Tick, p *Player, reason error) {
 	p.held = true
+	p.heldNow.Store(true)
 	p.heldUntil = t.Now.Add(s.cfg.SeatHold)
 	p.pending, p.dirty = p.pending[:0], false
 	clear(p.latestIx)
@@ -146,6 +175,7 @@ func (s *Server) hold(t *Tick, p *Player, reason error) {
 // unhold takes p off the held list. Tick only.
 func (s *Server) unhold(p *Player) {
 	p.held = false
+	p.heldNow.Store(false)
 	for i, q := range s.held {
 		if q == p {
 			s.held = append(s.held[:i], s.held[i+1:]...)
@@ -211,6 +241,7 @@ func (s *Server) resume(c *conn, p *Player) bool {
 	clear(p.latestIx)
 	p.queue(outItem{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}})
 	s.issueSeat(p)
+	s.keepClaimed(p)
 	p.queue(outItem{m: s.limits()})
 	p.Logger().Info("seat resumed")
 	return true

@@ -349,3 +349,38 @@ func mustDial(t testing.TB, addr string) net.Conn {
 	}
 	return nc
 }
+
+func TestResumeRetriedWithTheTokenItUsed(t *testing.T) {
+	g := newSeatGame()
+	ts := startTCP(t, seatConfig(time.Minute), g)
+	a := dial(t, ts)
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	a.nc.Close()
+	waitChan(t, g.disconnected, "Disconnected")
+
+	// The resume is accepted, but the connection dies before the client
+	// reads its new SEAT: the client still has only the first token.
+	b := dial(t, ts)
+	lost := resume(t, b, st)
+	waitChan(t, g.reconnected, "Reconnected")
+	// While the player is connected, the used token cannot take it over.
+	x := dial(t, ts)
+	x.write("RESUME " + st.name + " " + st.token + "\n")
+	x.expect("ERR resume bad_token")
+	b.nc.Close()
+	waitChan(t, g.disconnected, "second Disconnected")
+
+	c := dial(t, ts)
+	st3 := resume(t, c, st)
+	waitChan(t, g.reconnected, "second Reconnected")
+	// The SEAT that never arrived is spent with the retry; the new one
+	// works.
+	c.nc.Close()
+	waitChan(t, g.disconnected, "third Disconnected")
+	y := dial(t, ts)
+	y.write("RESUME " + st.name + " " + lost.token + "\n")
+	y.expect("ERR resume bad_token")
+	resume(t, dial(t, ts), st3)
+	noneOn(t, g.leaves, "Leave")
+}
