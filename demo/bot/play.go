@@ -185,7 +185,7 @@ func (b *bot) onErr(e *msg.Err) {
 		b.rep.MovesRefused++
 	case "empty", "inventory_full", "chest_full":
 		b.chestDone()
-	case "no_chest", "too_far":
+	case "no_chest", "too_far", "locked":
 		if b.chest.id != 0 {
 			b.endChest()
 		}
