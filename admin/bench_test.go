@@ -216,3 +216,53 @@ func newBenchClient(b *testing.B, ts *httptest.Server) benchClient {
 	b.Fatalf("login: %s", resp.Status)
 	return benchClient{}
 }
+
+// BenchmarkSamplerStep measures one second's sample of a server with 500
+// connections: Stats, Sessions, the rates and runtime metrics, the JSON
+// for the event streams. It runs once a second off the tick goroutine, so
+// ns/op divided by 1e9 is the console's share of one core for sampling.
+func BenchmarkSamplerStep(b *testing.B) {
+	const players = 500
+	srv, err := server.New(server.Config{Registry: msg.NewRegistry(), Logger: slog.New(slog.DiscardHandler), AutoLogin: true, SeatHold: -1}, plainGame{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.ManualTicks()
+	ln := transport.NewPipeListener()
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	for i := 0; i < players; i++ {
+		nc, err := ln.Dial(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() { defer nc.Close(); io.Copy(io.Discard, nc) }()
+	}
+	for srv.PendingInbound() < players {
+		time.Sleep(time.Millisecond)
+	}
+	srv.RunTick()
+	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	pool, _ := auth.NewHashPool(auth.HashPoolConfig{Params: fastParams})
+	c, err := New(Config{Server: srv, Store: st, HashPool: pool, Logger: slog.New(slog.DiscardHandler), ExternalTicks: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(time.Second)
+		for i := 0; i < 20; i++ {
+			c.ObserveTick(time.Duration(i) * time.Millisecond)
+		}
+		c.sm.step(now)
+	}
+	if p := c.sm.lastPlayers(); len(p) != players {
+		b.Fatalf("%d players sampled", len(p))
+	}
+}
