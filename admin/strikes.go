@@ -52,6 +52,8 @@ type StrikeLog struct {
 	total atomic.Uint64
 	bans  atomic.Uint64 // strikes that ended in a ban
 
+	unversioned atomic.Uint64 // BansVersion for a guard without one
+
 	mu     sync.Mutex
 	feed   []Strike // ring of StrikeFeedLen
 	next   int
@@ -71,13 +73,15 @@ func NewStrikeLog(g Striker) *StrikeLog {
 // Admit passes the call on to the guard.
 func (l *StrikeLog) Admit(remote netip.Addr) error { return l.g.Admit(remote) }
 
-// BansVersion passes the call on to the guard, or returns 0 if it has no
-// such method (the game server then checks every session once a second).
+// BansVersion passes the call on to the guard. A guard without such a
+// method cannot say when its bans changed, so every call then returns a new
+// value: the game server checks every session at each sweep, as it would
+// with the guard unwrapped.
 func (l *StrikeLog) BansVersion() uint64 {
 	if v, ok := l.g.(interface{ BansVersion() uint64 }); ok {
 		return v.BansVersion()
 	}
-	return 0
+	return l.unversioned.Add(1)
 }
 
 // Strike records the strike and passes it on to the guard.
