@@ -65,10 +65,10 @@ func (p benchPhase) p99() time.Duration {
 // browser's event stream open and its players table fetched every 2 s.
 // Phases alternate (off, on, off, on) to spread the noise of a shared
 // machine; TICKWIRE_CONSOLE_BENCH_SECONDS sets each phase's length
-// (default 5).
+// (default 2, for a quick run; the figures in the report used 10).
 func BenchmarkConsoleCost(b *testing.B) {
 	const players = 500
-	phaseLen := 5 * time.Second
+	phaseLen := 2 * time.Second
 	if v, err := strconv.Atoi(os.Getenv("TICKWIRE_CONSOLE_BENCH_SECONDS")); err == nil && v > 0 {
 		phaseLen = time.Duration(v) * time.Second
 	}

@@ -353,8 +353,11 @@ func (c *Console) middleware(next http.Handler) http.Handler {
 			writeError(w, http.StatusMisdirectedRequest, "bad_host", "this console does not answer for that host name")
 			return
 		}
-		if g := c.cfg.Guard; g != nil {
-			if err := g.Admit(clientIP(r)); err != nil {
+		// Banned addresses are refused, except this machine's: an operator
+		// comes through an SSH tunnel from 127.0.0.1, and must not find
+		// the console locked when a ban hit loopback (--ban-loopback).
+		if ip := clientIP(r); c.cfg.Guard != nil && !ip.IsLoopback() {
+			if err := c.cfg.Guard.Admit(ip); err != nil {
 				writeError(w, http.StatusForbidden, "banned", "your address is banned")
 				return
 			}
@@ -383,6 +386,9 @@ func (c *Console) middleware(next http.Handler) http.Handler {
 // strike counts an offence of ip: through the StrikeLog, if there is one,
 // so that the strikes feed shows it.
 func (c *Console) strike(ip netip.Addr, reason string) {
+	if ip.IsLoopback() {
+		return // see middleware: loopback is the operator's own way in
+	}
 	switch {
 	case c.cfg.Strikes != nil:
 		c.cfg.Strikes.Strike(ip, reason)

@@ -163,6 +163,13 @@ func TestRefusals(t *testing.T) {
 	if r := e.do(req{method: "GET", path: "/api/session", cookie: ck, from: "192.0.2.99:1234"}); r.status != 403 || r.code() != "banned" {
 		t.Errorf("banned address: %d %s", r.status, r.body)
 	}
+	// Except loopback, where the operator's SSH tunnel comes from.
+	if _, err := e.guard.Ban(context.Background(), netip.MustParseAddr("127.0.0.1"), time.Hour, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(req{method: "GET", path: "/api/session", cookie: ck}); r.status != 200 {
+		t.Errorf("banned loopback: %d %s", r.status, r.body)
+	}
 }
 
 func TestHostCheck(t *testing.T) {
