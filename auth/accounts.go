@@ -87,6 +87,9 @@ func (a *accounts) checkPassword(ctx context.Context, name, password string) (st
 	if !ok {
 		return store.Account{}, ErrBadCredentials
 	}
+	if acct.Disabled {
+		return store.Account{}, ErrAccountDisabled
+	}
 	if h.NeedsRehash(a.params) {
 		// Best effort: if the pool is busy now, the next login re-hashes.
 		if enc, err := a.pool.Hash(ctx, password, a.params); err == nil {
@@ -153,6 +156,12 @@ func (a *accounts) issueToken(ctx context.Context, acct store.Account, ttl time.
 	// The store keeps milliseconds; report what it keeps.
 	exp := time.UnixMilli(now.Add(ttl).UnixMilli()).UTC()
 	if err := a.st.IssueToken(ctx, acct.ID, h, now, exp); err != nil {
+		switch {
+		case errors.Is(err, store.ErrAccountDisabled):
+			return "", time.Time{}, ErrAccountDisabled
+		case errors.Is(err, store.ErrPasswordResetRequired):
+			return "", time.Time{}, ErrPasswordResetRequired
+		}
 		return "", time.Time{}, a.storeErr("issue_token", err)
 	}
 	return tok, exp, nil

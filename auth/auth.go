@@ -80,6 +80,11 @@ var (
 	// it). Telling this apart from bad_token reveals nothing to the sender,
 	// who holds the token, and tells a client that it sent the wrong name.
 	ErrWrongUser = &Error{Code: "wrong_user", Message: "this login token was issued to another account", Status: http.StatusUnauthorized}
+	// ErrAccountDisabled: an operator disabled the account (admin console).
+	ErrAccountDisabled = &Error{Code: "account_disabled", Message: "this account is disabled", Status: http.StatusForbidden}
+	// ErrPasswordResetRequired: an operator reset the password; set a new
+	// one (POST /v1/password) before logging in.
+	ErrPasswordResetRequired = &Error{Code: "password_reset_required", Message: "set a new password first: your password was reset", Status: http.StatusForbidden}
 	// ErrBadCredentials: unknown account or wrong password.
 	ErrBadCredentials = &Error{Code: "bad_credentials", Message: "wrong name or password", Status: http.StatusUnauthorized}
 	// ErrGuestsDisabled: "AUTH guest" while guests are not allowed.
@@ -116,6 +121,7 @@ var allErrors = []*Error{
 	ErrBadToken, ErrTokenExpired, ErrWrongUser, ErrBadCredentials, ErrGuestsDisabled,
 	ErrBadName, ErrBadPassword, ErrNameTaken, ErrRateLimited, ErrBusy, ErrBanned,
 	ErrUnavailable, ErrBadRequest, errNotFound, errMethod, errTooLarge, errOrigin,
+	ErrAccountDisabled, ErrPasswordResetRequired,
 }
 
 // Codes returns, sorted, every code Code can return: the Code of every

@@ -305,6 +305,9 @@ func (s *Service) handleLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		acct, err = s.acct.checkPassword(ctx, name, req.Password)
 		return err
 	})
+	if err == nil && acct.ResetRequired {
+		err = ErrPasswordResetRequired
+	}
 	if err != nil {
 		s.log.Info("auth login failed", s.acct.nameAttr(ctx, req.Name), ipAttr(ip), "code", Code(err))
 		return err

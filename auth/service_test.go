@@ -579,3 +579,46 @@ func TestServeStopsWithContext(t *testing.T) {
 		t.Fatal("Start after Serve succeeded")
 	}
 }
+
+func TestDisabledAndResetAccounts(t *testing.T) {
+	ctx := context.Background()
+	sf := startSvc(t, nil)
+	if r := sf.post(t, "/v1/register", RegisterRequest{Name: "dora", Password: "dora-password-1"}); r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	acct, err := sf.st.AccountByName(ctx, "dora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sf.st.SetDisabled(ctx, acct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	// The right password of a disabled account: 403 account_disabled, not
+	// a 503 or bad_credentials.
+	if r := sf.post(t, "/v1/login", LoginRequest{Name: "dora", Password: "dora-password-1"}); r.status != http.StatusForbidden || r.errCode() != "account_disabled" {
+		t.Fatalf("disabled login: %d %s", r.status, r.raw)
+	}
+	// A wrong password still says only bad_credentials.
+	if r := sf.post(t, "/v1/login", LoginRequest{Name: "dora", Password: "wrong-password-9"}); r.errCode() != "bad_credentials" {
+		t.Fatalf("wrong password of a disabled account: %d %s", r.status, r.raw)
+	}
+	if err := sf.st.SetDisabled(ctx, acct.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	r := sf.post(t, "/v1/login", LoginRequest{Name: "dora", Password: "dora-password-1"})
+	if r.status != http.StatusOK {
+		t.Fatalf("enabled again: %d %s", r.status, r.raw)
+	}
+	tok, _ := r.body["token"].(string)
+	// Disabling voids the token issued before.
+	if err := sf.st.SetDisabled(ctx, acct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(VerifierConfig{Store: sf.st, Now: sf.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Authenticate(ctx, "dora", tok, netip.MustParseAddr("192.0.2.1")); Code(err) != "account_disabled" && Code(err) != "bad_token" {
+		t.Fatalf("token of a disabled account: %v", err)
+	}
+}

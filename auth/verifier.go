@@ -166,6 +166,8 @@ func (v *Verifier) check(ctx context.Context, name, secret string) (store.Accoun
 			return acct, "token", nil
 		case errors.Is(err, store.ErrTokenExpired):
 			return store.Account{}, "", ErrTokenExpired
+		case errors.Is(err, store.ErrTokenAccountLocked):
+			return store.Account{}, "", ErrAccountDisabled
 		case errors.Is(err, store.ErrTokenWrongUser):
 			// A live token of another account is certainly not a
 			// password, in either mode.
@@ -184,6 +186,9 @@ func (v *Verifier) check(ctx context.Context, name, secret string) (store.Accoun
 	acct, err := v.acct.checkPassword(ctx, name, secret)
 	if err != nil {
 		return store.Account{}, "", err
+	}
+	if acct.ResetRequired {
+		return store.Account{}, "", ErrPasswordResetRequired
 	}
 	return acct, "password", nil
 }
