@@ -1,7 +1,8 @@
 // End-to-end: the demo page in a real browser against the real server.
 // Two pages sign up and log in as two players, drive to the same chest,
 // open it in both, change it in one and see the change in the other, see
-// each other move, chat, and leave a screenshot. Run with `npm run e2e`.
+// each other move, chat, and leave a screenshot. Then the chest panel
+// when the connection drops, is lost and is quit. Run with `npm run e2e`.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -18,6 +19,9 @@ if (!haveChromium()) {
 } else {
   let srv, browser;
   const problems = []; // console errors and page errors, per page
+  // While a test makes WebSocket connections fail on purpose, the
+  // browser's messages about them are expected.
+  let wsFailing = false;
 
   before(async () => {
     srv = await startServer();
@@ -29,10 +33,17 @@ if (!haveChromium()) {
     await srv?.stop();
   });
 
-  async function openPage(label) {
+  /**
+   * openPage opens the page for player label. With routeWS, its WebSocket
+   * connections go through routeWS(route) (Playwright's WebSocketRoute);
+   * the route must be set before the page loads, as the SDK keeps the
+   * WebSocket constructor it finds.
+   */
+  async function openPage(label, routeWS = null) {
     const page = await browser.ctx.newPage();
+    if (routeWS) await page.routeWebSocket(/\/ws$/, routeWS);
     page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`${label} console: ${m.text()}`);
+      if (m.type() === "error" && !(wsFailing && /WebSocket/.test(m.text()))) problems.push(`${label} console: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`${label} pageerror: ${e.message}`));
     await page.goto(srv.httpURL + "/");
@@ -234,6 +245,22 @@ if (!haveChromium()) {
     }
   });
 
+  test("the page speaking the text encoding asks for the sync stream and plays", { timeout: 60000 }, async (t) => {
+    const page = await browser.ctx.newPage();
+    await page.goto(srv.httpURL + "/?enc=text");
+    await page.click("#guest");
+    await page.waitForSelector("#game:not([hidden])", { timeout: 15000 });
+    assert.equal(await js(page, () => window.tickwire.client.encoding), "text");
+    // The arena narrates to text connections unless asked for sync: without
+    // MODE sync the page would never get its zone.
+    await waitFor("the zone and the tank", () => js(page, () => window.tickwire.game.ready && window.tickwire.client.model.zone.w > 0), 15000);
+    const st = await js(page, () => ({ ...window.tickwire.client.stats(), decodeErrors: window.tickwire.client.decodeErrors }));
+    assert.equal(st.desyncsSent, 0);
+    assert.equal(st.decodeErrors, 0);
+    t.diagnostic(`status: ${await page.textContent("#status")}`);
+    await page.close();
+  });
+
   test("a wrong password is refused on the page", { timeout: 60000 }, async (t) => {
     if (!(await srv.hasAccounts())) {
       t.skip("the server has no auth API on its HTTP origin");
@@ -247,5 +274,157 @@ if (!haveChromium()) {
     assert.match(await page.textContent("#login-error"), /wrong name or password/);
     assert.equal(await page.isVisible("#game"), false);
     await page.close();
+  });
+
+  /** nearestChest returns the chest of zone 1 with the shortest drive from where page's tank is. */
+  async function nearestChest(page) {
+    const map = await js(page, () => {
+      const m = window.tickwire.client.model;
+      return { w: m.zone.w, h: m.zone.h, tiles: [...m.tiles] };
+    });
+    const at = await ownPos(page);
+    const best = chestsOfZone1()
+      .map((c) => ({ ...c, cost: bfs(map, at, c) }))
+      .sort((a, b) => a.cost - b.cost)[0];
+    assert.ok(Number.isFinite(best.cost), "no chest within reach");
+    return best;
+  }
+
+  /** panel reads the chest panel (and the quit link) as the player sees it. */
+  const panel = (page) =>
+    js(page, () => {
+      const $ = (id) => document.getElementById(id);
+      return {
+        open: $("chest").classList.contains("open"),
+        title: $("chest-title").textContent,
+        hint: !$("chest-hint").hidden,
+        offline: $("chest-offline").hidden ? null : $("chest-offline").textContent,
+        slots: document.querySelectorAll("#chest-slots .slot").length,
+        clickable: [...document.querySelectorAll("#chest .slot")].filter((b) => !b.disabled).length,
+        quit: !$("quit").hidden,
+        state: window.tickwire.client.state,
+      };
+    });
+
+  async function shot(page, name, t) {
+    mkdirSync(shots, { recursive: true });
+    const file = join(shots, name);
+    await page.screenshot({ path: file });
+    t.diagnostic(`screenshot: ${file}`);
+    console.log(`screenshot: ${file}`);
+  }
+
+  test("the chest panel when the connection drops, is lost and is quit; quit only while playing; the net graph's legend", { timeout: 180000 }, async (t) => {
+    const problemsBefore = problems.length;
+    // D's connections go through the test, which can refuse them.
+    let route = "pass";
+    const D = {
+      label: "D",
+      page: await openPage("D", (ws) => {
+        if (route === "refuse") ws.close({ code: 1011, reason: "" });
+        else if (route === "expired") ws.close({ code: 4000, reason: "seat_expired" }); // as a server would that no longer holds the seat
+        else ws.connectToServer();
+      }),
+    };
+    const E = { label: "E", page: await openPage("E") };
+    for (const p of [D, E]) {
+      assert.equal(await p.page.isVisible("#quit"), false, `${p.label}: no quit before login`);
+      await p.page.bringToFront();
+      await p.page.click("#guest");
+      await p.page.waitForSelector("#game:not([hidden])", { timeout: 15000 });
+      await waitFor(`${p.label}'s tank`, () => ownPos(p.page));
+      assert.equal(await p.page.isVisible("#quit"), true, `${p.label}: quit while playing`);
+    }
+    const legend = await D.page.locator("#netlegend").innerText();
+    assert.match(legend, /round trip \(ms, smoothed\)/);
+    assert.match(legend, /received \(B\/s\)/);
+    assert.match(legend, /sent \(B\/s\)/);
+    assert.equal(await D.page.locator("#netlegend .swatch").count(), 3);
+    assert.match(legend, /last 30 s/);
+    await waitFor("the net figures with units", async () => /RTT \d+ ms .*B\/s .*B\/s .*ms @ \d+ Hz/.test(await D.page.textContent("#nettext")), 5000);
+
+    // Both drive to their nearest chest by clicking it, and it opens.
+    for (const p of [D, E]) {
+      p.chest = await nearestChest(p.page);
+      await p.page.bringToFront();
+      await clickWorld(p.page, p.chest.x, p.chest.y);
+    }
+    for (const p of [D, E]) {
+      await p.page.waitForSelector("#chest.open", { timeout: 40000 }).catch(async (e) => {
+        throw new Error(`${p.label}'s chest did not open: at ${JSON.stringify(await ownPos(p.page))} (${e.message})`);
+      });
+      const st = await panel(p.page);
+      assert.equal(st.slots, 6, `${p.label} sees the chest's slots`);
+      assert.equal(st.offline, null);
+      t.diagnostic(`${p.label} opened ${st.title}`);
+    }
+
+    // D's connection drops. New connections fail until the test lets them
+    // through, so the page stays in "reconnecting": the server closed the
+    // chest at the drop, and the panel says so at once.
+    route = "refuse";
+    wsFailing = true;
+    await D.page.bringToFront();
+    assert.equal(await js(D.page, () => window.tickwire.client.debugDropConnection()), true);
+    await D.page.waitForFunction(() => window.tickwire.client.state === "reconnecting" && !document.getElementById("chest-offline").hidden, null, { timeout: 5000 });
+    await D.page.waitForTimeout(300); // a few failed attempts
+    const during = await panel(D.page);
+    t.diagnostic(`D while reconnecting: ${JSON.stringify(during)}`);
+    assert.equal(during.state, "reconnecting");
+    assert.equal(during.open, false, "the chest shows closed while reconnecting");
+    assert.equal(during.title, "Chest");
+    assert.equal(during.slots, 0, "no chest slots");
+    assert.equal(during.clickable, 0, "nothing to click");
+    assert.equal(during.hint, false);
+    assert.match(during.offline, /Reconnecting/);
+    await shot(D.page, "panel-reconnecting.png", t);
+
+    // Let it through: resumed, the panel is back to "drive to a chest", and the chest opens again.
+    route = "pass";
+    await D.page.waitForFunction(() => window.tickwire.client.state === "joined" && document.getElementById("banner").hidden, null, { timeout: 20000 });
+    wsFailing = false;
+    await waitFor("D's tank after the resume", () => js(D.page, () => window.tickwire.game.ready && !window.tickwire.client.model.loading));
+    const back = await panel(D.page);
+    assert.deepEqual([back.open, back.hint, back.offline, back.slots, back.quit], [false, true, null, 0, true], `after the resume: ${JSON.stringify(back)}`);
+    await clickWorld(D.page, D.chest.x, D.chest.y);
+    await D.page.waitForSelector("#chest.open", { timeout: 20000 }).catch(async (e) => {
+      throw new Error(`D's chest did not open again: at ${JSON.stringify(await ownPos(D.page))}, log ${await D.page.textContent("#log")} (${e.message})`);
+    });
+    assert.equal((await panel(D.page)).slots, 6, "D opened the chest again after the resume");
+
+    // D's connection drops again and the seat is gone: lost. The overlay
+    // says so; the panel shows no chest, nothing to click, no quit.
+    route = "expired";
+    wsFailing = true;
+    assert.equal(await js(D.page, () => window.tickwire.client.debugDropConnection()), true);
+    await D.page.waitForSelector("#overlay:not([hidden]) #relogin", { timeout: 15000 });
+    assert.match(await D.page.textContent("#overlay"), /Connection lost.*seat_expired/s);
+    const lost = await panel(D.page);
+    t.diagnostic(`D after losing the connection: ${JSON.stringify(lost)}`);
+    assert.equal(lost.state, "closed");
+    assert.equal(lost.open, false, "the chest shows closed after the connection is lost");
+    assert.equal(lost.slots, 0);
+    assert.equal(lost.clickable, 0);
+    assert.match(lost.offline, /Not connected/);
+    assert.equal(lost.quit, false, "no quit once the session is over");
+    await shot(D.page, "panel-lost.png", t);
+    wsFailing = false;
+
+    // E quits with its chest open.
+    await E.page.bringToFront();
+    await E.page.click("#quit");
+    await E.page.waitForSelector("#overlay:not([hidden]) #relogin", { timeout: 15000 });
+    assert.match(await E.page.textContent("#overlay"), /Disconnected: quit/);
+    const quit = await panel(E.page);
+    t.diagnostic(`E after quit: ${JSON.stringify(quit)}`);
+    assert.equal(quit.open, false, "the chest shows closed after quit");
+    assert.equal(quit.slots, 0);
+    assert.equal(quit.clickable, 0);
+    assert.match(quit.offline, /Not connected/);
+    assert.equal(quit.quit, false);
+    await shot(E.page, "panel-quit.png", t);
+    assert.deepEqual(problems.slice(problemsBefore), []);
+    await D.page.close();
+    await E.page.close();
   });
 }

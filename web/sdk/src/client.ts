@@ -107,7 +107,56 @@ export interface ClientEvents {
    * ServerError code `rate_limited`.
    */
   rate_limited: { name: string };
+  /**
+   * The server announced its settings (`LIMITS`, after `WELCOME` and
+   * `SEAT` at every login and resume): see {@link Client.limits}. Emitted
+   * when the message arrives, after the client has adopted them.
+   */
+  limits: Limits;
 }
+
+/** The settings a server announces in `LIMITS` at every login and resume. */
+export interface Limits {
+  /**
+   * The server's ticks per second: a predicting client steps its
+   * simulation once per tick period (1 / tickRate seconds).
+   */
+  tickRate: number;
+  /**
+   * The largest message the server accepts, in bytes (the payload: a text
+   * or JSON line without its newline, a MessagePack frame without its
+   * length prefix). send() refuses longer ones with {@link TooLongError}:
+   * the server would answer `ERR too_long`, strike the address and close
+   * the connection with `BYE too_long`, which releases the seat.
+   */
+  maxMessage: number;
+}
+
+/**
+ * DEFAULT_MAX_MESSAGE is the cap send() applies until the server's
+ * `LIMITS` arrives (before login, and with a server that sends none):
+ * 4096 bytes, the server's default `--max-message` (Go
+ * `frame.DefaultMaxMessage`, `client.DefaultMaxMessage`). Option
+ * `maxMessage` changes it; `LIMITS` replaces it.
+ */
+export const DEFAULT_MAX_MESSAGE = 4096;
+
+/**
+ * DEFAULT_MAX_RECEIVE is the largest message the frame reader accepts from
+ * the server before `LIMITS` (64 KiB, as the Go client's
+ * `DefaultMaxReceive`), and the least it accepts after: the server
+ * announces only what it accepts, and its own messages are bounded by the
+ * schema, not by that cap (a server run with `--max-message 64` still
+ * sends longer TILES and INFO lines). Once `LIMITS` says the server takes
+ * more than this, the reader accepts as much. A longer message ends the
+ * connection (`bad frame from server`). Option `maxReceive` changes it.
+ */
+export const DEFAULT_MAX_RECEIVE = 65536;
+
+/** The smallest message cap a server may have, bytes (Go `frame.MinMessageLimit`). */
+export const MIN_MESSAGE_LIMIT = 64;
+/** The largest message cap a server may have, bytes: 1 MiB (Go `frame.MaxMessageLimit`). */
+export const MAX_MESSAGE_LIMIT = 1 << 20;
 
 /** The name of one of the {@link ClientEvents}. */
 export type ClientEventName = keyof ClientEvents;
@@ -137,8 +186,17 @@ export interface ClientOptions {
    * {@link NetStats}; 0 disables them. Default 1000.
    */
   statsInterval?: number;
-  /** Largest frame accepted from the server, bytes. Default 65536. */
+  /**
+   * The largest message send() lets out until the server's `LIMITS`
+   * replaces it, bytes (64 to 1 MiB). Default {@link DEFAULT_MAX_MESSAGE}.
+   */
   maxMessage?: number;
+  /**
+   * The largest message accepted from the server before `LIMITS`, and the
+   * least accepted after it, bytes (64 to 1 MiB). Default
+   * {@link DEFAULT_MAX_RECEIVE}.
+   */
+  maxReceive?: number;
   /** Queued messages past which update() runs by itself (a hidden tab stops requestAnimationFrame). Default 20000. */
   maxQueued?: number;
   /** LOG lines per second the client ships at most. Default 1. */
@@ -312,6 +370,26 @@ export class ClosedError extends Error {
   }
 }
 
+/**
+ * A message longer than the server accepts ({@link Client.maxMessage}):
+ * send() throws it before anything is sent.
+ */
+export class TooLongError extends Error {
+  /** Always `too_long`, the code the server would answer with. */
+  readonly code = "too_long";
+  /** The message's encoded length, bytes (the payload, as the server counts it). */
+  readonly size: number;
+  /** The cap it broke, bytes. */
+  readonly limit: number;
+  /** Creates a TooLongError for a message of type name. */
+  constructor(name: string, size: number, limit: number) {
+    super(`${name}: ${size} bytes is longer than the server accepts (${limit})`);
+    this.name = "TooLongError";
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
 /** What the client learned from WELCOME. */
 export interface Welcome {
   /** The player's id (also the id of its entity in the arena). */
@@ -371,6 +449,21 @@ function utf8Length(s: string): number {
   return n;
 }
 
+/** uvarintLength returns the length of the uvarint that starts b (a MessagePack frame's length prefix). */
+function uvarintLength(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length && b[i] & 0x80) i++;
+  return Math.min(i + 1, b.length);
+}
+
+/** messageCap checks a message cap option: a whole number of bytes a server may have. */
+function messageCap(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < MIN_MESSAGE_LIMIT || v > MAX_MESSAGE_LIMIT) {
+    throw new RangeError(`tickwire: option ${name} ${v} out of range ${MIN_MESSAGE_LIMIT}-${MAX_MESSAGE_LIMIT}`);
+  }
+  return v;
+}
+
 /** truncateUTF8 cuts s to at most max UTF-8 bytes without splitting a character. */
 export function truncateUTF8(s: string, max: number): string {
   if (utf8Length(s) <= max) return s;
@@ -427,7 +520,7 @@ export class Client {
   private readonly opts: Required<
     Pick<
       ClientOptions,
-      "pingInterval" | "statsInterval" | "maxMessage" | "maxQueued" | "logRate" | "logBurst" | "reconnect" | "reconnectDelay" | "reconnectMaxDelay" | "resumeTimeout" | "random"
+      "pingInterval" | "statsInterval" | "maxMessage" | "maxReceive" | "maxQueued" | "logRate" | "logBurst" | "reconnect" | "reconnectDelay" | "reconnectMaxDelay" | "resumeTimeout" | "random"
     >
   >;
   private readonly WS: WebSocketConstructor;
@@ -460,6 +553,8 @@ export class Client {
   private lastPing = -Infinity;
   private lastStats = -Infinity;
   private server = { tickUs: NaN, tickRate: NaN, conns: NaN };
+  /** What the server announced in LIMITS (kept across a resume: the same server). */
+  #limits: Limits | null = null;
   private logTokens: number;
   private logStamp = 0;
   private logsDropped = 0;
@@ -495,7 +590,8 @@ export class Client {
     this.opts = {
       pingInterval: options.pingInterval ?? 1000,
       statsInterval: options.statsInterval ?? 1000,
-      maxMessage: options.maxMessage ?? 65536,
+      maxMessage: messageCap("maxMessage", options.maxMessage ?? DEFAULT_MAX_MESSAGE),
+      maxReceive: messageCap("maxReceive", options.maxReceive ?? DEFAULT_MAX_RECEIVE),
       maxQueued: options.maxQueued ?? 20000,
       logRate: options.logRate ?? 1,
       logBurst: options.logBurst ?? 5,
@@ -515,8 +611,8 @@ export class Client {
     const rep = options.replica ?? true;
     this.model = rep ? new Model() : null;
     this.interp = rep ? new Interpolator({ delay: options.interpDelay ?? 100, snapDistance: options.snapDistance }) : null;
-    this.textFrames = new FrameReader(false, this.opts.maxMessage);
-    this.binFrames = new FrameReader(true, this.opts.maxMessage);
+    this.textFrames = new FrameReader(false, this.receiveCap);
+    this.binFrames = new FrameReader(true, this.receiveCap);
   }
 
   // ---- connection ----
@@ -558,8 +654,8 @@ export class Client {
     const sk: Sock = { ws, opened: false, done: false, bye: "", error: "" };
     this.ws = ws;
     this.sock = sk;
-    this.textFrames = new FrameReader(false, this.opts.maxMessage);
-    this.binFrames = new FrameReader(true, this.opts.maxMessage);
+    this.textFrames = new FrameReader(false, this.receiveCap);
+    this.binFrames = new FrameReader(true, this.receiveCap);
     this.encoding = this.inEncoding = enc;
     ws.binaryType = "arraybuffer";
     ws.onopen = () => {
@@ -631,6 +727,37 @@ export class Client {
   /** seatHoldMs is how long the server holds this player's seat after a drop (from SEAT), 0 if it does not. */
   get seatHoldMs(): number {
     return this.#seat?.holdMs ?? 0;
+  }
+
+  /**
+   * limits is what the server announced in `LIMITS` after the last login
+   * or resume, or null before the first (and with a server that sends
+   * none). It stays after the connection closes.
+   */
+  get limits(): Limits | null {
+    return this.#limits ? { ...this.#limits } : null;
+  }
+
+  /**
+   * tickRate is the server's ticks per second from `LIMITS`, NaN before
+   * it: a predicting client steps once per tick period, 1000 / tickRate ms.
+   */
+  get tickRate(): number {
+    return this.#limits?.tickRate ?? NaN;
+  }
+
+  /**
+   * maxMessage is the largest message send() lets out, bytes: the
+   * server's from `LIMITS`, before it option maxMessage
+   * ({@link DEFAULT_MAX_MESSAGE}).
+   */
+  get maxMessage(): number {
+    return this.#limits?.maxMessage ?? this.opts.maxMessage;
+  }
+
+  /** receiveCap is the frame reader's cap: option maxReceive, or the server's cap when larger. */
+  private get receiveCap(): number {
+    return Math.max(this.opts.maxReceive, this.#limits?.maxMessage ?? 0);
   }
 
   /**
@@ -782,7 +909,11 @@ export class Client {
           if (this.rc !== rc || !seat) return;
           rc.rid = this.nextRID;
           this.nextRID = this.nextRID >= 0xffffffff ? 1 : this.nextRID + 1;
-          this.write({ type: "RESUME", user: seat.user, token: seat.token }, rc.rid);
+          try {
+            this.write({ type: "RESUME", user: seat.user, token: seat.token }, rc.rid);
+          } catch (e) {
+            this.giveUp(`resume: ${(e as Error).message}`); // the server could not take it either
+          }
         },
       });
     } catch (e) {
@@ -852,6 +983,23 @@ export class Client {
     this.rc = null;
     if (rc.timer !== undefined) clearTimeout(rc.timer);
     if (rc.attemptTimer !== undefined) clearTimeout(rc.attemptTimer);
+  }
+
+  /**
+   * adoptLimits takes the server's settings from LIMITS: the tick rate, and
+   * its message cap for send() and (when larger than option maxReceive)
+   * for the frame readers. A value outside what a server may have is
+   * ignored, keeping the one before.
+   */
+  private adoptLimits(tickRate: number, maxMessage: number): void {
+    const prev = this.#limits;
+    const next: Limits = {
+      tickRate: tickRate >= 1 ? tickRate : prev?.tickRate ?? NaN,
+      maxMessage: maxMessage >= MIN_MESSAGE_LIMIT && maxMessage <= MAX_MESSAGE_LIMIT ? maxMessage : prev?.maxMessage ?? this.opts.maxMessage,
+    };
+    this.#limits = next;
+    this.textFrames.maxMessage = this.binFrames.maxMessage = this.receiveCap;
+    this.emit("limits", { ...next });
   }
 
   // ---- login ----
@@ -926,7 +1074,10 @@ export class Client {
    * send validates m against the schema and sends it (with request id rid
    * when not 0). It returns false, and drops m, if the connection is not
    * open or the client is reconnecting (see {@link ClientEvents}). It
-   * throws a DecodeError if m breaks a field limit, before anything is sent.
+   * throws, before anything is sent, a DecodeError if m breaks a field
+   * limit and a {@link TooLongError} if m is longer than the server
+   * accepts ({@link maxMessage}: the server's `LIMITS`, or option
+   * maxMessage before it).
    */
   send(m: Message, rid = 0): boolean {
     validate(m);
@@ -934,20 +1085,29 @@ export class Client {
     return this.write(m, rid);
   }
 
-  /** write encodes and sends m (already valid) on the current socket; false if it is not open. */
+  /**
+   * write encodes and sends m (already valid) on the current socket; false
+   * if it is not open. It throws {@link TooLongError}, sending nothing,
+   * when m is longer than the server accepts.
+   */
   private write(m: Message, rid: number): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1 || !this.sock || this.sock.done) return false;
     let n: number;
+    let data: string | Uint8Array;
+    let payload: number;
     if (this.encoding === "msgpack") {
-      const b = encodeMsgPack(m, rid);
-      n = b.length;
-      ws.send(b);
+      data = encodeMsgPack(m, rid);
+      n = data.length;
+      payload = n - uvarintLength(data);
     } else {
-      const s = this.encoding === "json" ? encodeJSON(m, rid) : encodeText(m, rid);
-      n = utf8Length(s);
-      ws.send(s);
+      data = this.encoding === "json" ? encodeJSON(m, rid) : encodeText(m, rid);
+      n = utf8Length(data);
+      payload = n - 1; // the newline
     }
+    const max = this.maxMessage;
+    if (payload > max) throw new TooLongError(m.type, payload, max);
+    ws.send(data);
     const now = this.now();
     this.bytesOut.add(n, now);
     this.msgsOut.add(1, now);
@@ -1031,6 +1191,10 @@ export class Client {
       // A WebSocket message holds whole frames: lines in a text message,
       // length-prefixed frames in a binary one; maybe several.
       frames = (binary ? this.binFrames : this.textFrames).push(bytes);
+      // The generated reader bounds binary frames and unfinished lines;
+      // a finished line is bounded here.
+      const max = this.receiveCap;
+      if (!binary && frames.some((f) => f.length > max)) throw new Error("message too long");
     } catch (e) {
       this.decodeErrors++;
       this.close(`bad frame from server: ${(e as Error).message}`);
@@ -1096,6 +1260,9 @@ export class Client {
       case "SEAT":
         this.#seat = m.hold_ms > 0 && this.welcome ? { user: this.welcome.name, token: m.token, holdMs: m.hold_ms } : null;
         return false;
+      case "LIMITS":
+        this.adoptLimits(m.tick_rate, m.max_message);
+        break;
       case "BYE":
         if (this.sock) this.sock.bye = m.reason;
         if (this.state !== "reconnecting") this.closeReason = m.reason;
@@ -1145,7 +1312,7 @@ export class Client {
 
   /**
    * on registers a handler for one of the client's own events (lower case:
-   * `reconnecting`, `resumed`, `lost`, `rate_limited`; see
+   * `reconnecting`, `resumed`, `lost`, `rate_limited`, `limits`; see
    * {@link ClientEvents}), which runs when the event happens, or for
    * messages named name (upper case), which runs from {@link update}.
    * Returns a function that removes it.

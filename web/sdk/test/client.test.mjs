@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as sdk from "../dist/index.js";
 
-const { Client, encodeText, encodeJSON, encodeMsgPack, decode, ServerError, ClosedError, AuthError, tilesHash, entityHash } = sdk;
+const { Client, encodeText, encodeJSON, encodeMsgPack, decode, ServerError, ClosedError, AuthError, TooLongError, tilesHash, entityHash, DEFAULT_MAX_MESSAGE, DEFAULT_MAX_RECEIVE } = sdk;
 
 /** FakeSocket records what the client sends and lets a test deliver messages. */
 class FakeSocket {
@@ -141,6 +141,113 @@ test("send validates, encodes in the connection's encoding and counts bytes", as
   assert.equal(st.bytesOut, ws.sent[0].length);
   assert.equal(st.bytesOutPerSec, ws.sent[0].length);
   assert.equal(client.stats(clock.t + 5000).bytesOutPerSec, 0);
+});
+
+test("LIMITS: the tick rate and message cap are adopted as it arrives, the limits event fires, and handlers still get it", async () => {
+  for (const enc of ["text", "json", "msgpack"]) {
+    const { client, ws } = await joined({ encoding: enc });
+    assert.equal(client.limits, null);
+    assert.ok(Number.isNaN(client.tickRate), "no tick rate before LIMITS");
+    assert.equal(client.maxMessage, DEFAULT_MAX_MESSAGE);
+    const events = [];
+    const handled = [];
+    client.on("limits", (l) => events.push({ ...l, rate: client.tickRate }));
+    client.on("LIMITS", (m) => handled.push(m));
+    deliverMsg(ws, enc, { type: "LIMITS", tick_rate: 30, max_message: 8192 });
+    assert.deepEqual(events, [{ tickRate: 30, maxMessage: 8192, rate: 30 }], "the event runs at once, with the client already updated");
+    assert.deepEqual(client.limits, { tickRate: 30, maxMessage: 8192 });
+    assert.equal(client.tickRate, 30);
+    assert.equal(client.maxMessage, 8192);
+    assert.deepEqual(handled, [], "handlers run from update");
+    client.update();
+    assert.deepEqual(handled, [{ type: "LIMITS", tick_rate: 30, max_message: 8192 }]);
+    // Values no server may have are ignored; the others are taken.
+    deliverMsg(ws, enc, { type: "LIMITS", tick_rate: 0, max_message: 10 });
+    assert.deepEqual(client.limits, { tickRate: 30, maxMessage: 8192 });
+    deliverMsg(ws, enc, { type: "LIMITS", tick_rate: 60, max_message: (1 << 20) + 1 });
+    assert.deepEqual(client.limits, { tickRate: 60, maxMessage: 8192 });
+    client.close();
+    assert.equal(client.tickRate, 60, "the last server's limits stay after close");
+  }
+});
+
+test("send refuses a message longer than the server accepts, sending nothing: option maxMessage before LIMITS, the server's cap after", async () => {
+  for (const enc of ["text", "json", "msgpack"]) {
+    const { client, ws } = await joined({ encoding: enc, maxMessage: 64 });
+    const say = (n) => ({ type: "SAY", text: "x".repeat(n) });
+    // The payload as the server counts it: the line without its newline,
+    // the MessagePack frame without its length prefix.
+    const size = (m) => {
+      if (enc === "msgpack") return encodeMsgPack(m).length - 1;
+      return (enc === "json" ? encodeJSON(m) : encodeText(m)).length - 1;
+    };
+    let n = 1;
+    while (size(say(n + 1)) <= 64) n++;
+    assert.equal(size(say(n)), 64);
+    assert.equal(client.send(say(n)), true, "exactly the cap is allowed");
+    assert.throws(() => client.send(say(n + 1)), (e) => e instanceof TooLongError && e.code === "too_long" && e.size === 65 && e.limit === 64 && /SAY/.test(e.message));
+    assert.equal(ws.sent.length, 1, "nothing sent for the long one");
+    await assert.rejects(client.request(say(150)), (e) => e instanceof TooLongError);
+    assert.equal(ws.sent.length, 1);
+    // The server says it takes 256 bytes: now it goes; a server that takes less tightens it.
+    deliverMsg(ws, enc, { type: "LIMITS", tick_rate: 20, max_message: 256 });
+    assert.equal(client.send(say(150)), true);
+    deliverMsg(ws, enc, { type: "LIMITS", tick_rate: 20, max_message: 100 });
+    assert.throws(() => client.send(say(150)), TooLongError);
+    assert.equal(ws.sent.length, 2);
+    // LOG lines over the cap are dropped and counted, never thrown.
+    const dropped = client.stats().logsDropped;
+    assert.equal(client.log("info", "y".repeat(200)), false);
+    assert.equal(client.stats().logsDropped, dropped + 1);
+    assert.equal(ws.sent.length, 2);
+  }
+});
+
+test("the frame reader takes 64 KiB before LIMITS, the server's cap when larger, and never less", async () => {
+  assert.equal(DEFAULT_MAX_RECEIVE, 65536);
+  const long = (n) => "INFO " + "z".repeat(n - 5) + "\n"; // a line of n bytes (too long for INFO: a decode error, not a bad frame)
+  {
+    const { client, ws } = await joined({ encoding: "text" });
+    ws.deliver(long(DEFAULT_MAX_RECEIVE));
+    assert.equal(client.state, "joined", "64 KiB is accepted");
+    assert.equal(client.decodeErrors, 1);
+    ws.deliver(long(DEFAULT_MAX_RECEIVE + 1));
+    assert.equal(client.state, "closed");
+    assert.match(client.closeReason, /bad frame from server: message too long/);
+  }
+  {
+    // A server with a small cap still sends messages longer than it.
+    const { client, ws } = await joined({ encoding: "text" });
+    ws.deliver("LIMITS 20 64\n");
+    ws.deliver("INFO " + "a".repeat(1000) + "\n");
+    assert.equal(client.state, "joined");
+    assert.equal(client.decodeErrors, 0);
+    ws.deliver(long(DEFAULT_MAX_RECEIVE + 1));
+    assert.equal(client.state, "closed", "still 64 KiB at most");
+  }
+  {
+    // A server that takes 256 KiB may send as much.
+    const { client, ws } = await joined({ encoding: "msgpack" });
+    deliverMsg(ws, "msgpack", { type: "LIMITS", tick_rate: 20, max_message: 262144 });
+    const big = new Uint8Array(3 + 200000);
+    big.set([0xc0, 0x9a, 0x0c]); // uvarint 200000
+    big[3] = 11 * 2; // INFO, no rid; the rest does not decode
+    ws.deliver(big.buffer);
+    assert.equal(client.state, "joined");
+    assert.equal(client.decodeErrors, 1);
+  }
+  {
+    // Option maxReceive sets the floor.
+    const { client, ws } = await joined({ encoding: "text", maxReceive: 1024 });
+    ws.deliver(long(1025));
+    assert.equal(client.state, "closed");
+  }
+});
+
+test("message cap options out of range are refused, naming the option", () => {
+  for (const [opt, v] of [["maxMessage", 63], ["maxMessage", (1 << 20) + 1], ["maxReceive", 0], ["maxReceive", 1.5]]) {
+    assert.throws(() => new Client({ url: "ws://x/ws", WebSocket: FakeSocket, [opt]: v }), (e) => e instanceof RangeError && e.message.includes(opt) && e.message.includes(String(v)));
+  }
 });
 
 test("request matches answers by rid; ERR rejects with ServerError", async () => {

@@ -7,7 +7,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { Client, Predictor, AuthError, ServerError, IDs } from "../dist/index.js";
+import { Client, Predictor, AuthError, ServerError, TooLongError, IDs } from "../dist/index.js";
 import { startServer } from "../../testutil/server.mjs";
 
 let srv;
@@ -53,6 +53,13 @@ async function playAs(encoding) {
     assert.equal(c.encoding, encoding);
     const w = await c.loginGuest();
     assert.match(w.name, /^guest/);
+    // The arena narrates to text connections for people at nc; a program
+    // asks for the sync stream (docs/PROTOCOL.md §7).
+    if (encoding === "text") c.send({ type: "MODE", mode: "sync" });
+    // LIMITS came with WELCOME: the server's defaults.
+    await until(c, () => c.limits !== null, "LIMITS");
+    assert.deepEqual(c.limits, { tickRate: 20, maxMessage: 4096 });
+    assert.equal(c.tickRate, 20);
     // The first snapshot, then a resync slice (the first comes right after it).
     await until(c, () => seen.SNAPEND > 0 && !c.model.loading, "the snapshot");
     assert.ok(c.model.zone.w > 0 && c.model.zone.h > 0);
@@ -191,4 +198,42 @@ test("a dropped connection is resumed: same id and tank, a fresh snapshot that v
   assert.equal(c.stats().resumes, 1);
   await c.quit();
   assert.equal(c.closeReason, "quit");
+});
+
+test("the server's limits: a server run with --tick 30 --max-message 64: the client learns both at login, refuses longer messages before sending them, and reads the server's own longer ones", async () => {
+  const small = await startServer({ args: ["--tick", "30", "--max-message", "64"] });
+  try {
+    for (const encoding of ["msgpack", "text"]) {
+      const c = new Client({ url: small.wsURL, encoding, WebSocket, pingInterval: 200, statsInterval: 200 });
+      const limits = [];
+      c.on("limits", (l) => limits.push(l));
+      await c.connect();
+      assert.equal(c.maxMessage, 4096, "the default before login");
+      const w = await c.loginGuest();
+      if (encoding === "text") c.send({ type: "MODE", mode: "sync" });
+      await until(c, () => limits.length > 0, "LIMITS");
+      assert.deepEqual(limits, [{ tickRate: 30, maxMessage: 64 }]);
+      assert.equal(c.tickRate, 30);
+      assert.equal(c.maxMessage, 64);
+      // The snapshot's lines are longer than 64 bytes: the reader takes them.
+      let snapshots = 0;
+      c.on("SNAPEND", () => snapshots++);
+      await until(c, () => snapshots > 0 && !c.model.loading && [...c.model.entities()].some((e) => e.name === w.name), "the snapshot");
+      assert.equal(c.decodeErrors, 0);
+      // A chat line over 64 bytes never leaves; the server would have
+      // struck the address and closed with BYE too_long.
+      const chat = [];
+      c.on("CHAT", (m) => chat.push(m.text));
+      assert.throws(() => c.send({ type: "SAY", text: "a".repeat(80) }), (e) => e instanceof TooLongError && e.limit === 64);
+      c.send({ type: "SAY", text: "short" });
+      await until(c, () => chat.includes("short"), "the short chat line");
+      assert.equal(c.state, "joined");
+      await until(c, () => c.stats().serverTickRate === 30, "SERVERSTATS");
+      await c.quit();
+      assert.equal(c.closeReason, "quit");
+    }
+    assert.doesNotMatch(small.logs(), /too_long/);
+  } finally {
+    await small.stop();
+  }
 });

@@ -22,6 +22,7 @@ import { findPath, PathFollower } from "./path.js";
 import { NetGraph } from "./netgraph.js";
 import { ChestTracker } from "./chest.js";
 import { Renderer, type DrawChest, type DrawTank, type Effect, type Scene } from "./render.js";
+import { Pacer } from "./pace.js";
 import * as R from "./rules.js";
 
 const params = new URLSearchParams(location.search);
@@ -59,11 +60,13 @@ const ui = {
   chestSlots: $("chest-slots"),
   inventory: $("inventory"),
   chestHint: $("chest-hint"),
+  chestOffline: $("chest-offline"),
   log: $<HTMLOListElement>("log"),
   chatForm: $<HTMLFormElement>("chat-form"),
   chatInput: $<HTMLInputElement>("say"),
   netCanvas: $<HTMLCanvasElement>("netgraph"),
   netText: $("nettext"),
+  netLegend: $("netlegend"),
   quit: $<HTMLButtonElement>("quit"),
 };
 
@@ -92,20 +95,13 @@ function addLine(kind: "chat" | "info" | "err" | "me", text: string, from = ""):
 type Pos = R.Pos;
 type Control = R.Control;
 
-/** The most inputs in flight before the page waits for ACKs (keeps a stalled link from queueing moves the server would refuse). */
-const MAX_IN_FLIGHT = 16;
-/** Click-to-open stops this many units inside the chest's reach: one step of slack. */
-const REACH_MARGIN = R.STEP_UNITS;
 /** How long an OPEN waits for the server to catch up with the predicted position, ms. */
 const SETTLE_MS = 1500;
-/** The page spends at most this share of the server's movement allowance in a burst. */
-const BANK_CAP = R.SPEED * R.MAX_BANK * 0.8;
-const STEP_MS = 1000 / R.STEP_HZ;
 
 class Game {
   readonly client: Client;
   readonly renderer = new Renderer(ui.canvas);
-  readonly net = new NetGraph(ui.netCanvas, ui.netText);
+  readonly net = new NetGraph(ui.netCanvas, ui.netText, ui.netLegend);
   /** The own tank's predicted position, reconciled on every ACK. */
   readonly predictor: Predictor<Pos, Control>;
   readonly predicted: Predicted<Pos, Control>;
@@ -114,9 +110,13 @@ class Game {
   ownId = 0;
   needsReset = true;
   resetTo: Pos | null = null;
-  bank = BANK_CAP;
-  lastStepAt = -1;
-  acc = 0;
+  /**
+   * The server's tick rate (client.tickRate, from LIMITS): one input Step
+   * per tick period. NaN until it is known; the page drives nothing before.
+   */
+  rate = NaN;
+  /** Input steps and the movement allowance, at the server's tick rate. */
+  pacer: Pacer | null = null;
   keys = new Set<string>();
   path: PathFollower | null = null;
   /** The chest the path leads to: it opens once the tank is within reach. */
@@ -159,6 +159,9 @@ class Game {
       this.effects = [];
     });
     client.on("reconnecting", (e) => {
+      // The server closed our chest at the drop.
+      this.chests.reset();
+      this.pendingOpen = null;
       ui.banner.hidden = false;
       ui.banner.textContent = "Connection lost: reconnecting…" + (e.attempt > 1 ? ` (attempt ${e.attempt})` : "");
       ui.banner.title = e.error ? `${e.reason}; last attempt: ${e.error}` : e.reason;
@@ -171,13 +174,15 @@ class Game {
       this.lostReason = e.reason;
       ui.banner.hidden = true;
     });
-    this.predictor = new Predictor<Pos, Control>({ x: 0, y: 0 }, (s, c) => R.step(this.model, s, c));
+    this.setRate(client.tickRate);
+    client.on("limits", (l) => this.setRate(l.tickRate));
+    this.predictor = new Predictor<Pos, Control>({ x: 0, y: 0 }, (s, c) => R.step(this.model, s, c, this.rate));
     // DRIVE seq x y proposes where the Step takes the tank; the server
     // answers ACK seq with the tank's fields (x and y first).
     this.predicted = client.predict(
       this.predictor,
       (seq, c) => {
-        const to = R.step(this.model, this.predictor.state, c);
+        const to = R.step(this.model, this.predictor.state, c, this.rate);
         return { type: "DRIVE", seq, x: to.x, y: to.y };
       },
       (a) => ({ x: a.vals[0] ?? 0, y: a.vals[1] ?? 0 }),
@@ -209,9 +214,27 @@ class Game {
     });
   }
 
+  /**
+   * setRate adopts the server's tick rate: input steps follow its period
+   * and Step its length. A change (a server restarted with another rate)
+   * starts the prediction afresh, since inputs in flight were stepped at
+   * the old one.
+   */
+  setRate(rate: number): void {
+    if (!(rate >= 1) || rate === this.rate) return;
+    const changed = this.pacer !== null;
+    this.rate = rate;
+    this.pacer = new Pacer(rate);
+    if (changed) {
+      this.needsReset = true;
+      this.ready = false;
+    }
+  }
+
   start(): void {
     ui.login.hidden = true;
     ui.game.hidden = false;
+    ui.quit.hidden = false;
     ui.status.textContent = `${this.client.welcome?.name} · ${this.client.encoding}`;
     addLine("me", `logged in as ${this.client.welcome?.name}. WASD/arrows drive, click to drive there, Space fires, Shift+click aims and fires, E opens the nearest chest.`);
     const frame = (t: number) => {
@@ -296,6 +319,12 @@ class Game {
 
   closed(reason: string): void {
     clearInterval(this.timer);
+    ui.quit.hidden = true;
+    // Whatever was open is closed now: no chest, nothing to click.
+    this.chests.reset();
+    this.pendingOpen = null;
+    this.path = null;
+    this.panels();
     ui.banner.hidden = true;
     ui.overlay.hidden = false;
     ui.overlay.replaceChildren();
@@ -334,7 +363,8 @@ class Game {
   stepInput(): void {
     const e = this.own();
     const p = this.predictor;
-    if (!e || !this.ready || this.model.loading || this.model.get(e, "dead")) return;
+    const pacer = this.pacer;
+    if (!e || !pacer || !this.ready || this.model.loading || this.model.get(e, "dead")) return;
     let ctl = this.keyControl();
     if (ctl.dx || ctl.dy) {
       this.path = null;
@@ -343,13 +373,13 @@ class Game {
       // Driving to a chest: stop as soon as it is within reach and in sight.
       if (!this.approach && this.clickedAt) this.approach = this.chestAt(this.clickedAt)?.id ?? 0;
       const chest = this.approach ? this.model.entity(this.approach) : undefined;
-      if (chest && R.canReach(this.model, p.state, { x: chest.vals[0], y: chest.vals[1] }, REACH_MARGIN)) {
+      if (chest && R.canReach(this.model, p.state, { x: chest.vals[0], y: chest.vals[1] }, this.reachMargin)) {
         this.path = null;
         this.approach = 0;
         this.openWhenSettled(chest.id);
         return;
       }
-      ctl = this.path.control(p.state);
+      ctl = this.path.control(p.state, R.stepUnits(pacer.rate));
       if (this.path.done) {
         this.path = null;
         if (this.approach) this.openWhenSettled(this.approach);
@@ -357,9 +387,9 @@ class Game {
       }
     }
     if (!ctl.dx && !ctl.dy) return;
-    if (p.pendingCount >= MAX_IN_FLIGHT) return;
+    if (p.pendingCount >= pacer.maxInFlight) return;
     const from = p.state;
-    const next = R.step(this.model, from, ctl);
+    const next = R.step(this.model, from, ctl, pacer.rate);
     if (next.x === from.x && next.y === from.y) {
       if (this.path && ++this.stuck > 6) {
         this.path.abandon();
@@ -369,9 +399,9 @@ class Game {
       return;
     }
     const dist = Math.hypot(next.x - from.x, next.y - from.y);
-    if (this.bank < dist) return;
+    if (pacer.bank < dist) return;
     if (!this.predicted.input(ctl)) return;
-    this.bank -= dist;
+    pacer.spend(dist);
     this.localHeading = R.heading(from, next);
     this.localHeadingAt = performance.now();
   }
@@ -477,7 +507,7 @@ class Game {
     if (chest) target = { x: chest.vals[0], y: chest.vals[1] };
     this.approach = 0;
     this.clickedAt = at;
-    if (chestId && R.canReach(this.model, this.predictor.state, target, REACH_MARGIN)) {
+    if (chestId && R.canReach(this.model, this.predictor.state, target, this.reachMargin)) {
       this.path = null;
       this.openWhenSettled(chestId); // already there
       return;
@@ -492,13 +522,21 @@ class Game {
     this.stuck = 0;
   }
 
+  /** reachMargin: click-to-open stops this many units inside the chest's reach, one Step of slack. */
+  get reachMargin(): number {
+    return this.rate >= 1 ? R.stepUnits(this.rate) : 0;
+  }
+
   // ---- per frame ----
 
   /** tick runs the network and fixed input steps up to time now. */
   tick(now: number): void {
     this.client.update(now);
     const e = this.own();
-    this.chests.update(this.model, e, now);
+    // Chests are open only on a live connection: the server closes them
+    // when it drops, and the replica keeps the last contents it saw.
+    if (this.client.state === "joined") this.chests.update(this.model, e, now);
+    else this.chests.reset();
     if (e) {
       const dead = this.model.get(e, "dead") !== 0;
       if (this.wasDead && !dead) {
@@ -513,18 +551,10 @@ class Game {
       this.ready = true;
       this.resetTo = null;
       this.needsReset = false;
-      this.bank = BANK_CAP;
+      this.pacer?.refill();
       this.fit();
     }
-    if (this.lastStepAt < 0) this.lastStepAt = now;
-    const dt = Math.min(now - this.lastStepAt, 1000);
-    this.lastStepAt = now;
-    this.bank = Math.min(BANK_CAP, this.bank + (R.SPEED * dt) / 1000);
-    this.acc = Math.min(this.acc + dt, STEP_MS * 4);
-    while (this.acc >= STEP_MS) {
-      this.acc -= STEP_MS;
-      this.stepInput();
-    }
+    for (let n = this.pacer?.due(now) ?? 0; n > 0; n--) this.stepInput();
     this.settleOpen(now);
   }
 
@@ -609,7 +639,9 @@ class Game {
     const inv = e ? [0, 1, 2, 3].map((i) => m.get(e, `inv${i}`)) : [];
     const slots = chest ? [0, 1, 2, 3, 4, 5].map((i) => m.get(chest, `slot${i}`)) : [];
     const me = this.ready ? this.predictor.state : undefined;
-    const key = JSON.stringify([e && [m.get(e, "hp"), m.get(e, "score"), m.get(e, "dead")], me, m.zone.id, this.chests.open, !!chest, inv, slots]);
+    const state = this.client.state;
+    const live = state === "joined";
+    const key = JSON.stringify([e && [m.get(e, "hp"), m.get(e, "score"), m.get(e, "dead")], me, m.zone.id, this.chests.open, !!chest, inv, slots, state]);
     if (key === this.panelKey) return;
     this.panelKey = key;
     if (e) {
@@ -619,8 +651,12 @@ class Game {
         (m.get(e, "dead") ? " · DESTROYED, respawning…" : "");
     }
     ui.chestPanel.classList.toggle("open", !!chest);
+    ui.chestPanel.classList.toggle("offline", !live);
     ui.chestTitle.textContent = chest ? `Chest ${chest.id}` : "Chest";
-    ui.chestHint.hidden = !!chest;
+    ui.chestHint.hidden = !!chest || !live;
+    ui.chestOffline.hidden = live;
+    ui.chestOffline.textContent =
+      state === "reconnecting" ? "Reconnecting: the server closed the chest; open it again once back." : "Not connected: no chest is open.";
     ui.chestSlots.replaceChildren(
       ...slots.map((item, i) => slotButton(item, `take ${i}`, () => this.client.send({ type: "TAKE", slot: i }))),
     );
@@ -668,7 +704,8 @@ function newClient(): Client {
     authBase: config.auth,
     encoding: ui.encoding.value as Encoding,
     interpDelay: config.delay,
-    // A tank moves 3 units a tick: a longer jump is a respawn or a portal.
+    // A tank moves at most SPEED / tick rate units a tick (3 at 20 Hz, 15
+    // at 4 Hz): a longer jump is a respawn or a portal.
     snapDistance: 30,
   });
   c.captureErrors();
@@ -700,6 +737,9 @@ function setBusy(busy: boolean): void {
 }
 
 function enter(c: Client): void {
+  // The arena narrates to text connections, for people at nc; the page
+  // wants the world-sync stream (docs/PROTOCOL.md §7). A resume keeps it.
+  if (c.encoding === "text") c.send({ type: "MODE", mode: "sync" });
   game = new Game(c);
   (globalThis as Record<string, unknown>).tickwire = { client: c, game };
   game.start();

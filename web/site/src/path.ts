@@ -52,8 +52,18 @@ export function findPath(m: TileMap, w: number, h: number, from: Pos, to: Pos): 
   return pts;
 }
 
-/** How close (units, per axis) counts as having reached a waypoint. */
+/** How close (units, per axis) counts as having reached a waypoint, at least. */
 const REACHED = 2;
+
+/**
+ * reachedWithin is how close (units, per axis) counts as having reached a
+ * waypoint when one Step moves stepUnits: half a Step, so a Step never
+ * jumps from one side of the waypoint to the other and back (6-unit Steps
+ * at 10 Hz would otherwise swing round a waypoint 3 units away for ever).
+ */
+export function reachedWithin(stepUnits: number): number {
+  return Math.max(REACHED, Math.ceil((stepUnits - 1) / 2));
+}
 
 /** PathFollower steers along a path, one Control per input step. */
 export class PathFollower {
@@ -77,17 +87,18 @@ export class PathFollower {
     this.i = this.pts.length;
   }
 
-  /** control returns the stick for the next step from position p. */
-  control(p: Pos): Control {
+  /** control returns the stick for the next Step, of stepUnits per axis, from position p. */
+  control(p: Pos, stepUnits: number): Control {
+    const near = reachedWithin(stepUnits);
     while (this.i < this.pts.length) {
       const t = this.pts[this.i];
       const dx = t.x - p.x;
       const dy = t.y - p.y;
-      if (Math.abs(dx) <= REACHED && Math.abs(dy) <= REACHED) {
+      if (Math.abs(dx) <= near && Math.abs(dy) <= near) {
         this.i++;
         continue;
       }
-      return { dx: Math.abs(dx) <= REACHED ? 0 : Math.sign(dx), dy: Math.abs(dy) <= REACHED ? 0 : Math.sign(dy) };
+      return { dx: Math.abs(dx) <= near ? 0 : Math.sign(dx), dy: Math.abs(dy) <= near ? 0 : Math.sign(dy) };
     }
     return { dx: 0, dy: 0 };
   }

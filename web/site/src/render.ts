@@ -50,6 +50,108 @@ export interface Scene {
   path: Pos[] | null;
 }
 
+/** A label's size, units: the font's height (5px at one pixel per unit) and the gap kept from the map's edge. */
+const LABEL_FONT = 5;
+const LABEL_EDGE = 1;
+
+/**
+ * placeLabel places a text of the given width (units) centred on x, with
+ * its baseline dy units above y (the top of the text at y - dy - LABEL_FONT),
+ * inside a map of mapW x mapH units. It is pushed sideways off the left
+ * and right edges; a label above (dy >= 0) that would stick out of the top
+ * flips below y, its top flip units under y (baseline y + flip +
+ * LABEL_FONT); a label below (dy < 0) whose baseline would fall off the
+ * bottom flips above y, its baseline flip units over y. It returns the
+ * centre and the baseline.
+ */
+export function placeLabel(x: number, y: number, width: number, dy: number, flip: number, mapW: number, mapH: number): Pos {
+  const half = width / 2;
+  const lx = mapW >= width + 2 * LABEL_EDGE ? Math.min(Math.max(x, half + LABEL_EDGE), mapW - half - LABEL_EDGE) : mapW / 2;
+  let ly = y - dy;
+  if (dy >= 0 && ly - LABEL_FONT < LABEL_EDGE) ly = y + flip + LABEL_FONT;
+  else if (dy < 0 && ly > mapH - LABEL_EDGE) ly = y - flip;
+  return { x: lx, y: ly };
+}
+
+/** A box on the map, units. */
+export interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+/** Where the labels of one frame go: each tank's name (baseline centre), and each chest's. */
+export interface LabelLayout {
+  tanks: Map<number, Pos>;
+  chests: Map<number, Pos>;
+}
+
+/**
+ * layoutLabels places every label of a frame on the map (see placeLabel):
+ * a live tank's name above it (health bar between), then each chest's
+ * label below the chest, or above it when below would cover a tank or a
+ * tank's label (a tank parked under a chest), and below anyway when both
+ * would. width measures a label's text, units. Wrecks have no label.
+ */
+export function layoutLabels(
+  chests: readonly { id: number; x: number; y: number; label: string }[],
+  tanks: readonly { id: number; x: number; y: number; dead: boolean; name: string }[],
+  width: (text: string) => number,
+  mapW: number,
+  mapH: number,
+): LabelLayout {
+  const out: LabelLayout = { tanks: new Map(), chests: new Map() };
+  const taken: Box[] = [];
+  for (const t of tanks) {
+    if (t.dead) continue;
+    taken.push({ x0: t.x - TANK_HALF, y0: t.y - TANK_HALF, x1: t.x + TANK_HALF, y1: t.y + TANK_HALF });
+    const w = width(t.name);
+    const at = placeLabel(t.x, t.y, w, 8, 6, mapW, mapH);
+    out.tanks.set(t.id, at);
+    // The text and the health bar beside it (see tankLabel).
+    const above = at.y < t.y;
+    const half = Math.max(w / 2, 5);
+    taken.push({ x0: at.x - half, x1: at.x + half, y0: above ? at.y - LABEL_FONT : at.y - LABEL_FONT - 1.9, y1: above ? at.y + 2.4 : at.y + 1 });
+  }
+  for (const c of chests) {
+    const w = width(c.label);
+    const box = (p: Pos): Box => ({ x0: p.x - w / 2, x1: p.x + w / 2, y0: p.y - LABEL_FONT, y1: p.y + 1 });
+    const below = placeLabel(c.x, c.y, w, -8.5, 5, mapW, mapH);
+    const above = placeLabel(c.x, c.y, w, 5, 8.5, mapW, mapH);
+    const at = [below, above].find((p) => !taken.some((b) => overlaps(box(p), b))) ?? below;
+    out.chests.set(c.id, at);
+    taken.push(box(at));
+  }
+  return out;
+}
+
+/** Half the side of a tank's body (its hull is 9 x 7.6 units, turning) and of a chest's. */
+const TANK_HALF = 4.8;
+const CHEST_HALF = 3.6;
+
+/**
+ * coveredChests returns the ids of the chests a live tank is drawn over:
+ * their boxes overlap. Those get an outline and their label on top of the
+ * tanks, so a tank parked on a chest does not hide it.
+ */
+export function coveredChests(chests: readonly { id: number; x: number; y: number }[], tanks: readonly { x: number; y: number; dead: boolean }[]): Set<number> {
+  const out = new Set<number>();
+  for (const c of chests) {
+    for (const t of tanks) {
+      if (!t.dead && Math.abs(t.x - c.x) < TANK_HALF + CHEST_HALF && Math.abs(t.y - c.y) < TANK_HALF + CHEST_HALF) {
+        out.add(c.id);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 const COLORS = {
   floor: "#1d2530",
   floorAlt: "#202a36",
@@ -168,10 +270,27 @@ export class Renderer {
       g.setLineDash([]);
     }
 
+    // Chests, then tanks over them; then what must not be hidden: the
+    // outline of a chest a tank stands on, and every label.
+    const mapW = s.w * UNIT;
+    const mapH = s.h * UNIT;
+    const tanks = s.own ? [...s.tanks, s.own] : s.tanks;
     for (const c of s.chests) this.chest(c);
     for (const t of s.tanks) if (t.dead) this.tank(t);
     for (const t of s.tanks) if (!t.dead) this.tank(t);
     if (s.own) this.tank(s.own);
+    const covered = coveredChests(s.chests, tanks);
+    for (const c of s.chests) if (covered.has(c.id)) this.chestOutline(c);
+    g.font = `${LABEL_FONT}px system-ui, sans-serif`;
+    g.textAlign = "center";
+    g.textBaseline = "alphabetic";
+    const labels = s.chests.map((c) => ({ ...c, label: c.users > 0 ? `chest ${c.id} · ${c.users} open` : `chest ${c.id}` }));
+    const at = layoutLabels(labels, tanks, (text) => g.measureText(text).width, mapW, mapH);
+    for (const c of labels) this.outlinedText(c.label, at.chests.get(c.id)!, "rgba(255,230,160,0.95)");
+    for (const t of tanks) {
+      const p = at.tanks.get(t.id);
+      if (p) this.tankLabel(t, p, mapW);
+    }
 
     // Effects.
     for (const e of s.effects) {
@@ -236,7 +355,7 @@ export class Renderer {
 
   private chest(c: DrawChest): void {
     const g = this.ctx;
-    const s = 3.6;
+    const s = CHEST_HALF;
     if (c.inReach && !c.open) {
       g.strokeStyle = "rgba(224,184,74,0.35)";
       g.lineWidth = 0.6;
@@ -254,10 +373,32 @@ export class Renderer {
       g.lineWidth = 0.6;
       g.strokeRect(c.x - s - 1, c.y - s * 0.8 - 1, s * 2 + 2, s * 1.6 + 2);
     }
-    g.fillStyle = "rgba(255,230,160,0.9)";
-    g.font = "5px system-ui, sans-serif";
-    g.textAlign = "center";
-    g.fillText(c.users > 0 ? `chest ${c.id} · ${c.users} open` : `chest ${c.id}`, c.x, c.y + 8.5);
+  }
+
+  /** chestOutline draws chest c's outline over the tank standing on it, with a dark edge so it shows on any colour. */
+  private chestOutline(c: DrawChest): void {
+    const g = this.ctx;
+    const s = CHEST_HALF;
+    g.save();
+    g.lineWidth = 1.4;
+    g.strokeStyle = "rgba(0,0,0,0.7)";
+    g.strokeRect(c.x - s - 1, c.y - s * 0.8 - 1, s * 2 + 2, s * 1.6 + 2);
+    g.lineWidth = 0.7;
+    g.strokeStyle = c.open ? "#fff" : COLORS.chest;
+    g.setLineDash([1.6, 1.1]);
+    g.strokeRect(c.x - s - 1, c.y - s * 0.8 - 1, s * 2 + 2, s * 1.6 + 2);
+    g.restore();
+  }
+
+  /** outlinedText draws text centred at p (its baseline) with a dark rim, readable over tanks, tiles and fog. */
+  private outlinedText(text: string, p: Pos, fill: string): void {
+    const g = this.ctx;
+    g.lineJoin = "round";
+    g.lineWidth = 1.2;
+    g.strokeStyle = "rgba(5,8,12,0.75)";
+    g.strokeText(text, p.x, p.y);
+    g.fillStyle = fill;
+    g.fillText(text, p.x, p.y);
   }
 
   private tank(t: DrawTank): void {
@@ -297,15 +438,23 @@ export class Renderer {
     g.fill();
     g.stroke();
     g.restore();
-    // Name and health.
-    g.fillStyle = t.own ? "#bff5c9" : "#e6edf3";
-    g.font = "5px system-ui, sans-serif";
-    g.textAlign = "center";
-    g.fillText(t.name, t.x, t.y - 8);
+  }
+
+  /**
+   * tankLabel draws live tank t's name at at (see layoutLabels: above the
+   * tank, below it at the top of the map, pushed inwards at the sides) and
+   * its health bar between name and tank, after every tank and chest.
+   */
+  private tankLabel(t: DrawTank, at: Pos, mapW: number): void {
+    const g = this.ctx;
+    this.outlinedText(t.name, at, t.own ? "#bff5c9" : "#e6edf3");
+    // The bar sits between the name and the tank, on whichever side the name went.
+    const barY = at.y < t.y ? at.y + 1 : at.y - LABEL_FONT - 1.9;
+    const barX = Math.min(Math.max(t.x - 5, LABEL_EDGE), mapW - 10 - LABEL_EDGE);
     const hp = Math.max(0, Math.min(1, t.hp / MAX_HP));
     g.fillStyle = "rgba(0,0,0,0.6)";
-    g.fillRect(t.x - 5, t.y - 7, 10, 1.4);
+    g.fillRect(barX, barY, 10, 1.4);
     g.fillStyle = hp > 0.5 ? "#52d273" : hp > 0.25 ? "#e0b84a" : "#f05a4a";
-    g.fillRect(t.x - 5, t.y - 7, 10 * hp, 1.4);
+    g.fillRect(barX, barY, 10 * hp, 1.4);
   }
 }

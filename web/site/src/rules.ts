@@ -1,7 +1,14 @@
 // The arena's rules that the page needs to predict its own tank: a port of
 // demo/arena/rules.go (Step, PathClear, Passable, Heading) and the
-// constants the page draws with. Step must give exactly the Go result for
-// every input, or every prediction snaps back.
+// constants the page draws with.
+//
+// The rules are written in seconds and units per second; the tick rate is
+// the server's (client.tickRate, from LIMITS), never assumed. One Step is
+// what a tank drives in one tick period: SPEED units per second times
+// 1 / tickRate seconds (stepUnits). The page proposes each Step's result
+// with DRIVE and the server checks it against its own movement allowance
+// and walls, so prediction and server agree at any tick rate as long as
+// both sides compute Step the same way (the server's bots and GO use it).
 
 /** Side of a tile in position units (arena.Unit). */
 export const UNIT = 10;
@@ -9,10 +16,6 @@ export const UNIT = 10;
 export const SPEED = 60;
 /** Movement a tank may save up, seconds of SPEED (arena.MaxBank). */
 export const MAX_BANK = 1.0;
-/** How far one Step moves along an axis (arena.StepUnits). */
-export const STEP_UNITS = 3;
-/** Ticks per second the arena's Step assumes. */
-export const STEP_HZ = 20;
 /** How far a tank sees (arena.ViewRadius). */
 export const VIEW_RADIUS = 12 * UNIT;
 /** Reach of a shot (arena.FireRange). */
@@ -21,7 +24,7 @@ export const FIRE_RANGE = 10 * UNIT;
 export const MAX_HP = 100;
 /** How near a tank must be to a chest to open it (arena.ChestReach). */
 export const CHEST_REACH = 25;
-/** Gun cooldown in milliseconds (arena.FireCooldownTicks at 20 Hz). */
+/** Gun cooldown in milliseconds (arena.FireCooldown: half a second at any tick rate). */
 export const FIRE_COOLDOWN_MS = 500;
 
 /** Tile codes (arena.TileFloor, TileWall, TilePortal). */
@@ -77,17 +80,46 @@ export function pathClear(m: TileMap, a: Pos, b: Pos): boolean {
 }
 
 /**
- * step moves p one tick in the direction of c: STEP_UNITS along each axis
- * (two on a diagonal), sliding along a wall when only one axis is blocked
+ * stepUnits is how far one Step moves along an axis at tickRate ticks per
+ * second: SPEED units per second times the tick period (1 / tickRate s),
+ * in whole units (positions are integers): SPEED / tickRate truncated, so
+ * a straight Step is never faster than SPEED, but at least 1 (faster than
+ * SPEED above 60 Hz). Computed from the integer rate, not from a rounded
+ * period (1/60 s is no whole number of nanoseconds): 6 at 10 Hz, 3 at
+ * 20 Hz, 2 at 30 Hz, 1 at 60 Hz. Movement over time is bounded by the
+ * server's allowance (SPEED per second, MAX_BANK saved up) whatever the
+ * Step; the page keeps within it with its own (see pace.ts).
+ */
+export function stepUnits(tickRate: number): number {
+  if (!(tickRate >= 1)) throw new RangeError(`tick rate ${tickRate}: want 1 or more ticks per second`);
+  return Math.max(1, quo(SPEED, Math.floor(tickRate)));
+}
+
+/**
+ * diagonalUnits is how far a diagonal Step moves along each axis: two
+ * thirds of a straight one, truncated (so at most 2/3·√2 ≈ 0.94 of its
+ * length), but at least 1 (√2 units when a straight Step is 1, from 31 Hz).
+ */
+export function diagonalUnits(tickRate: number): number {
+  return Math.max(1, quo(stepUnits(tickRate) * 2, 3));
+}
+
+/** tickPeriodMs is the length of one tick at tickRate ticks per second, ms. */
+export function tickPeriodMs(tickRate: number): number {
+  return 1000 / tickRate;
+}
+
+/**
+ * step moves p one tick at tickRate ticks per second in the direction of
+ * c: stepUnits(tickRate) along one axis, diagonalUnits(tickRate) along
+ * each on a diagonal, sliding along a wall when only one axis is blocked
  * and staying put when both are.
  */
-export function step(m: TileMap, p: Pos, c: Control): Pos {
-  let sx = Math.sign(c.dx) * STEP_UNITS;
-  let sy = Math.sign(c.dy) * STEP_UNITS;
-  if (sx !== 0 && sy !== 0) {
-    sx = quo(sx * 2, 3);
-    sy = quo(sy * 2, 3);
-  }
+export function step(m: TileMap, p: Pos, c: Control, tickRate: number): Pos {
+  const diagonal = c.dx !== 0 && c.dy !== 0;
+  const u = diagonal ? diagonalUnits(tickRate) : stepUnits(tickRate);
+  const sx = Math.sign(c.dx) * u;
+  const sy = Math.sign(c.dy) * u;
   const tries: Pos[] = [
     { x: p.x + sx, y: p.y + sy },
     { x: p.x + sx, y: p.y },
