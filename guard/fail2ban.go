@@ -12,7 +12,7 @@ import (
 //
 // It is the first failregex of deploy/fail2ban/filter.d/tickwire.conf;
 // <HOST> is fail2ban's placeholder for the address.
-const FailRegexText = `^.*?msg="tickwire ban"(?: .*?)? ip=<HOST>(?: |$)`
+const FailRegexText = `^.*?msg="tickwire ban"(?: .*?)?? ip=<HOST>(?: |$)`
 
 // FailRegexJSON is the fail2ban failregex matching the same line written
 // by a log/slog JSONHandler ({"time":...,"msg":"tickwire ban",...,"ip":"192.0.2.7",...}).

@@ -494,6 +494,11 @@ func (g *Guard) Ban(ctx context.Context, ip netip.Addr, d time.Duration, reason 
 	if reason == "" {
 		reason = "manual"
 	}
+	if len(reason) > 200 || strings.ContainsAny(reason, "=\"\n\r") {
+		// The reason goes into the ban line fail2ban parses: no way to
+		// smuggle a second ip= into it.
+		return store.Ban{}, errors.New(`guard: a ban reason is at most 200 bytes, without =, " or line breaks`)
+	}
 	now := g.now()
 	n, err := g.offences(ctx, ip, now)
 	if err != nil {

@@ -433,7 +433,7 @@ func TestFail2banFilter(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := g.Ban(context.Background(), netip.MustParseAddr(ip), time.Hour, "manual ip=10.0.0.1"); err != nil {
+				if _, err := g.Ban(context.Background(), netip.MustParseAddr(ip), time.Hour, "manual"); err != nil {
 					t.Fatal(err)
 				}
 				g.Close()
@@ -490,5 +490,35 @@ func TestInvalidConfigRefused(t *testing.T) {
 		} else if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %q, want %q", err, c.want)
 		}
+	}
+}
+
+func TestBanReasonCannotForgeTheLogLine(t *testing.T) {
+	e := newEnv(t)
+	st := e.open(t)
+	defer st.Close()
+	g := e.guard(t, st, nil)
+	defer g.Close()
+	for _, reason := range []string{`spam ip=192.0.2.1 x`, `a"b`, "two\nlines"} {
+		if _, err := g.Ban(context.Background(), netip.MustParseAddr("198.51.100.7"), time.Hour, reason); err == nil {
+			t.Errorf("reason %q accepted", reason)
+		}
+	}
+	if _, err := g.Ban(context.Background(), netip.MustParseAddr("198.51.100.7"), time.Hour, "spam in chat"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFail2banRegexTakesTheFirstAddress(t *testing.T) {
+	re, err := CompileFailRegex(FailRegexText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Should a later attribute ever carry "ip=", the line's own ip= (the
+	// first attribute after msg) is the one fail2ban bans.
+	line := `time=2030-01-02T03:04:05Z level=WARN msg="tickwire ban" ip=203.0.113.9 reason="x ip=10.0.0.1" offences=1`
+	m := re.FindStringSubmatch(line)
+	if m == nil || m[re.SubexpIndex("host")] != "203.0.113.9" {
+		t.Fatalf("matched %q", m)
 	}
 }
