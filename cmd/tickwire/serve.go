@@ -293,7 +293,12 @@ flags:
 			// development certificate. Elsewhere the API is HTTPS only.
 			mux.Handle("/v1/", svc.Handler())
 		}
-		mux.Handle("/metrics", metricsHandler(srv, ops.collectors()...))
+		if isLoopback(hl.Addr().String()) {
+			// Off this machine the page's listener faces the internet:
+			// Prometheus then scrapes the admin console's listener, which
+			// is on loopback by default.
+			mux.Handle("/metrics", metricsHandler(srv, ops.collectors()...))
+		}
 		mux.Handle("/", web.Handler())
 		// Behind a trusted proxy every handler (/ws, /v1/) sees the client's
 		// address from X-Forwarded-For or Forwarded.
