@@ -133,10 +133,20 @@ func startServe(t *testing.T) *served {
 }
 
 // TestSuite runs every attack against a real "tickwire serve" on loopback.
-// The slowest checks run only with TICKWIRE_LONG_TESTS=1 (CI sets it).
+// The slowest checks run only with TICKWIRE_LONG_TESTS=1.
+//
+// It measures round-trip times against fixed bounds (the p99
+// targets), so it is a measurement, not a unit test: it runs only with
+// TICKWIRE_ATTACK=1, which .ci/run sets in a step of its own, on an
+// otherwise idle machine. Inside "go test ./...", other packages' tests
+// share the two cores and would make the honest player's round trips say
+// more about them than about the server.
 func TestSuite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the attack suite takes a minute or more; skipped with -short")
+	}
+	if os.Getenv("TICKWIRE_ATTACK") != "1" {
+		t.Skip("set TICKWIRE_ATTACK=1 to run the attack suite (.ci/run does, in a step of its own)")
 	}
 	srv := startServe(t)
 	long := os.Getenv("TICKWIRE_LONG_TESTS") == "1"
