@@ -507,7 +507,7 @@ func (w *World) sendSlice(v *Viewer) {
 	}
 	end := &SliceEnd{Mod: mod, Rem: rem, Count: uint32(len(msgs)), Sum: sum}
 	size += w.size(v.encoding(), end)
-	if size > w.allowance(v) && v.postponed < maxPostpone {
+	if size > w.allowance(v) && v.postponed < w.postpone {
 		v.postponed++
 		return
 	}
@@ -525,7 +525,7 @@ func (w *World) sendSlice(v *Viewer) {
 // replica. Reports are rate-limited per viewer (at most 10 per resync
 // period), since a client may lie; it returns whether it logged.
 func (w *World) ReportDesync(log *slog.Logger, v *Viewer, r *DesyncReport) bool {
-	window := w.tick / max(w.resyncTicks, 600)
+	window := w.tick / max(w.resyncTicks, w.desyncTicks)
 	if window != v.desyncWindow {
 		v.desyncWindow, v.desyncCount = window, 0
 	}

@@ -22,12 +22,17 @@ const (
 	DefaultSliceSize = 16
 	// DefaultRadius is the view radius in position units.
 	DefaultRadius = 100
-	// DefaultTickRate is the tick rate assumed to turn ResyncPeriod into
-	// ticks.
+	// DefaultTickRate is the tick rate a World assumes when its
+	// Config.TickRate is 0: the default of server.Config.TickRate, right
+	// only for a standalone World (a test, a tool) or a server left at its
+	// default rate. A game sets Config.TickRate from its server's settings
+	// (server.Settings.TickRate, given to a server.Initializer).
 	DefaultTickRate = 20
-	// maxPostpone is how many ticks a resync slice may wait for budget
-	// before it is sent regardless.
-	maxPostpone = 20
+	// maxPostpone is how long a resync slice may wait for budget before
+	// it is sent regardless; desyncWindow the least window of
+	// ReportDesync's limit.
+	maxPostpone  = time.Second
+	desyncWindow = 30 * time.Second
 )
 
 // Sender is where a viewer's messages go. *server.Player satisfies it; a
@@ -51,7 +56,13 @@ type Entity struct {
 // Config tunes a World. The zero value is valid: every zero field takes the
 // default named in its comment.
 type Config struct {
-	// TickRate is the game's ticks per second. Default DefaultTickRate.
+	// TickRate is the game's ticks per second: the World's times
+	// (ResyncPeriod, how long a resync slice may wait for budget, the
+	// window of ReportDesync's limit) are turned into ticks at this rate.
+	// Set it to the server's rate, which a server.Initializer learns in
+	// Init (server.Settings.TickRate): a World at another rate than its
+	// server resyncs too often or too seldom. 0 means DefaultTickRate (20),
+	// for a standalone World.
 	TickRate int
 	// Budget is how many bytes of snapshot and resync messages a viewer is
 	// sent per tick, minus the live updates of that tick (but never less
@@ -214,7 +225,9 @@ type World struct {
 	touched     []int32
 	viewers     []*Viewer
 	tick        uint32
-	resyncTicks uint32
+	resyncTicks uint32 // ResyncPeriod in ticks; 0: no resync
+	postpone    int    // maxPostpone in ticks
+	desyncTicks uint32 // desyncWindow in ticks
 	codecs      [3]*msg.Codec
 	scratch     []byte
 }
@@ -238,14 +251,22 @@ func NewWorld(cfg Config, kinds ...KindDef) (*World, error) {
 		w.kinds = append(w.kinds, k)
 	}
 	if cfg.ResyncPeriod > 0 {
-		w.resyncTicks = uint32(max(int64(cfg.ResyncPeriod)*int64(cfg.TickRate)/int64(time.Second), 1))
+		w.resyncTicks = uint32(ticks(cfg.ResyncPeriod, cfg.TickRate))
 	}
+	w.postpone = int(ticks(maxPostpone, cfg.TickRate))
+	w.desyncTicks = uint32(ticks(desyncWindow, cfg.TickRate))
 	reg := msg.NewRegistry()
 	Register(reg)
 	for _, e := range msg.Encodings {
 		w.codecs[e] = reg.NewCodec(e)
 	}
 	return w, nil
+}
+
+// ticks converts d to ticks at rate ticks per second, truncated, and at
+// least 1.
+func ticks(d time.Duration, rate int) int64 {
+	return max(int64(d)*int64(rate)/int64(time.Second), 1)
 }
 
 // Config returns the world's configuration with defaults filled in.

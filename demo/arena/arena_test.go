@@ -237,7 +237,7 @@ func TestTwoAttackersOneDamageEvent(t *testing.T) {
 	}
 	// Two more volleys destroy it; it respawns later.
 	for i := 0; i < 2; i++ {
-		h.ticks(FireCooldownTicks)
+		h.ticks(h.ticksOf(FireCooldown))
 		h.send(a, &Fire{})
 		h.send(b, &Fire{})
 	}
@@ -250,7 +250,7 @@ func TestTwoAttackersOneDamageEvent(t *testing.T) {
 	if e := h.errs[target.id]; len(e) == 0 || e[len(e)-1].Code != "dead" {
 		t.Fatalf("a destroyed tank moved: %v", e)
 	}
-	h.ticks(RespawnTicks)
+	h.ticks(h.ticksOf(RespawnDelay))
 	if h.g.w.Get(h.tankOf(target), TankHP) != MaxHP || h.g.w.Get(h.tankOf(target), TankDead) != 0 {
 		t.Fatal("no respawn")
 	}
@@ -341,6 +341,100 @@ func TestChestSharedAndDesyncRepaired(t *testing.T) {
 	lines := h.logs.Lines("level=ERROR", "desync", "player=b", fmt.Sprintf("entity=%d", chestID), fmt.Sprintf("fields=slot%d", slot), "kind=chest")
 	if len(lines) != 1 {
 		t.Fatalf("error log lines %q; log:\n%s", lines, h.logs)
+	}
+}
+
+// TestOpenFieldIsTheOwners opens a chest: OPEN is answered with its
+// request id, and the tank's open field holds the chest's id for its owner
+// only (other viewers read 0, like the inventory), until CLOSE or a chest
+// out of reach closes it.
+func TestOpenFieldIsTheOwners(t *testing.T) {
+	h := newHarness(t)
+	chest := chestAt(t, h, 265, 175)
+	a, b := h.join("a"), h.join("b")
+	h.place(a, 1, 255, 175)
+	h.place(b, 1, 275, 175)
+	h.ticks(10)
+	h.request(a, 9, &Open{ID: uint32(chest)})
+	h.tick()
+	if len(a.replies) != 1 || a.rids[0] != 9 || !strings.HasPrefix(a.replies[0].(*msg.Notice).Text, fmt.Sprintf("chest %d: 0:", chest)) {
+		t.Fatalf("OPEN answered %+v with request ids %v", a.replies, a.rids)
+	}
+	if e, _ := a.model.Entity(h.tankOf(a)); e.Vals[TankOpen] != int32(chest) {
+		t.Fatalf("a's own tank: open %d, want %d", e.Vals[TankOpen], chest)
+	}
+	if e, _ := b.model.Entity(h.tankOf(a)); e.Vals[TankOpen] != 0 {
+		t.Fatalf("b sees a's open chest %d", e.Vals[TankOpen])
+	}
+	if tankPublic&(1<<TankOpen) != 0 {
+		t.Fatal("open is a public field")
+	}
+	h.send(a, &Close{})
+	h.tick()
+	if e, _ := a.model.Entity(h.tankOf(a)); e.Vals[TankOpen] != 0 {
+		t.Fatalf("after CLOSE: open %d", e.Vals[TankOpen])
+	}
+	// Driving out of reach closes it too.
+	h.send(a, &Open{ID: uint32(chest)})
+	h.tick()
+	if e, _ := a.model.Entity(h.tankOf(a)); e.Vals[TankOpen] != int32(chest) {
+		t.Fatalf("reopened: open %d", e.Vals[TankOpen])
+	}
+	h.place(a, 1, 205, 175)
+	h.tick()
+	if e, _ := a.model.Entity(h.tankOf(a)); e.Vals[TankOpen] != 0 || h.g.players[a.id].open != 0 {
+		t.Fatalf("out of reach: open %d", e.Vals[TankOpen])
+	}
+}
+
+// TestResumeSpawnsOnlyALiveTank resumes a player twice: with its tank
+// alive it gets SPAWN, with its tank destroyed it does not (the snapshot
+// says the tank is dead) until the tank respawns.
+func TestResumeSpawnsOnlyALiveTank(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.join("a"), h.join("b")
+	h.place(a, 1, openX, openY)
+	h.place(b, 1, openX+40, openY)
+	h.ticks(3)
+	resume := func() *fakePeer {
+		h.g.disconnect(b)
+		h.tick()
+		b2 := &fakePeer{id: b.id, name: "b", enc: msg.MsgPack, log: b.log, model: replica.NewModel()}
+		h.peers = append(h.peers, b2)
+		h.g.reconnect(b2)
+		b = b2
+		return b2
+	}
+	b2 := resume()
+	h.tick()
+	if len(ofType[Spawn](b2.take())) != 1 {
+		t.Fatal("a resume with a live tank: no SPAWN")
+	}
+	h.send(a, &Turn{Deg: 0})
+	for i := 0; !h.g.tanks[h.tankOf(b)].dead(); i++ {
+		if i > 10*h.rate {
+			t.Fatal("b was not destroyed")
+		}
+		h.send(a, &Fire{})
+		h.tick()
+	}
+	b3 := resume()
+	h.tick()
+	got := b3.take()
+	if len(ofType[Spawn](got)) != 0 {
+		t.Fatal("a resume with a destroyed tank got SPAWN")
+	}
+	if e, ok := b3.model.Entity(h.tankOf(b)); !ok || e.Vals[TankDead] != 1 {
+		t.Fatalf("the snapshot does not show the tank destroyed: %+v", e)
+	}
+	if !containsNote(got, "is destroyed and respawns in ") {
+		t.Fatalf("resumed while destroyed: %q", notes(got))
+	}
+	for i := 0; len(ofType[Spawn](b3.take())) == 0; i++ {
+		if i > h.ticksOf(RespawnDelay) {
+			t.Fatal("no SPAWN at the respawn")
+		}
+		h.tick()
 	}
 }
 
@@ -439,9 +533,9 @@ func TestModelsMatchServerWithoutResync(t *testing.T) {
 					ctl[p] = Control{int8(rng.IntN(3) - 1), int8(rng.IntN(3) - 1)}
 				}
 				seq[p]++
-				to := Step(pl.tank.zone, h.posOf(p), ctl[p])
+				to := Step(pl.tank.zone, h.posOf(p), ctl[p], h.rate)
 				if h.posOf(p).X > 320 || h.posOf(p).X < 210 || h.posOf(p).Y > 230 || h.posOf(p).Y < 130 {
-					to = Step(pl.tank.zone, h.posOf(p), Control{int8(sign(265 - h.posOf(p).X)), int8(sign(175 - h.posOf(p).Y))})
+					to = Step(pl.tank.zone, h.posOf(p), Control{int8(sign(265 - h.posOf(p).X)), int8(sign(175 - h.posOf(p).Y))}, h.rate)
 				}
 				h.send(p, &Drive{Seq: seq[p], X: to.X, Y: to.Y})
 			case r < 10:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/replica"
+	"github.com/tickwire/tickwire/server"
 )
 
 // benchPeer counts what it is sent; the bytes are counted outside the
@@ -21,6 +22,8 @@ type benchPeer struct {
 
 func (p *benchPeer) Send(m any) { p.out = append(p.out, m) }
 
+func (p *benchPeer) Reply(in server.Input, m any) { p.Send(m) }
+
 // BenchmarkTick measures one arena tick with 1,000 entities (500 player
 // tanks, bots and chests) and 500 clients at 20 Hz: every player sends a
 // move each tick and fires now and then; the tick includes the game rules,
@@ -30,7 +33,12 @@ func (p *benchPeer) Send(m any) { p.out = append(p.out, m) }
 // connection writers would encode).
 func BenchmarkTick(b *testing.B) {
 	const players, entities = 500, 1000
+	const rate = 20
 	g := New(WithBots(0), WithSeed(7))
+	if err := g.Init(server.Settings{TickRate: rate, TickPeriod: time.Second / rate}); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rng := rand.New(rand.NewPCG(1, 2))
 	var floor []struct {
@@ -67,17 +75,17 @@ func BenchmarkTick(b *testing.B) {
 	n := uint64(0)
 	tick := func() {
 		n++
-		g.begin(n, tickDuration)
+		g.begin(n, start.Add(time.Duration(n)*time.Second/rate))
 		seq++
 		for i, p := range peers {
 			pl := g.players[p.id]
 			if n%30 == uint64(i%30) || ctl[i] == (Control{}) {
 				ctl[i] = Control{int8(rng.IntN(3) - 1), int8(rng.IntN(3) - 1)}
 			}
-			to := Step(pl.tank.zone, g.pos(pl.tank.id), ctl[i])
-			g.handle(p, &Drive{X: to.X, Y: to.Y, Seq: seq})
+			to := Step(pl.tank.zone, g.pos(pl.tank.id), ctl[i], rate)
+			g.handle(p, &Drive{X: to.X, Y: to.Y, Seq: seq}, 0)
 			if n%40 == uint64(i%40) {
-				g.handle(p, &Fire{})
+				g.handle(p, &Fire{}, 0)
 			}
 		}
 		g.end()
@@ -117,7 +125,7 @@ func BenchmarkTick(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms/tick")
-	b.ReportMetric(float64(total)/float64(b.N)/players*20, "B/client/s")
+	b.ReportMetric(float64(total)/float64(b.N)/players*rate, "B/client/s")
 	b.ReportMetric(float64(totalMsgs)/float64(b.N)/players, "msgs/client/tick")
 	var held int
 	for _, p := range peers {

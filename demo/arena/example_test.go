@@ -32,12 +32,14 @@ func (openField) Tile(x, y int) (uint8, bool) {
 	return arena.TileFloor, x >= 0 && y >= 0 && x < 48 && y < 32
 }
 
-// A predicting client steps its own tank with arena.Step, sends each
+// A predicting client steps its own tank with arena.Step at the server's
+// tick rate (client.Client.Limits: the LIMITS message), sends each
 // predicted position as DRIVE seq x y, and reconciles on ACK.
 func ExampleStep() {
 	var tiles arena.TileMap = openField{} // a client passes its *replica.Model
+	rate := 20                            // a client reads it from LIMITS
 	pred := replica.NewPredictor(arena.Point{X: 105, Y: 105}, func(p arena.Point, c arena.Control) arena.Point {
-		return arena.Step(tiles, p, c)
+		return arena.Step(tiles, p, c, rate)
 	})
 	east := arena.Control{DX: 1}
 	for seq := uint32(1); seq <= 3; seq++ {

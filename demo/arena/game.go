@@ -1,10 +1,10 @@
 package arena
 
 import (
+	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"strings"
+	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/tickwire/tickwire/msg"
@@ -12,803 +12,194 @@ import (
 	"github.com/tickwire/tickwire/server"
 )
 
-// Entity kinds of the arena's replica.World.
-const (
-	KindTank  = 1
-	KindChest = 2
-)
+// DefaultBots is how many server-driven tanks roam the arena by default.
+const DefaultBots = 6
 
-// Tank fields (after x and y).
-const (
-	TankHeading = replica.FieldFirst + iota
-	TankHP
-	TankDead
-	TankScore
-	TankInv0 // TankInv0 .. TankInv0+InvSlots-1: visible to the owner only
-)
-
-// Chest fields (after x and y).
-const (
-	ChestUsers = replica.FieldFirst + iota // how many tanks have it open
-	ChestSlot0                             // ChestSlot0 .. +ChestSlots-1: visible to those with it open
-	// ChestLocked is 1 while the chest is locked: OPEN then needs a key.
-	ChestLocked = ChestSlot0 + ChestSlots
-)
-
-// Inventory and chest sizes.
-const (
-	InvSlots   = 4
-	ChestSlots = 6
-)
-
-// Tank events.
-const (
-	EvHit  = 0 // damage taken this tick, summed over every shooter
-	EvFire = 1 // the tank fired; value: the id of the tank hit, or 0
-	EvDie  = 2 // the tank was destroyed; value: the id of the shooter
-)
-
-// Item codes of inventory and chest slots; 0 is empty.
-const (
-	ItemGold   = 1 // scores GoldScore when taken
-	ItemGem    = 2 // scores GemScore when taken
-	ItemAmmo   = 3 // APPLY: HeavyShells shells that do double damage
-	ItemMedkit = 4 // APPLY: heals MedkitHeal
-	ItemKey    = 5 // opens a locked chest (used up)
-)
-
-// ItemNames names the item codes of inventory and chest slots; 0 is
-// empty.
-var ItemNames = []string{"-", "gold", "gem", "ammo", "medkit", "key"}
-
-// Kinds is the arena's replica schema.
-var Kinds = []replica.KindDef{
-	{Name: "tank", Fields: []string{"heading", "hp", "dead", "score", "inv0", "inv1", "inv2", "inv3"},
-		Events: []replica.EventDef{{Name: "hit", Merge: replica.MergeSum}, {Name: "fire", Merge: replica.MergeLast}, {Name: "die", Merge: replica.MergeLast}}},
-	{Name: "chest", Fields: []string{"users", "slot0", "slot1", "slot2", "slot3", "slot4", "slot5", "locked"}},
+type options struct {
+	bots int
+	sync replica.Config
+	seed uint64
+	idle time.Duration
 }
 
-const (
-	tankPublic  = uint16(1<<TankInv0 - 1)
-	chestPublic = uint16(1<<ChestSlot0-1) | 1<<ChestLocked
-)
+// Option configures New.
+type Option func(*options)
 
-type tank struct {
-	id        replica.EntityID
-	owner     *player // nil for a bot
-	zone      *zoneMap
-	respawnAt uint64 // tick; 0 while alive
-	readyAt   uint64 // tick the gun may fire again
-	ctl       Control
-	ctlUntil  uint64
-	shells    int              // heavy shells loaded (APPLY ammo)
-	aim       replica.EntityID // the tank the gun follows (AIM), or 0
+// WithBots sets how many server-driven tanks roam the zones (default
+// DefaultBots).
+func WithBots(n int) Option { return func(o *options) { o.bots = max(n, 0) } }
+
+// WithSync tunes world synchronisation: budget, resync period (default
+// ResyncPeriod), slice size. The arena sets TickRate (the server's),
+// Radius, Visible and FieldMask itself; Drop is kept (a test hook). A
+// TickRate other than 0 or the server's makes Init fail.
+func WithSync(cfg replica.Config) Option { return func(o *options) { o.sync = cfg } }
+
+// WithSeed seeds the bots' choices and the chests' contents (default 1).
+func WithSeed(seed uint64) Option { return func(o *options) { o.seed = seed } }
+
+// WithIdleTimeout tells the arena the server's idle timeout (default
+// server.DefaultIdleTimeout), so that it can warn a player in human mode
+// who has typed nothing for a while.
+func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idle = d } }
+
+// Game is the arena, a server.Game. Create it with New and hand it to
+// server.New, which calls Init with the server's settings: the world, its
+// chests and bots are built there, at the server's tick rate.
+type Game struct {
+	sim
+	handlers server.Handlers
+	// direct holds the same handlers by message type, for drivers with
+	// players that are not *server.Player (see handle).
+	direct map[reflect.Type]func(p peer, in server.Input) error
+	inited bool
 }
 
-type player struct {
-	peer         peer
-	tank         *tank
-	view         *replica.Viewer
-	bank         float64 // movement allowance in units
-	lastSeq      uint32
-	offences     int
-	firstOffence uint64
-	open         replica.EntityID // open chest, or 0
-
-	// Human mode (human.go): the viewer's output goes to narr, which
-	// turns it into readable lines, instead of to the connection.
-	human     bool
-	narr      *narrator
-	connected bool   // false while the seat is held
-	lastInput uint64 // tick of the last game message
-	warned    bool   // the idle warning went out since lastInput
-	watch     uint64 // WATCH period in ticks, or 0
-	nextWatch uint64 // tick of the next WATCH line
-}
-
-type chest struct {
-	id       replica.EntityID
-	zone     *zoneMap
-	lockable bool // relocks when it is restocked
-}
-
-// sim is the arena's rules, independent of server.Player so that tests and
-// benchmarks can drive it with fake players.
-type sim struct {
-	opts     options
-	w        *replica.World
-	zones    map[int]*zoneMap
-	zoneByID []*zoneMap
-	players  map[uint64]*player
-	order    []*player
-	tanks    map[replica.EntityID]*tank
-	tankList []*tank
-	chests   map[replica.EntityID]*chest
-	chestIDs []replica.EntityID // in creation order, for restocking
-	rng      *rand.Rand
-	loot     *rand.Rand // restocking, apart from rng so bots drive as before
-	n        uint64
-	dt       time.Duration
-}
-
-func (g *sim) init(o options) error {
-	g.opts = o
+// New returns an arena; server.New initialises it (Init) at the server's
+// tick rate. It panics if the embedded maps are broken, which a test
+// catches.
+func New(opts ...Option) *Game {
+	o := options{bots: DefaultBots, seed: 1, idle: server.DefaultIdleTimeout}
+	for _, f := range opts {
+		f(&o)
+	}
 	zones, err := loadZones()
 	if err != nil {
+		panic(err)
+	}
+	g := &Game{direct: map[reflect.Type]func(peer, server.Input) error{}}
+	g.opts, g.zones = o, zones
+	g.register()
+	return g
+}
+
+// Init builds the world at the server's tick rate (server.Initializer):
+// the rules' times become ticks at s.TickRate, and the replica.World syncs
+// at the same rate. A Game serves one server: a second Init fails.
+func (g *Game) Init(s server.Settings) error {
+	if g.inited {
+		return errors.New("arena: Init called twice; a Game serves one server")
+	}
+	if s.TickRate < 1 {
+		return fmt.Errorf("arena: tick rate %d: want 1 or more ticks per second", s.TickRate)
+	}
+	if r := g.opts.sync.TickRate; r != 0 && r != s.TickRate {
+		return fmt.Errorf("arena: WithSync's TickRate %d differs from the server's %d; leave it 0", r, s.TickRate)
+	}
+	if err := g.init(s.TickRate); err != nil {
 		return err
 	}
-	g.zones = zones
-	g.zoneByID = make([]*zoneMap, len(zones)+1)
-	for id, z := range zones {
-		g.zoneByID[id] = z
-	}
-	cfg := o.sync
-	cfg.Radius = ViewRadius
-	cfg.Visible = g.visible
-	cfg.FieldMask = g.fieldMask
-	g.w, err = replica.NewWorld(cfg, Kinds...)
-	if err != nil {
-		return err
-	}
-	g.players = map[uint64]*player{}
-	g.tanks = map[replica.EntityID]*tank{}
-	g.chests = map[replica.EntityID]*chest{}
-	g.rng = rand.New(rand.NewPCG(o.seed, 0x7a11))
-	g.loot = rand.New(rand.NewPCG(o.seed, 0x100f))
-	g.dt = tickDuration
-	for id := 1; id <= len(zones); id++ {
-		z := zones[id]
-		if err := g.w.AddZone(replica.ZoneDef{ID: id, W: z.w, H: z.h, Unit: Unit, Tiles: z.tiles}); err != nil {
-			return err
-		}
-		for _, c := range z.chests {
-			cid := g.w.Spawn(KindChest, id, center(c.x), center(c.y), "chest")
-			for s := 0; s < ChestSlots; s++ {
-				if g.rng.IntN(2) == 0 {
-					item := int32(1 + g.rng.IntN(len(ItemNames)-1))
-					if c.locked && item == ItemGold {
-						item = ItemGem // a locked chest is worth the key
-					}
-					g.w.Set(cid, ChestSlot0+s, item)
-				}
-			}
-			if c.locked {
-				g.w.Set(cid, ChestLocked, 1)
-			}
-			g.chests[cid] = &chest{id: cid, zone: z, lockable: c.locked}
-			g.chestIDs = append(g.chestIDs, cid)
-		}
-	}
-	for i := 0; i < o.bots; i++ {
-		z := zones[1+i%len(zones)]
-		g.spawnTank(z, fmt.Sprintf("bot-%d", i+1), nil)
-	}
-	g.w.Flush()
+	g.inited = true
 	return nil
 }
 
-func (g *sim) spawnTank(z *zoneMap, name string, owner *player) *tank {
-	x, y := z.spawnPoint()
-	id := g.w.Spawn(KindTank, z.id, x, y, name)
-	g.w.Set(id, TankHP, MaxHP)
-	t := &tank{id: id, owner: owner, zone: z}
-	g.tanks[id] = t
-	g.tankList = append(g.tankList, t)
-	return t
-}
+var _ server.Initializer = (*Game)(nil)
 
-// visible is the replica Visible hook: line of sight on the tile map.
-func (g *sim) visible(v *replica.Viewer, e replica.Entity) bool {
-	z := g.zoneByID[e.Zone]
-	vx, vy := v.Pos()
-	ax, ay := z.tileXY(vx, vy)
-	bx, by := z.tileXY(e.X, e.Y)
-	return z.seesXY(ax, ay, bx, by)
-}
+// World returns the replicated world, for tools and tests; nil before
+// Init.
+func (g *Game) World() *replica.World { return g.w }
 
-// fieldMask is the replica FieldMask hook: inventories are private to
-// their owner, chest contents to the tanks that have the chest open.
-func (g *sim) fieldMask(v *replica.Viewer, e replica.Entity) uint16 {
-	switch e.Kind {
-	case KindTank:
-		if e.ID == v.Followed() {
-			return 0xFFFF
-		}
-		return tankPublic
-	case KindChest:
-		if pl, ok := v.Data.(*player); ok && pl.open == e.ID {
-			return 0xFFFF
-		}
-		return chestPublic
-	}
-	return 0xFFFF
-}
+// TickRate returns the tick rate the rules run at (the server's, from
+// Init); 0 before Init.
+func (g *Game) TickRate() int { return g.rate }
 
-func (g *sim) pos(id replica.EntityID) Point {
-	return Point{g.w.Get(id, replica.FieldX), g.w.Get(id, replica.FieldY)}
-}
-
-func (t *tank) dead() bool { return t.respawnAt != 0 }
-
-// join gives p a tank. A text connection starts in human mode, JSON and
-// MessagePack ones in sync mode.
-func (g *sim) join(p peer) *player {
-	pl := &player{peer: p, bank: Speed * MaxBank, human: p.Encoding() == msg.Text, connected: true, lastInput: g.n}
-	pl.tank = g.spawnTank(g.zones[1], p.Name(), pl)
-	g.attach(pl)
-	g.players[p.ID()] = pl
-	g.order = append(g.order, pl)
-	g.tellSpawn(pl)
-	at := g.pos(pl.tank.id)
-	p.Send(&msg.Notice{Text: fmt.Sprintf("you drive tank %d in zone 1 (%s) at tile %d,%d; LOOK to look around, HELP for commands",
-		pl.tank.id, g.zones[1].name, at.X/Unit, at.Y/Unit)})
-	if pl.human {
-		p.Send(&msg.Notice{Text: "human mode: you get readable lines, not the sync stream (MODE sync turns it on); AIM <tank id> then FIRE to shoot, OPEN <chest id> to open a chest"})
-	}
-	return pl
-}
-
-// attach gives pl a viewer that follows its tank: its output goes to the
-// connection in sync mode, or to a narrator in human mode.
-func (g *sim) attach(pl *player) {
-	var out replica.Sender = pl.peer
-	pl.narr = nil
-	if pl.human {
-		pl.narr = newNarrator(g, pl)
-		out = pl.narr
-	}
-	pl.view = g.w.AddViewer(out)
-	pl.view.Data = pl
-	pl.view.Follow(pl.tank.id)
-}
-
-func (g *sim) leave(p peer) {
-	pl := g.players[p.ID()]
-	if pl == nil {
-		return
-	}
-	g.closeChest(pl, false)
-	g.w.Remove(pl.tank.id)
-	g.w.RemoveViewer(pl.view)
-	delete(g.tanks, pl.tank.id)
-	g.tankList = deleteItem(g.tankList, pl.tank)
-	delete(g.players, p.ID())
-	g.order = deleteItem(g.order, pl)
-}
-
-// disconnect is called when p's connection drops and its seat is held:
-// the tank stays where it is and can be shot (it moves only on its
-// player's input), any open chest closes, and the player's view stops.
-func (g *sim) disconnect(p peer) {
-	pl := g.players[p.ID()]
-	if pl == nil {
-		return
-	}
-	g.closeChest(pl, false)
-	// A removed viewer is sent nothing; Ack on it (a respawn) is harmless.
-	g.w.RemoveViewer(pl.view)
-	pl.connected = false
-}
-
-// reconnect is called when p resumed its seat on a new connection, whose
-// client holds nothing: a fresh viewer sends it a full snapshot of what
-// it may see, and the SPAWN tells its predictor where its tank is.
-func (g *sim) reconnect(p peer) {
-	pl := g.players[p.ID()]
-	if pl == nil {
-		return
-	}
-	g.w.RemoveViewer(pl.view)
-	pl.peer = p
-	pl.connected, pl.lastInput, pl.warned = true, g.n, false
-	if p.Encoding() != msg.Text {
-		pl.human = false // a program resumed: JSON and MessagePack get sync
-	}
-	g.attach(pl)
-	pl.view.Ack(pl.lastSeq)
-	g.tellSpawn(pl)
-	at := g.pos(pl.tank.id)
-	p.Send(&msg.Notice{Text: fmt.Sprintf("welcome back: you drive tank %d at %d,%d", pl.tank.id, at.X, at.Y)})
-}
-
-func deleteItem[T comparable](s []T, x T) []T {
-	for i, y := range s {
-		if y == x {
-			return append(s[:i], s[i+1:]...)
-		}
-	}
-	return s
-}
-
-// begin starts tick n: movement allowances refill and destroyed tanks whose
-// time is up respawn.
-func (g *sim) begin(n uint64, dt time.Duration) {
-	g.n, g.dt = n, dt
-	refill := Speed * dt.Seconds()
-	for _, pl := range g.order {
-		pl.bank = math.Min(pl.bank+refill, Speed*MaxBank)
-		if pl.human && pl.connected && pl.peer.Encoding() != msg.Text {
-			// A program switched encoding with USE: it wants sync.
-			g.setMode(pl, false)
-		}
-	}
-	for _, t := range g.tankList {
-		if t.respawnAt != 0 && n >= t.respawnAt {
-			t.respawnAt = 0
-			x, y := t.zone.spawnPoint()
-			g.w.SetPos(t.id, x, y)
-			g.w.Set(t.id, TankHP, MaxHP)
-			g.w.Set(t.id, TankDead, 0)
-			if pl := t.owner; pl != nil {
-				// Tell the client's predictor where it is now.
-				pl.view.Ack(pl.lastSeq)
-				g.tellSpawn(pl)
-				if pl.human {
-					g.note(pl, "your tank is back: respawned at tile %d,%d in zone %d (%s) with %d hp", x/Unit, y/Unit, t.zone.id, t.zone.name, MaxHP)
-				}
-			}
-		}
-	}
-	if n%g.ticksFor(RestockPeriod) == 0 {
-		g.restock()
-	}
-}
-
-// end finishes the tick: bots drive, chests out of reach close, and every
-// player is sent its view.
-func (g *sim) end() {
-	for _, t := range g.tankList {
-		if t.owner == nil && !t.dead() {
-			g.driveBot(t)
-		}
-	}
-	for _, pl := range g.order {
-		if pl.open != 0 && !g.canReach(pl, pl.open) {
-			g.closeChest(pl, true)
-		}
-		g.track(pl)
-	}
-	g.w.Flush()
-	for _, pl := range g.order {
-		if pl.connected {
-			g.afterFlush(pl)
-		}
-	}
-}
-
-// ticksFor converts d to ticks at the current tick rate (at least 1).
-func (g *sim) ticksFor(d time.Duration) uint64 {
-	return max(uint64(d/g.dt), 1)
-}
-
-// note sends pl one INFO line, cut to INFO's limit.
-func (g *sim) note(pl *player, format string, args ...any) {
-	text := fmt.Sprintf(format, args...)
-	if len(text) > maxNote {
-		text = text[:maxNote-3] + "..."
-	}
-	pl.peer.Send(&msg.Notice{Text: text})
-}
-
-// maxNote is the longest INFO text the arena sends (INFO allows 1024).
-const maxNote = 1000
-
-func (g *sim) driveBot(t *tank) {
-	if g.n >= t.ctlUntil {
-		for t.ctl == (Control{}) || g.rng.IntN(3) == 0 {
-			t.ctl = Control{int8(g.rng.IntN(3) - 1), int8(g.rng.IntN(3) - 1)}
-		}
-		t.ctlUntil = g.n + 20 + uint64(g.rng.IntN(40))
-	}
-	from := g.pos(t.id)
-	to := Step(t.zone, from, t.ctl)
-	if tl, _ := t.zone.Tile(int(to.X/Unit), int(to.Y/Unit)); to == from || tl == TilePortal {
-		t.ctl, t.ctlUntil = Control{}, 0 // blocked: pick another way next tick
-		return
-	}
-	g.w.SetPos(t.id, to.X, to.Y)
-	g.w.Set(t.id, TankHeading, Heading(from, to))
-}
-
-// handle applies one input from p.
-func (g *sim) handle(p peer, m any) error {
-	pl := g.players[p.ID()]
-	if pl == nil {
-		return nil
-	}
-	pl.lastInput, pl.warned = g.n, false
-	switch m := m.(type) {
-	case *Move:
-		if err := g.move(pl, Point{m.X, m.Y}, 0); err != nil {
-			g.tellPos(pl)
-			return err
-		}
-		g.tellPos(pl)
-	case *Drive:
-		pl.lastSeq = m.Seq
-		pl.view.Ack(m.Seq)
-		err := g.move(pl, Point{m.X, m.Y}, m.Seq)
-		if pl.human {
-			g.tellPos(pl) // the ACK goes to the narrator: answer as MOVE does
-		}
-		return err
-	case *Go:
-		return g.goDir(pl, m)
-	case *Turn:
-		if pl.tank.dead() {
-			return errDead
-		}
-		pl.tank.aim = 0
-		g.w.Set(pl.tank.id, TankHeading, m.Deg)
-	case *Aim:
-		return g.aimAt(pl, replica.EntityID(m.ID))
-	case *Apply:
-		return g.apply(pl, m.Item)
-	case *Mode:
-		return g.mode(pl, m.Mode)
-	case *Watch:
-		g.setWatch(pl, m.Seconds)
-	case *Fire:
-		return g.fire(pl)
-	case *Open:
-		return g.openChest(pl, replica.EntityID(m.ID))
-	case *Close:
-		if pl.open == 0 {
-			return server.Refuse("no_chest", "you have no chest open")
-		}
-		g.closeChest(pl, true)
-	case *Take:
-		return g.take(pl, int(m.Slot))
-	case *Put:
-		return g.put(pl, int(m.Slot))
-	case *Look:
-		g.look(pl)
-	case *Say:
-		if strings.TrimSpace(m.Text) == "" {
-			return server.Refuse(msg.CodeBadField, "SAY text: empty")
-		}
-		c := &Chat{From: p.Name(), Text: m.Text}
-		for _, o := range g.order {
-			o.peer.Send(c)
-		}
-	case *replica.DesyncReport:
-		g.w.ReportDesync(p.Logger(), pl.view, m)
-	default:
-		return server.Refuse("unhandled", "%T is not handled by the arena", m)
-	}
+// Join gives the player a tank at a spawn point of the first zone.
+func (g *Game) Join(t *server.Tick, p *server.Player) error {
+	g.join(p)
 	return nil
 }
 
-var errDead = server.Refuse("dead", "your tank is destroyed; wait for it to respawn")
-
-func (g *sim) tellPos(pl *player) {
-	at := g.pos(pl.tank.id)
-	pl.peer.Send(&Pos{ID: uint64(pl.tank.id), X: at.X, Y: at.Y})
+// Update refills movement allowances and respawns tanks, runs this tick's
+// inputs through the typed handlers in arrival order, then runs the world
+// (bots, chests) and sends every player its view.
+func (g *Game) Update(t *server.Tick) {
+	g.begin(t.N, t.Now)
+	g.handlers.Dispatch(t)
+	g.end()
 }
 
-func (g *sim) tellSpawn(pl *player) {
-	at := g.pos(pl.tank.id)
-	pl.peer.Send(&Spawn{ID: uint64(pl.tank.id), Name: g.w.Name(pl.tank.id), X: at.X, Y: at.Y})
+// Leave removes the player's tank.
+func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
+	g.leave(p)
 }
 
-// move validates and applies a proposed move: inside the map, no faster
-// than the tank's allowance, and not through a wall. A refused move is
-// logged as suspicious; repeated ones are struck.
-func (g *sim) move(pl *player, to Point, seq uint32) error {
-	t := pl.tank
-	if t.dead() {
-		return errDead
-	}
-	z := t.zone
-	from := g.pos(t.id)
-	dist := math.Hypot(float64(to.X-from.X), float64(to.Y-from.Y))
-	reason := ""
-	switch {
-	case to.X < 0 || to.Y < 0 || to.X >= int32(z.w*Unit) || to.Y >= int32(z.h*Unit):
-		reason = "out_of_bounds"
-	case dist > pl.bank+1e-6:
-		reason = "too_fast"
-	case !PathClear(z, from, to):
-		reason = "wall"
-	}
-	if reason != "" {
-		pl.peer.Logger().Warn("suspicious move", "reason", reason, "seq", seq, "zone", z.id,
-			"from_x", from.X, "from_y", from.Y, "to_x", to.X, "to_y", to.Y,
-			"dist", int(math.Round(dist)), "allowed", int(pl.bank))
-		if pl.offences == 0 || g.n-pl.firstOffence > StrikeWindowTicks {
-			pl.offences, pl.firstOffence = 0, g.n
-		}
-		pl.offences++
-		if pl.offences >= StrikeAfter {
-			pl.offences = 0
-			pl.peer.Strike("impossible_move")
-		}
-		texts := map[string]string{
-			"out_of_bounds": "outside the map",
-			"too_fast":      fmt.Sprintf("%.0f units is more than the %.0f you may drive now", dist, pl.bank),
-			"wall":          "a wall is in the way",
-		}
-		return server.Refuse(reason, "move to %d,%d refused: %s; you are at %d,%d", to.X, to.Y, texts[reason], from.X, from.Y)
-	}
-	pl.bank -= dist
-	if h := Heading(from, to); h >= 0 {
-		g.w.Set(t.id, TankHeading, h)
-	}
-	g.w.SetPos(t.id, to.X, to.Y)
-	if p, ok := z.portals[z.tileIndex(to.X, to.Y)]; ok {
-		g.closeChest(pl, true)
-		nz := g.zones[p.zone]
-		t.zone = nz
-		g.w.SetZone(t.id, nz.id, p.x, p.y)
-		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("through portal %c to zone %d (%s)", p.letter, nz.id, nz.name)})
-		g.tellSpawn(pl)
-	}
-	return nil
+// Disconnected keeps the player's tank in the world, standing still, while
+// the server holds the seat (server.SeatHolder).
+func (g *Game) Disconnected(t *server.Tick, p *server.Player, reason error) {
+	g.disconnect(p)
 }
 
-var directions = map[string]Control{
-	"n": {0, -1}, "s": {0, 1}, "e": {1, 0}, "w": {-1, 0},
-	"ne": {1, -1}, "nw": {-1, -1}, "se": {1, 1}, "sw": {-1, 1},
-	"north": {0, -1}, "south": {0, 1}, "east": {1, 0}, "west": {-1, 0},
-	"northeast": {1, -1}, "northwest": {-1, -1}, "southeast": {1, 1}, "southwest": {-1, 1},
+// Reconnected sends a resumed player a fresh snapshot of its view.
+func (g *Game) Reconnected(t *server.Tick, p *server.Player) {
+	g.reconnect(p)
 }
 
-// goDir drives up to n tiles in a direction, stopping at walls and at the
-// edge of the tank's allowance: a server-side intention, never suspicious.
-// When it stops short it says why.
-func (g *sim) goDir(pl *player, m *Go) error {
-	c, ok := directions[strings.ToLower(m.Dir)]
-	if !ok {
-		return server.Refuse(msg.CodeBadField, "GO dir: want n, s, e, w, ne, nw, se or sw (or north, south, east, west, northeast, northwest, southeast, southwest), got %q", m.Dir)
-	}
-	if pl.tank.dead() {
-		return errDead
-	}
-	tiles := max(m.Tiles, 1)
-	from := g.pos(pl.tank.id)
-	to := from
-	scale := 1.0
-	if c.DX != 0 && c.DY != 0 {
-		scale = math.Sqrt2
-	}
-	why := ""
-	for i := int32(1); i <= tiles*Unit; i++ {
-		next := Point{from.X + int32(c.DX)*i, from.Y + int32(c.DY)*i}
-		if float64(i)*scale > pl.bank {
-			why = fmt.Sprintf("the tank drives at most %d tiles a second; GO again in a moment", Speed/Unit)
-			break
-		}
-		if !PathClear(pl.tank.zone, to, next) {
-			why = "a wall is in the way"
-			break
-		}
-		to = next
-	}
-	if to == from {
-		if why == "a wall is in the way" {
-			return server.Refuse("blocked", "cannot drive %s from %d,%d (tile %d,%d): a wall is in the way; LOOK shows the map", m.Dir, from.X, from.Y, from.X/Unit, from.Y/Unit)
-		}
-		return server.Refuse("blocked", "cannot drive %s from %d,%d yet: %s", m.Dir, from.X, from.Y, why)
-	}
-	err := g.move(pl, to, 0)
-	g.tellPos(pl)
-	if err == nil && why != "" {
-		moved := float64(max(abs32(to.X-from.X), abs32(to.Y-from.Y))) / Unit
-		g.note(pl, "stopped after %.1f of %d tiles: %s", moved, tiles, why)
-	}
-	return err
+var _ server.SeatHolder = (*Game)(nil)
+
+// register declares the arena's handler for every message a client may
+// send (the arena's, and replica's DESYNC).
+func (g *Game) register() {
+	on(g, (*sim).onMove)
+	on(g, (*sim).onDrive)
+	on(g, (*sim).onGo)
+	on(g, (*sim).onTurn)
+	on(g, (*sim).onAim)
+	on(g, (*sim).onApply)
+	on(g, (*sim).onMode)
+	on(g, (*sim).onWatch)
+	on(g, (*sim).onFire)
+	on(g, (*sim).onOpen)
+	on(g, (*sim).onClose)
+	on(g, (*sim).onTake)
+	on(g, (*sim).onPut)
+	on(g, (*sim).onLook)
+	on(g, (*sim).onSay)
+	on(g, (*sim).onDesync)
 }
 
-func (g *sim) fire(pl *player) error {
-	t := pl.tank
-	if t.dead() {
-		return errDead
-	}
-	if g.n < t.readyAt {
-		return server.Refuse("reloading", "the gun is ready in %.2f s (it fires twice a second)", float64(t.readyAt-g.n)*g.dt.Seconds())
-	}
-	t.readyAt = g.n + FireCooldownTicks
-	g.track(pl) // aim at where the target is now
-	target := g.shoot(t)
-	if target == nil {
-		g.w.Emit(t.id, EvFire, 0)
-		hint := "AIM <tank id> or TURN first"
-		if t.aim != 0 {
-			hint = "the tank you aim at is out of range or behind a wall"
-		}
-		g.note(pl, "missed: no tank within %d tiles along heading %d; %s", FireRange/Unit, g.w.Get(t.id, TankHeading), hint)
-		return nil
-	}
-	g.w.Emit(t.id, EvFire, int32(target.id))
-	dmg := int32(Damage)
-	heavy := ""
-	if t.shells > 0 {
-		t.shells--
-		dmg *= 2
-		heavy = fmt.Sprintf(" with a heavy shell (%d left)", t.shells)
-	}
-	hp := g.damage(t, target, dmg)
-	name := g.w.Name(target.id)
-	if hp == 0 {
-		g.note(pl, "destroyed %s (tank %d)%s: score %d", name, target.id, heavy, g.w.Get(t.id, TankScore))
-	} else {
-		g.note(pl, "hit %s (tank %d) for %d%s: hp %d", name, target.id, dmg, heavy, hp)
-	}
-	return nil
-}
-
-// shoot returns the nearest live tank on t's line of fire within
-// FireRange and in sight, or nil.
-func (g *sim) shoot(t *tank) *tank {
-	from := g.pos(t.id)
-	rad := float64(g.w.Get(t.id, TankHeading)) * math.Pi / 180
-	hx, hy := math.Cos(rad), math.Sin(rad)
-	z := t.zone
-	var best *tank
-	bestT := math.Inf(1)
-	g.w.Near(z.id, from.X, from.Y, FireRange, func(e replica.Entity) bool {
-		o := g.tanks[e.ID]
-		if e.Kind != KindTank || e.ID == t.id || o == nil || o.dead() {
-			return true
-		}
-		rx, ry := float64(e.X-from.X), float64(e.Y-from.Y)
-		along := rx*hx + ry*hy
-		if along < 0 || along > FireRange || math.Abs(rx*hy-ry*hx) > HitRadius || along >= bestT {
-			return true
-		}
-		if z.sees(z.tileIndex(from.X, from.Y), z.tileIndex(e.X, e.Y)) {
-			best, bestT = o, along
-		}
-		return true
-	})
-	return best
-}
-
-// damage applies one hit of dmg by shooter to target and returns
-// target's hp.
-func (g *sim) damage(shooter, target *tank, dmg int32) int32 {
-	hp := max(g.w.Get(target.id, TankHP)-dmg, 0)
-	g.w.Set(target.id, TankHP, hp)
-	g.w.Emit(target.id, EvHit, dmg)
-	if pl := target.owner; pl != nil && pl.human && hp > 0 {
-		g.note(pl, "you are hit by %s (tank %d) for %d, hp %d; AIM %d then FIRE to shoot back", g.w.Name(shooter.id), shooter.id, dmg, hp, shooter.id)
-	}
-	if hp == 0 {
-		g.w.Set(target.id, TankDead, 1)
-		g.w.Emit(target.id, EvDie, int32(shooter.id))
-		g.w.Set(shooter.id, TankScore, g.w.Get(shooter.id, TankScore)+1)
-		target.respawnAt = g.n + RespawnTicks
-		target.aim, target.shells = 0, 0
-		if target.owner != nil {
-			g.closeChest(target.owner, true)
-			target.owner.peer.Send(&msg.Notice{Text: fmt.Sprintf("destroyed by %s; respawning in %d s", g.w.Name(shooter.id), RespawnTicks/20)})
-			target.owner.peer.Send(&Gone{ID: uint64(target.id)})
-		}
-	}
-	return hp
-}
-
-func (g *sim) canReach(pl *player, id replica.EntityID) bool {
-	c := g.chests[id]
-	if c == nil || c.zone != pl.tank.zone || pl.tank.dead() {
-		return false
-	}
-	a, b := g.pos(pl.tank.id), g.pos(id)
-	if math.Hypot(float64(a.X-b.X), float64(a.Y-b.Y)) > ChestReach {
-		return false
-	}
-	z := c.zone
-	return z.sees(z.tileIndex(a.X, a.Y), z.tileIndex(b.X, b.Y))
-}
-
-func (g *sim) openChest(pl *player, id replica.EntityID) error {
-	if g.chests[id] == nil {
-		return server.Refuse("no_chest", "%d is not a chest; LOOK lists the chests you see (C on the map)", id)
-	}
-	if !g.canReach(pl, id) {
-		if !pl.view.Sees(id) || pl.tank.dead() {
-			return server.Refuse("too_far", "chest %d is out of reach: not in sight", id)
-		}
-		at, c := g.pos(pl.tank.id), g.pos(id)
-		return server.Refuse("too_far", "chest %d is out of reach: it is %s, and OPEN reaches %.1f tiles; GO closer",
-			id, relative(at, c), float64(ChestReach)/Unit)
-	}
-	if pl.open == id {
-		g.tellChest(pl)
-		return nil
-	}
-	if g.w.Get(id, ChestLocked) != 0 {
-		slot := g.findItem(pl.tank, ItemKey)
-		if slot < 0 {
-			return server.Refuse("locked", "chest %d is locked: OPEN it again with a key in your inventory (keys are in other chests)", id)
-		}
-		g.w.Set(pl.tank.id, TankInv0+slot, 0)
-		g.w.Set(id, ChestLocked, 0)
-		g.note(pl, "you unlock chest %d with your key (it locks again when it is restocked)", id)
-	}
-	g.closeChest(pl, false)
-	pl.open = id
-	g.w.Set(id, ChestUsers, g.w.Get(id, ChestUsers)+1)
-	g.tellChest(pl)
-	return nil
-}
-
-func (g *sim) closeChest(pl *player, tell bool) {
-	if pl.open == 0 {
-		return
-	}
-	id := pl.open
-	pl.open = 0
-	g.w.Set(id, ChestUsers, max(g.w.Get(id, ChestUsers)-1, 0))
-	if tell {
-		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("chest %d closed", id)})
-	}
-}
-
-func (g *sim) items(id replica.EntityID, first, n int) string {
-	names := make([]string, n)
-	for i := range names {
-		it := g.w.Get(id, first+i)
-		if it < 0 || int(it) >= len(ItemNames) {
-			it = 0
-		}
-		names[i] = fmt.Sprintf("%d:%s", i, ItemNames[it])
-	}
-	return strings.Join(names, " ")
-}
-
-func (g *sim) tellChest(pl *player) {
-	hint := ""
-	if pl.human {
-		hint = "; TAKE <slot> takes an item, PUT <slot> puts one of yours in, CLOSE when done"
-	}
-	pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("chest %d: %s%s", pl.open, g.items(pl.open, ChestSlot0, ChestSlots), hint)})
-}
-
-func (g *sim) take(pl *player, slot int) error {
-	if pl.open == 0 {
-		return server.Refuse("no_chest", "open a chest first: OPEN <chest id> within 2.5 tiles (LOOK lists the chests you see)")
-	}
-	item := g.w.Get(pl.open, ChestSlot0+slot)
-	if item == 0 {
-		return server.Refuse("empty", "chest slot %d is empty; chest %d: %s", slot, pl.open, g.items(pl.open, ChestSlot0, ChestSlots))
-	}
-	if item == ItemGold || item == ItemGem {
-		// Treasure goes to the score, not the inventory.
-		points := int32(GoldScore)
-		if item == ItemGem {
-			points = GemScore
-		}
-		score := g.w.Get(pl.tank.id, TankScore) + points
-		g.w.Set(pl.tank.id, TankScore, score)
-		g.w.Set(pl.open, ChestSlot0+slot, 0)
-		g.note(pl, "took %s: score +%d, now %d", ItemNames[item], points, score)
-		return nil
-	}
-	if i := g.findItem(pl.tank, 0); i >= 0 {
-		g.w.Set(pl.tank.id, TankInv0+i, item)
-		g.w.Set(pl.open, ChestSlot0+slot, 0)
-		g.note(pl, "took %s; inventory %s%s", ItemNames[item], g.items(pl.tank.id, TankInv0, InvSlots), itemHint(item))
-		return nil
-	}
-	return server.Refuse("inventory_full", "your inventory is full (%s): APPLY or PUT something first", g.items(pl.tank.id, TankInv0, InvSlots))
-}
-
-func (g *sim) put(pl *player, slot int) error {
-	if pl.open == 0 {
-		return server.Refuse("no_chest", "open a chest first: OPEN <chest id> within 2.5 tiles (LOOK lists the chests you see)")
-	}
-	item := g.w.Get(pl.tank.id, TankInv0+slot)
-	if item == 0 {
-		return server.Refuse("empty", "inventory slot %d is empty; inventory %s", slot, g.items(pl.tank.id, TankInv0, InvSlots))
-	}
-	for i := 0; i < ChestSlots; i++ {
-		if g.w.Get(pl.open, ChestSlot0+i) == 0 {
-			g.w.Set(pl.open, ChestSlot0+i, item)
-			g.w.Set(pl.tank.id, TankInv0+slot, 0)
-			pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("put %s into chest %d", ItemNames[item], pl.open)})
+// on registers rule as the handler of messages of type T with
+// server.HandleInput: the server answers a refusal it returns with ERR,
+// tagged with the request's id. The rule gets the sender's player (an
+// input from a player the arena no longer has is ignored) and the Input,
+// whose request id a rule answers with peer.Reply; in.Player and in.Type
+// may be nil (see handle), so rules use neither.
+func on[T any](g *Game, rule func(g *sim, pl *player, in server.Input, m *T) error) {
+	call := func(p peer, in server.Input, m *T) error {
+		pl := g.players[p.ID()]
+		if pl == nil {
 			return nil
 		}
+		pl.lastInput, pl.warned = g.n, false
+		return rule(&g.sim, pl, in, m)
 	}
-	return server.Refuse("chest_full", "chest %d is full: TAKE something first", pl.open)
+	server.HandleInput(&g.handlers, func(t *server.Tick, in server.Input, m *T) error {
+		return call(in.Player, in, m)
+	})
+	g.direct[reflect.TypeFor[T]()] = func(p peer, in server.Input) error { return call(p, in, in.Msg.(*T)) }
 }
+
+// handle runs the handler of m, with request id rid, from p: what Update
+// does through server.Handlers, for tests and benchmarks that drive the
+// rules with fake players instead of a server. The caller answers a
+// returned refusal as the server would.
+func (g *Game) handle(p peer, m any, rid uint32) error {
+	fn := g.direct[reflect.TypeOf(m).Elem()]
+	if fn == nil {
+		return server.Refuse("unhandled", "%T is not handled by the arena", m)
+	}
+	return fn(p, server.Input{Msg: m, RID: rid})
+}
+
+// peer is what the arena needs of a player: *server.Player provides it,
+// and tests and benchmarks provide fakes.
+type peer interface {
+	ID() uint64
+	Name() string
+	Send(m any)
+	Reply(in server.Input, m any)
+	Encoding() msg.Encoding
+	Logger() *slog.Logger
+	Strike(reason string)
+}
+
+var _ peer = (*server.Player)(nil)

@@ -259,7 +259,9 @@ func (g *sim) setMode(pl *player, human bool) {
 	}
 	pl.view.Ack(pl.lastSeq)
 	g.note(pl, "sync mode: the world follows as KIND, ZONE, TILES, ENTER, DELTA, EVENT, REMOVE, SNAPEND, STATE, RSLICE and ACK (docs/SYNC.md); MODE human switches back")
-	g.tellSpawn(pl) // where a predicting client starts from
+	if !pl.tank.dead() {
+		g.tellSpawn(pl) // where a predicting client starts from
+	}
 }
 
 // setWatch answers WATCH: a status line every seconds seconds.
@@ -281,7 +283,7 @@ func (g *sim) status(pl *player) {
 	at := g.pos(t.id)
 	state := fmt.Sprintf("hp %d", g.w.Get(t.id, TankHP))
 	if t.dead() {
-		state = fmt.Sprintf("destroyed, back in %.0f s", float64(t.respawnAt-g.n)*g.dt.Seconds())
+		state = "destroyed, back in " + g.secondsLeft(t.respawnAt)
 	}
 	seen := g.inView(pl)
 	parts := make([]string, 0, len(seen))

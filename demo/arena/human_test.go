@@ -129,12 +129,12 @@ func TestHumanHitDestroyedRespawn(t *testing.T) {
 		} else if len(n) != 1 || n[0] != "destroyed by shooter; respawning in 3 s" {
 			t.Fatalf("destroyed: %q", n)
 		}
-		h.ticks(FireCooldownTicks - 1)
+		h.ticks(h.ticksOf(FireCooldown) - 1)
 	}
 	if n := notes(obs.take()); countPrefix(n, fmt.Sprintf("victim (tank %d) was destroyed by shooter (tank %d)", vid, sid)) != 1 {
 		t.Fatalf("observer: %q", n)
 	}
-	h.ticks(RespawnTicks)
+	h.ticks(h.ticksOf(RespawnDelay))
 	got := victim.take()
 	if len(ofType[Spawn](got)) != 1 || countPrefix(notes(got), "your tank is back: respawned at tile ") != 1 {
 		t.Fatalf("respawn: %q", notes(got))

@@ -54,7 +54,7 @@ func (g *sim) lookLines(pl *player) []string {
 	w := g.w
 	state := "alive"
 	if t.dead() {
-		state = fmt.Sprintf("destroyed, back in %.0f s", float64(t.respawnAt-g.n)*g.dt.Seconds())
+		state = "destroyed, back in " + g.secondsLeft(t.respawnAt)
 	}
 	aim := ""
 	if t.aim != 0 {

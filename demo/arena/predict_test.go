@@ -4,11 +4,13 @@ import (
 	"testing"
 
 	"github.com/tickwire/tickwire/replica"
+	"github.com/tickwire/tickwire/server"
 )
 
-// latencyTicks is one-way latency in ticks: 3 ticks of 50 ms each way is
-// a 150 ms round trip (plus up to a tick of waiting for the next tick).
-const latencyTicks = 3
+// lagTicks20 is the latency of a lagged client in ticks at 20 Hz, each
+// way: 3 ticks of 50 ms. At other rates it is the same time, rounded up
+// to whole ticks.
+const lagTicks20 = 3
 
 // lagged simulates a client 150 ms (round trip) away from the server,
 // predicting its own tank with replica.Predictor.
@@ -16,6 +18,7 @@ type lagged struct {
 	h       *harness
 	p       *fakePeer
 	pred    *replica.Predictor[Point, Control]
+	latency int // one way, in ticks
 	seq     uint32
 	toSrv   [][]*Drive // inputs in flight, by tick of arrival
 	toCli   [][]any    // server messages in flight
@@ -34,8 +37,9 @@ func newLagged(h *harness, p *fakePeer, step func(Point, Control) Point) *lagged
 		}
 		p.inbox = nil
 	}
-	return &lagged{h: h, p: p, pred: replica.NewPredictor(h.posOf(p), step),
-		toSrv: make([][]*Drive, latencyTicks), toCli: make([][]any, latencyTicks)}
+	latency := (lagTicks20*h.rate + 19) / 20
+	return &lagged{h: h, p: p, pred: replica.NewPredictor(h.posOf(p), step), latency: latency,
+		toSrv: make([][]*Drive, latency), toCli: make([][]any, latency)}
 }
 
 // frame runs one client frame and one server tick.
@@ -63,13 +67,13 @@ func (l *lagged) frame(c *Control) {
 	l.h.tick()
 	l.refused += len(l.h.errs[l.p.id])
 	delete(l.h.errs, l.p.id)
-	l.toCli[latencyTicks-1] = append(l.toCli[latencyTicks-1], l.p.inbox...)
+	l.toCli[l.latency-1] = append(l.toCli[l.latency-1], l.p.inbox...)
 	l.p.inbox = nil
 	l.shown = append(l.shown, l.pred.State())
 }
 
 func (l *lagged) drain() {
-	for i := 0; i < 3*latencyTicks; i++ {
+	for i := 0; i < 3*l.latency; i++ {
 		l.frame(nil)
 	}
 }
@@ -79,38 +83,43 @@ func jump(a, b Point) int32 { return max(abs32(a.X-b.X), abs32(a.Y-b.Y)) }
 // TestPredictionSmoothUnder150ms drives a tank 150 ms away from the server
 // round obstacles. The server accepts every move, so the predicted position
 // never jumps by more than one step between frames, never snaps, and ends
-// where the server has the tank.
-func TestPredictionSmoothUnder150ms(t *testing.T) {
-	h := newHarness(t)
+// where the server has the tank. TestPredictionAtEveryRate runs it at
+// other rates.
+func TestPredictionSmoothUnder150ms(t *testing.T) { predictSmoothly(t, server.DefaultTickRate) }
+
+func predictSmoothly(t *testing.T, rate int) {
+	h := newHarnessAt(t, rate)
 	p := h.join("laggy")
 	h.place(p, 1, 205, 45) // tile 20,4
 	var z TileMap = p.model
-	l := newLagged(h, p, func(s Point, c Control) Point { return Step(z, s, c) })
+	l := newLagged(h, p, func(s Point, c Control) Point { return Step(z, s, c, h.rate) })
+	start := l.pred.State()
+	// Legs of n twentieths of a second, n*rate/20 frames each.
 	route := []struct {
 		c Control
 		n int
 	}{{Control{1, 0}, 40}, {Control{0, 1}, 30}, {Control{-1, 1}, 20}, {Control{-1, 0}, 25}, {Control{0, -1}, 40}}
 	for _, leg := range route {
-		for i := 0; i < leg.n; i++ {
+		for i := 0; i < leg.n*rate/20; i++ {
 			c := leg.c
 			l.frame(&c)
 		}
 	}
 	l.drain()
 	for i := 1; i < len(l.shown); i++ {
-		if d := jump(l.shown[i-1], l.shown[i]); d > StepUnits {
+		if d := jump(l.shown[i-1], l.shown[i]); d > StepUnits(h.rate) {
 			t.Fatalf("frame %d: predicted position jumped %d units (%v -> %v)", i, d, l.shown[i-1], l.shown[i])
 		}
 	}
 	if l.pred.Snaps() != 0 || l.refused != 0 {
 		t.Fatalf("%d snaps, %d refusals with a well-behaved client", l.pred.Snaps(), l.refused)
 	}
-	if l.acks < 100 || l.pred.State() != h.posOf(p) || l.pred.Pending() != 0 {
+	if l.acks < 5*rate || l.pred.State() != h.posOf(p) || l.pred.Pending() != 0 {
 		t.Fatalf("%d acks; predicted %v, server %v", l.acks, l.pred.State(), h.posOf(p))
 	}
-	moved := jump(l.shown[0], l.shown[60])
-	if moved < 100 {
-		t.Fatalf("the tank hardly moved: %d units in 60 frames", moved)
+	// The first leg drives east for 2 s: 2*Speed units at any rate.
+	if moved := jump(start, l.shown[2*rate-1]); moved != 2*Speed {
+		t.Fatalf("the tank drove %d units in the first 2 s, want %d", moved, 2*Speed)
 	}
 }
 
@@ -122,7 +131,7 @@ func TestPredictionSnapsBackOnRefusal(t *testing.T) {
 	p := h.join("ghost")
 	h.place(p, 1, 205, 125) // tile 20,12; the wall is at y 140-149
 	l := newLagged(h, p, func(s Point, c Control) Point {
-		return Point{s.X + int32(c.DX)*StepUnits, s.Y + int32(c.DY)*StepUnits}
+		return Point{s.X + int32(c.DX)*StepUnits(h.rate), s.Y + int32(c.DY)*StepUnits(h.rate)}
 	})
 	south := Control{0, 1}
 	for i := 0; i < 12; i++ {

@@ -1,6 +1,7 @@
 package arena
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -8,6 +9,10 @@ import (
 // Rules shared by the server and by clients that predict their own
 // movement: Step is the deterministic movement step a client replays in a
 // replica.Predictor, and PathClear is the wall check both sides apply.
+//
+// Every rule is written in units, seconds and units per second; none in
+// ticks. The arena converts them at the server's tick rate (Game.Init),
+// and a client converts them at the rate the server announces in LIMITS.
 
 // Units, speeds and ranges. Positions are in units; a tile is Unit units.
 const (
@@ -18,9 +23,6 @@ const (
 	// MaxBank caps the movement a tank may save up, in seconds of Speed,
 	// so bursts of delayed inputs pass but teleporting does not.
 	MaxBank = 1.0
-	// StepUnits is how far one Step moves along an axis: Speed at 20 ticks
-	// per second.
-	StepUnits = 3
 	// ViewRadius is how far a tank sees (when no wall is in the way).
 	ViewRadius = 12 * Unit
 	// FireRange is the reach of a shot; HitRadius how close to the line of
@@ -30,10 +32,6 @@ const (
 	// Damage is what one hit takes off; MaxHP what a tank starts with.
 	Damage = 25
 	MaxHP  = 100
-	// FireCooldownTicks is the wait between two shots, RespawnTicks the
-	// time a destroyed tank waits before it reappears (both at 20 Hz).
-	FireCooldownTicks = 10
-	RespawnTicks      = 60
 	// ChestReach is how near a tank must be to a chest to open it.
 	ChestReach = 25
 	// MedkitHeal is what APPLY medkit heals; HeavyShells how many heavy
@@ -45,15 +43,30 @@ const (
 	MaxShells   = 9
 	GoldScore   = 1
 	GemScore    = 3
-	// StrikeAfter impossible moves within StrikeWindowTicks earn one
+	// StrikeAfter impossible moves within StrikeWindow earn one
 	// Player.Strike("impossible_move").
-	StrikeAfter       = 3
-	StrikeWindowTicks = 200
+	StrikeAfter = 3
 )
 
-// Periods of the arena's slower rules, in time (ticks follow the server's
-// tick rate).
+// Times of the arena's rules. The arena turns each into ticks at the
+// server's tick rate, rounding up (Game.Init): a rule never runs sooner
+// than it says.
 const (
+	// FireCooldown is the least time between two shots of a tank's gun.
+	FireCooldown = 500 * time.Millisecond
+	// RespawnDelay is how long a destroyed tank waits before it reappears.
+	RespawnDelay = 3 * time.Second
+	// StrikeWindow is the window StrikeAfter impossible moves must fall in
+	// to earn a strike.
+	StrikeWindow = 10 * time.Second
+	// ResyncPeriod is the arena's replica.Config.ResyncPeriod (unless
+	// WithSync sets one): how long one resync cycle of a player's view
+	// takes.
+	ResyncPeriod = 30 * time.Second
+	// BotSteer is how long a server-driven tank keeps a direction at
+	// least; it keeps it up to BotSteer+BotSteerSpread.
+	BotSteer       = time.Second
+	BotSteerSpread = 2 * time.Second
 	// RestockPeriod is how often every closed chest gets one new item in
 	// an empty slot, and a chest that was unlocked locks again.
 	RestockPeriod = 30 * time.Second
@@ -100,14 +113,42 @@ func PathClear(m TileMap, a, b Point) bool {
 	return true
 }
 
-// Step moves p one tick in the direction of c, StepUnits along each axis
-// (two on a diagonal, so it is never faster than Speed), sliding along a
-// wall when only one axis is blocked and staying put when both are.
-func Step(m TileMap, p Point, c Control) Point {
-	sx, sy := int32(sign8(c.DX))*StepUnits, int32(sign8(c.DY))*StepUnits
-	if sx != 0 && sy != 0 {
-		sx, sy = sx*2/3, sy*2/3
+// StepUnits returns how far a straight Step moves along its axis at rate
+// ticks per second: Speed times the tick period (1/rate s) in whole units,
+// that is Speed/rate in integer division (truncated, so a straight Step is
+// never faster than Speed), but at least 1 (faster than Speed above
+// Speed ticks per second, where the movement allowance paces a tank). It
+// is computed from the integer rate, never from a rounded period: 6 at
+// 10 Hz, 3 at 20 Hz, 2 at 30 Hz, 1 at 60 Hz. It panics if rate < 1.
+func StepUnits(rate int) int32 {
+	if rate < 1 {
+		panic(fmt.Sprintf("arena: tick rate %d: want 1 or more ticks per second", rate))
 	}
+	if rate > Speed {
+		return 1
+	}
+	return Speed / int32(rate)
+}
+
+// DiagonalUnits returns how far a diagonal Step moves along each axis at
+// rate ticks per second: two thirds of StepUnits(rate), truncated
+// (2*StepUnits(rate)/3 in integer division, so the step is at most
+// 2/3*sqrt(2), about 0.94, of a straight one), but at least 1.
+func DiagonalUnits(rate int) int32 {
+	return max(1, StepUnits(rate)*2/3)
+}
+
+// Step moves p one tick at rate ticks per second in the direction of c:
+// StepUnits(rate) along one axis, DiagonalUnits(rate) along each on a
+// diagonal, sliding along a wall when only one axis is blocked and staying
+// put when both are. Server and clients must pass the same rate: the
+// server's (server.Settings.TickRate; LIMITS on the wire).
+func Step(m TileMap, p Point, c Control, rate int) Point {
+	u := StepUnits(rate)
+	if c.DX != 0 && c.DY != 0 {
+		u = DiagonalUnits(rate)
+	}
+	sx, sy := int32(sign8(c.DX))*u, int32(sign8(c.DY))*u
 	for _, q := range []Point{{p.X + sx, p.Y + sy}, {p.X + sx, p.Y}, {p.X, p.Y + sy}} {
 		if q != p && PathClear(m, p, q) {
 			return q

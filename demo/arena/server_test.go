@@ -24,7 +24,7 @@ import (
 func TestPlayOverText(t *testing.T) {
 	reg := msg.NewRegistry()
 	arena.Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Banner: arena.Banner("pipe")}, arena.New(arena.WithBots(2)))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestPlayOverText(t *testing.T) {
 	say("MODE sync")
 	waitLine(t, lines, "INFO sync mode")
 	waitLine(t, lines, "SPAWN ")
-	waitLine(t, lines, "KIND 1 tank x,y,heading,hp,dead,score,inv0,inv1,inv2,inv3 hit,fire,die")
+	waitLine(t, lines, "KIND 1 tank x,y,heading,hp,dead,score,inv0,inv1,inv2,inv3,open hit,fire,die")
 	waitLine(t, lines, "KIND 2 chest x,y,users,slot0,slot1,slot2,slot3,slot4,slot5,locked")
 	if l := waitLine(t, lines, "ZONE 1 "); !strings.HasSuffix(l, " 48 32 10") {
 		t.Fatalf("zone %q", l)
@@ -155,7 +155,7 @@ func waitLine(t *testing.T, lines <-chan string, want string) string {
 func TestResumeKeepsTheTank(t *testing.T) {
 	reg := msg.NewRegistry()
 	arena.Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, arena.New(arena.WithBots(0)))
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, arena.New(arena.WithBots(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestNetcatFindAimDestroyAndChest(t *testing.T) {
 	t.Parallel()
 	reg := msg.NewRegistry()
 	arena.Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Banner: arena.Banner("pipe")}, arena.New(arena.WithBots(0)))
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,12 @@
 // frame at Config.FrameRate:
 //
 //   - it drives its tank with client-side prediction: each step is
-//     arena.Step on the tile map it received, sent as DRIVE seq x y through
-//     client.Predict, and reconciled on every ACK. Steps are paced just
-//     under the arena's speed limit, so the server never has reason to
-//     refuse one and the prediction never snaps back unless it does;
+//     arena.Step on the tile map it received, at the tick rate the server
+//     announced in LIMITS (client.Client.Limits), sent as DRIVE seq x y
+//     through client.Predict, and reconciled on every ACK. Steps are paced
+//     under the arena's speed limit (PaceShare of arena.Speed, whatever
+//     the tick rate), so the server never has reason to refuse one and
+//     the prediction never snaps back unless it does;
 //   - it wanders towards targets (random spots, chests it saw, tanks it
 //     sees, and sometimes a portal to another zone), planning its way round
 //     walls on the tile map;
@@ -69,14 +71,19 @@ const (
 	// QuitTimeout bounds the polite goodbye (QUIT, then the server's BYE)
 	// at the end of a run.
 	QuitTimeout = 2 * time.Second
-	// StepRate is the most DRIVE steps a bot sends per second: just under
-	// the arena's limit of arena.Speed/arena.StepUnits (20), so its moves
-	// always fit the server's movement allowance even when ticks run late.
-	StepRate = 19
+	// PaceShare is the share of arena.Speed a bot drives at: its own
+	// movement allowance refills at PaceShare*arena.Speed units a second
+	// and each DRIVE step spends its length, so its moves always fit the
+	// server's allowance (arena.Speed a second, arena.MaxBank seconds of
+	// it saved up) whatever the tick rate and the network's jitter.
+	PaceShare = 0.9
+	// PaceBank is the most movement, in seconds of PaceShare*arena.Speed,
+	// a bot saves up while it stands: well within the server's
+	// arena.MaxBank.
+	PaceBank = 0.25
 	// FireInterval is the least time between two shots: the gun's
-	// cooldown (arena.FireCooldownTicks at 20 Hz, 0.5 s) with a margin for
-	// network jitter.
-	FireInterval = 700 * time.Millisecond
+	// cooldown (arena.FireCooldown) with a margin for network jitter.
+	FireInterval = arena.FireCooldown + 200*time.Millisecond
 	// ChestRevisit is how long a bot leaves a chest alone after opening it.
 	ChestRevisit = 30 * time.Second
 	// SettleTime is how long the results of an action (a shot, an item
@@ -211,6 +218,10 @@ type bot struct {
 	reset       bool // the prediction was reset this frame (spawn, portal): not a jump
 	prev        arena.Point
 	havePrev    bool
+	// rate is the server's tick rate (LIMITS), which arena.Step needs; 0
+	// until the first SPAWN.
+	rate int
+	fail error // ends the run at the next frame
 
 	// Driving.
 	plan       planner
@@ -219,7 +230,8 @@ type bot struct {
 	hunting    replica.EntityID // the tank the path leads to, if any
 	repathAt   time.Time
 	pauseUntil time.Time
-	nextStep   time.Time
+	allowance  float64   // units the bot may drive now (PaceShare)
+	paced      time.Time // when allowance was last refilled
 
 	// Fighting, chests, chat.
 	nextShot time.Time
@@ -397,6 +409,9 @@ func (b *bot) frame(now time.Time) error {
 	b.reset = false
 	if _, err := b.c.Poll(); err != nil {
 		return fmt.Errorf("bot: %w", err)
+	}
+	if b.fail != nil {
+		return b.fail
 	}
 	b.rep.Frames++
 	if st := b.c.Stats(); st.LastRTT != 0 && st.LastRTT != b.lastRTT {

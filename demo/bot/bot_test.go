@@ -81,7 +81,7 @@ func checkClean(t *testing.T, s *arenaServer, res []result) {
 		if rep.Snaps > rep.MovesRefused {
 			t.Errorf("%s: the prediction snapped %d times but only %d moves were refused", rep.Name, rep.Snaps, rep.MovesRefused)
 		}
-		if rep.Snaps == 0 && rep.MaxFrameJump > arena.StepUnits {
+		if rep.Snaps == 0 && rep.MaxFrameJump > oneStep(t, rep) {
 			t.Errorf("%s: the predicted position jumped %d units in one frame without a snap", rep.Name, rep.MaxFrameJump)
 		}
 		if rep.Inputs == 0 || rep.Distance == 0 {
@@ -199,7 +199,7 @@ func TestPlayUnder150msLatency(t *testing.T) {
 		if rep.Inputs < 60 {
 			t.Errorf("%s: only %d predicted inputs", rep.Name, rep.Inputs)
 		}
-		if rep.MaxFrameJump > arena.StepUnits && rep.Snaps == 0 {
+		if rep.MaxFrameJump > oneStep(t, rep) && rep.Snaps == 0 {
 			t.Errorf("%s: jumped %d units in a frame", rep.Name, rep.MaxFrameJump)
 		}
 	}
@@ -275,7 +275,7 @@ func TestWebSocket(t *testing.T) {
 	reg := msg.NewRegistry()
 	arena.Register(reg)
 	logs := &testutil.LogBuffer{}
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))},
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))},
 		arena.New(arena.WithBots(2), arena.WithSync(replica.Config{ResyncPeriod: time.Second})))
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestRunEnds(t *testing.T) {
 	// until then. The bot runs on an in-memory pipe (Config.Conn).
 	reg := msg.NewRegistry()
 	arena.Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)}, arena.New(arena.WithBots(0)))
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.DiscardHandler)}, arena.New(arena.WithBots(0)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ import (
 )
 
 // arenaServer is the demo arena served on a loopback TCP port with real
-// 20 Hz ticks.
+// ticks, at the server's default rate (20 Hz) unless serverOpts.tick sets
+// one.
 type arenaServer struct {
 	addr string
 	game *arena.Game
@@ -42,7 +43,7 @@ func startArena(t testing.TB, o serverOpts) *arenaServer {
 	reg := msg.NewRegistry()
 	arena.Register(reg)
 	g := arena.New(arena.WithBots(o.bots), arena.WithSync(o.sync), arena.WithSeed(max(o.seed, 1)))
-	srv, err := server.New(server.Config{Registry: reg, TickRate: max(o.tick, 20),
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, TickRate: o.tick,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}, g)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +85,17 @@ func runBots(ctx context.Context, addr string, cfgs ...bot.Config) []result {
 	}
 	wg.Wait()
 	return out
+}
+
+// oneStep is one step of the bot's tank at the tick rate of its run: the
+// most its predicted position may move in a frame without a snap.
+func oneStep(t testing.TB, r bot.Report) int32 {
+	t.Helper()
+	if r.TickRate < 1 {
+		t.Errorf("%s: the report has no tick rate", r.Name)
+		return 0
+	}
+	return arena.StepUnits(r.TickRate)
 }
 
 func dump(t testing.TB, r bot.Report) {

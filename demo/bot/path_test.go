@@ -68,20 +68,30 @@ func TestPlannerAvoidsWallsAndPortals(t *testing.T) {
 	if portal := p.path(find('O'), nil); len(portal) == 0 {
 		t.Fatal("the portal is not reachable as a goal")
 	}
-	// Drive it as the bot does.
-	at := center(s, w)
-	for _, ti := range path {
-		wp := center(ti, w)
-		for n := 0; abs32(wp.X-at.X) >= 2 || abs32(wp.Y-at.Y) >= 2; n++ {
-			next := arena.Step(m, at, arena.Control{DX: towards(wp.X - at.X), DY: towards(wp.Y - at.Y)})
-			if next == at || n > 20 {
-				t.Fatalf("stuck at %v on the way to %v", at, wp)
+	// Drive it as the bot does, at every tick rate: the steps differ
+	// (arena.StepUnits), the bot reaches every waypoint all the same.
+	for _, rate := range []int{10, 20, 30, 60} {
+		at := center(s, w)
+		tol := arrived(rate)
+		steps := 0
+		for _, ti := range path {
+			wp := center(ti, w)
+			for n := 0; abs32(wp.X-at.X) > tol || abs32(wp.Y-at.Y) > tol; n++ {
+				next := arena.Step(m, at, arena.Control{DX: towards(wp.X-at.X, tol), DY: towards(wp.Y-at.Y, tol)}, rate)
+				if next == at || n > 20 {
+					t.Fatalf("%d Hz: stuck at %v on the way to %v", rate, at, wp)
+				}
+				if tl, _ := m.Tile(int(next.X/arena.Unit), int(next.Y/arena.Unit)); tl != arena.TileFloor {
+					t.Fatalf("%d Hz: drove onto tile %d at %v", rate, tl, next)
+				}
+				at = next
+				steps++
 			}
-			if tl, _ := m.Tile(int(next.X/arena.Unit), int(next.Y/arena.Unit)); tl != arena.TileFloor {
-				t.Fatalf("drove onto tile %d at %v", tl, next)
-			}
-			at = next
 		}
+		if end := center(path[len(path)-1], w); abs32(end.X-at.X) > tol || abs32(end.Y-at.Y) > tol {
+			t.Fatalf("%d Hz: ended at %v, not at %v", rate, at, end)
+		}
+		t.Logf("%d Hz: %d steps of %d units", rate, steps, arena.StepUnits(rate))
 	}
 	// Walled in: nothing but the start is reachable.
 	p.search(textMap{"###", "#.#", "###"}, 3, 3, 1, 1)

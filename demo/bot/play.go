@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"maps"
 	"math"
 	"slices"
@@ -71,8 +72,15 @@ func (b *bot) handle() {
 }
 
 // onSpawn: the bot's tank appeared (join, respawn, portal). The prediction
-// starts, or restarts, there.
+// starts, or restarts, there, stepping at the tick rate the server
+// announced in LIMITS (which comes before anything of the game's).
 func (b *bot) onSpawn(s *arena.Spawn) {
+	l, ok := b.c.Limits()
+	if !ok || l.TickRate < 1 {
+		b.fail = errors.New("bot: the server announced no tick rate (LIMITS) before SPAWN: arena.Step needs it")
+		return
+	}
+	b.rate = l.TickRate
 	b.tank = replica.EntityID(s.ID)
 	at := arena.Point{X: s.X, Y: s.Y}
 	if b.pred == nil {
@@ -92,9 +100,10 @@ func (b *bot) onSpawn(s *arena.Spawn) {
 }
 
 // step is the prediction's step: the arena's own rule on the tile map the
-// server sent, so that prediction and server agree.
+// server sent, at the server's tick rate, so that prediction and server
+// agree.
 func (b *bot) step(p arena.Point, c arena.Control) arena.Point {
-	return arena.Step(b.m, p, c)
+	return arena.Step(b.m, p, c, b.rate)
 }
 
 // encode builds the DRIVE for input c numbered seq: the position the
@@ -379,16 +388,22 @@ func (b *bot) endChest() {
 	b.pauseUntil = b.now.Add(time.Duration(b.rng.IntN(500)) * time.Millisecond)
 }
 
-// drive takes the next step along the path, at most StepRate times a
-// second, choosing a new target when there is none.
+// pace refills the bot's movement allowance for the time since the last
+// refill: PaceShare*arena.Speed units a second, at most PaceBank seconds
+// of it.
+func (b *bot) pace() {
+	const rate = PaceShare * arena.Speed
+	if !b.paced.IsZero() {
+		b.allowance = min(b.allowance+rate*b.now.Sub(b.paced).Seconds(), rate*PaceBank)
+	}
+	b.paced = b.now
+}
+
+// drive takes the next step along the path, one a frame at most, when the
+// allowance covers it (see pace), choosing a new target when there is
+// none.
 func (b *bot) drive(me arena.Point) {
-	const interval = time.Second / StepRate
-	if b.nextStep.IsZero() || b.now.Sub(b.nextStep) > interval {
-		b.nextStep = b.now // no saving up of steps while standing
-	}
-	if b.now.Before(b.nextStep) {
-		return
-	}
+	b.pace()
 	if b.hunting != 0 && !b.now.Before(b.repathAt) {
 		b.path = nil // the quarry moved: plan again
 	}
@@ -400,9 +415,10 @@ func (b *bot) drive(me arena.Point) {
 		}
 	}
 	w := b.m.Zone().W
+	tol := arrived(b.rate)
 	for len(b.path) > 0 {
 		wp := center(b.path[0], w)
-		if abs32(wp.X-me.X) < 2 && abs32(wp.Y-me.Y) < 2 {
+		if abs32(wp.X-me.X) <= tol && abs32(wp.Y-me.Y) <= tol {
 			b.path = b.path[1:]
 			continue
 		}
@@ -414,11 +430,15 @@ func (b *bot) drive(me arena.Point) {
 		return
 	}
 	wp := center(b.path[0], w)
-	c := arena.Control{DX: towards(wp.X - me.X), DY: towards(wp.Y - me.Y)}
+	c := arena.Control{DX: towards(wp.X-me.X, tol), DY: towards(wp.Y-me.Y, tol)}
 	next := b.step(me, c)
 	if next == me {
 		b.path = nil // stuck: plan again
 		return
+	}
+	cost := dist(me, next)
+	if cost > b.allowance {
+		return // wait for the allowance
 	}
 	if t, _ := b.m.Tile(tileOf(next)); t == arena.TilePortal {
 		if !b.portalGoal {
@@ -432,17 +452,24 @@ func (b *bot) drive(me arena.Point) {
 		b.teleporting = false
 		return
 	}
+	b.allowance -= cost
 	b.rep.Inputs++
-	b.nextStep = b.nextStep.Add(interval)
 }
 
+// arrived is how near a waypoint, in units along each axis, the bot must
+// come at rate ticks per second: half a step (arena.StepUnits), so that a
+// step never overshoots it for good (a 6-unit step at 10 Hz cannot end
+// within 1 unit of every point).
+func arrived(rate int) int32 { return arena.StepUnits(rate) / 2 }
+
 // towards returns the stick direction that closes the gap d, or 0 when it
-// is smaller than a step can close without overshooting past the centre.
-func towards(d int32) int8 {
+// is within tol, which a step cannot close without overshooting past the
+// centre.
+func towards(d, tol int32) int8 {
 	switch {
-	case d >= 2:
+	case d > tol:
 		return 1
-	case d <= -2:
+	case d < -tol:
 		return -1
 	}
 	return 0

@@ -19,6 +19,10 @@ type Report struct {
 	// Encoding is the wire encoding; Seed the seed of the bot's choices.
 	Encoding string `json:"encoding"`
 	Seed     uint64 `json:"seed"`
+	// TickRate is the server's ticks per second (from LIMITS), the rate
+	// the bot predicted its steps at (arena.Step); 0 before its tank
+	// spawned.
+	TickRate int `json:"tick_rate"`
 	// Elapsed is the time played, from the login to the end of the run.
 	Elapsed time.Duration `json:"-"`
 	// Frames counts the frames run (one Poll each).
@@ -68,9 +72,9 @@ type Report struct {
 	// ResumePredictionError is the largest difference, in units along an
 	// axis, between the predicted and the acknowledged position of the
 	// first input acknowledged after a resume, over
-	// ResumePredictionsChecked resumes: at most arena.StepUnits when the
-	// prediction dropped the lost inputs and restarted from the server's
-	// state.
+	// ResumePredictionsChecked resumes: at most one step
+	// (arena.StepUnits(TickRate)) when the prediction dropped the lost
+	// inputs and restarted from the server's state.
 	ResumePredictionError    int32 `json:"resume_prediction_error"`
 	ResumePredictionsChecked int   `json:"resume_predictions_checked"`
 
@@ -97,8 +101,9 @@ type Report struct {
 	// Refusals counts every ERR the server sent, by code.
 	Refusals map[string]int `json:"refusals"`
 	// MaxFrameJump is the largest change of the predicted position between
-	// two frames, in units (teleports excepted): at most arena.StepUnits
-	// while no snap happened. Distance sums those changes.
+	// two frames, in units (teleports excepted): at most one step,
+	// arena.StepUnits(TickRate), while no snap happened. Distance sums
+	// those changes.
 	MaxFrameJump int32 `json:"max_frame_jump"`
 	Distance     int64 `json:"distance"`
 
@@ -169,6 +174,7 @@ func (b *bot) report(elapsed time.Duration) Report {
 	r := b.rep
 	r.Elapsed = elapsed
 	r.Tank = uint32(b.tank)
+	r.TickRate = b.rate
 	r.Messages = maps.Clone(b.rep.Messages)
 	r.Refusals = maps.Clone(b.rep.Refusals)
 	r.Zones = slices.Clone(b.rep.Zones)

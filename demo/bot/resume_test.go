@@ -207,7 +207,7 @@ func startArenaWithProxy(t *testing.T, ws bool) *arenaWithProxy {
 	reg := msg.NewRegistry()
 	arena.Register(reg)
 	g := arena.New(arena.WithBots(3), arena.WithSync(replica.Config{ResyncPeriod: time.Second}), arena.WithSeed(1))
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}, g)
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))}, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,8 +369,8 @@ func testResumeAfterCut(t *testing.T, ws bool) {
 		t.Errorf("the tank changed across a resume: %v", rep.ResumeMismatches)
 	}
 	t.Logf("%d of 2 resumes compared in full (score and inventory)", rep.ResumesVerified)
-	if rep.ResumePredictionsChecked == 0 || rep.ResumePredictionError > arena.StepUnits {
-		t.Errorf("prediction after the resume off by %d units over %d checks; want at most %d", rep.ResumePredictionError, rep.ResumePredictionsChecked, arena.StepUnits)
+	if rep.ResumePredictionsChecked == 0 || rep.ResumePredictionError > oneStep(t, rep) {
+		t.Errorf("prediction after the resume off by %d units over %d checks; want at most %d", rep.ResumePredictionError, rep.ResumePredictionsChecked, oneStep(t, rep))
 	}
 	if st := w.c.Stats(); st.DesyncsSent+st.DesyncsDropped != 0 {
 		t.Errorf("the watcher reported %d desyncs", st.DesyncsSent+st.DesyncsDropped)
@@ -404,8 +404,8 @@ func outageRun(t *testing.T, link transport.LinkConfig, play time.Duration, outa
 		if len(rep.ResumeMismatches) > 0 {
 			t.Errorf("%s: the tank changed across a resume: %v", rep.Name, rep.ResumeMismatches)
 		}
-		if rep.ResumePredictionsChecked < outages-1 || rep.ResumePredictionError > arena.StepUnits {
-			t.Errorf("%s: prediction after a resume off by %d units (%d checks); want at most %d", rep.Name, rep.ResumePredictionError, rep.ResumePredictionsChecked, arena.StepUnits)
+		if rep.ResumePredictionsChecked < outages-1 || rep.ResumePredictionError > oneStep(t, rep) {
+			t.Errorf("%s: prediction after a resume off by %d units (%d checks); want at most %d", rep.Name, rep.ResumePredictionError, rep.ResumePredictionsChecked, oneStep(t, rep))
 		}
 		t.Logf("%s: %d outages survived, drop to resume %v, %d verified, prediction error %d", rep.Name, rep.Resumes, rep.ResumeTimes, rep.ResumesVerified, rep.ResumePredictionError)
 	}
@@ -439,7 +439,7 @@ func TestDropEvery(t *testing.T) {
 	if rep.Severed < 3 || rep.Resumes != rep.Severed || rep.Drops != rep.Severed || rep.SeatsLost != 0 {
 		t.Fatalf("severed %d, drops %d, resumes %d, seats lost %d", rep.Severed, rep.Drops, rep.Resumes, rep.SeatsLost)
 	}
-	if len(rep.ResumeMismatches) > 0 || rep.ResumePredictionError > arena.StepUnits {
+	if len(rep.ResumeMismatches) > 0 || rep.ResumePredictionError > oneStep(t, rep) {
 		t.Fatalf("mismatches %v, prediction error %d", rep.ResumeMismatches, rep.ResumePredictionError)
 	}
 }
@@ -450,7 +450,7 @@ func TestSeatLostEndsRun(t *testing.T) {
 	t.Parallel()
 	reg := msg.NewRegistry()
 	arena.Register(reg)
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), SeatHold: 300 * time.Millisecond}, arena.New(arena.WithBots(0)))
+	srv, err := server.New(server.Config{Registry: reg, CheckCauses: true, Logger: slog.New(slog.DiscardHandler), SeatHold: 300 * time.Millisecond}, arena.New(arena.WithBots(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
