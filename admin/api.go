@@ -692,14 +692,19 @@ type AccountRequest struct {
 
 // kickAccount ends the live sessions of the player called name.
 func (c *Console) kickAccount(name, reason string) int {
-	n := 0
-	for _, si := range c.cfg.Server.Sessions() {
-		if si.Name == name && c.cfg.Server.Kick(si.ConnID, reason) == nil {
-			n++
-		}
+	// Through the tick, so a seat held after a drop is released too: a
+	// disabled account must not come back with RESUME.
+	ctx, cancel := context.WithTimeout(context.Background(), kickTimeout)
+	defer cancel()
+	n, err := c.cfg.Server.KickPlayer(ctx, name, reason)
+	if err != nil {
+		c.log.Warn("admin: ending the account's seats", "account", name, "err", err)
 	}
 	return n
 }
+
+// kickTimeout bounds the wait for the tick that ends an account's seats.
+const kickTimeout = 5 * time.Second
 
 // tempPasswordAlphabet has no look-alike characters (0/o, 1/l/i).
 const tempPasswordAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"

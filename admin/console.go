@@ -81,6 +81,8 @@ type GameServer interface {
 	TickServer
 	Sessions() []server.SessionInfo
 	Kick(connID uint64, reason string) error
+	// KickPlayer ends every seat of a player, held ones included.
+	KickPlayer(ctx context.Context, name, reason string) (int, error)
 }
 
 // BanGuard is what the console needs of the ban guard: *guard.Guard has

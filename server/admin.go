@@ -1,10 +1,12 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/tickwire/tickwire/msg"
@@ -54,11 +56,7 @@ func (s *Server) Sessions() []SessionInfo {
 }
 
 func sortSessions(ss []SessionInfo) {
-	for i := 1; i < len(ss); i++ {
-		for j := i; j > 0 && ss[j].ConnID < ss[j-1].ConnID; j-- {
-			ss[j], ss[j-1] = ss[j-1], ss[j]
-		}
-	}
+	slices.SortFunc(ss, func(a, b SessionInfo) int { return cmp.Compare(a.ConnID, b.ConnID) })
 }
 
 // transportNamer is a connection that knows its transport's name.
@@ -145,4 +143,34 @@ func (s *Server) runCalls(t *Tick) {
 		c.fn(t)
 		close(c.done)
 	}
+}
+
+// KickPlayer ends every seat of the player named name, connected or held
+// after a drop: a connected one gets BYE reason, a held one is released.
+// Either way the game hears Leave with ErrKicked and the seat cannot be
+// resumed. It runs at the next tick (see Call) and returns how many seats
+// it ended. An operator disabling an account uses it, so a player whose
+// connection happens to be down cannot come back with RESUME.
+func (s *Server) KickPlayer(ctx context.Context, name, reason string) (int, error) {
+	if reason == "" {
+		reason = "kicked"
+	}
+	n := 0
+	err := s.Call(ctx, func(t *Tick) {
+		for _, p := range append([]*Player(nil), s.playerList...) {
+			if p.ident.Name != name {
+				continue
+			}
+			n++
+			if p.held {
+				s.unhold(p)
+				p.Logger().Info("held seat released by an operator", "reason", reason)
+				s.removePlayer(t, p, ErrKicked)
+				continue
+			}
+			p.Logger().Info("kicked by an operator", "reason", reason)
+			p.Kick(reason)
+		}
+	})
+	return n, err
 }

@@ -163,6 +163,9 @@ func TestSessionsKickAndCall(t *testing.T) {
 	b := dial(t, ts) // not logged in
 	b.write("PING x\n")
 	b.expect("PONG x")
+	// The byte counters are bumped after a write returns, which the client
+	// may notice first.
+	waitFor(t, "bytes counted", func() bool { ss := ts.Sessions(); return len(ss) == 2 && ss[0].BytesOut > 0 && ss[0].BytesIn > 0 })
 	ss := ts.Sessions()
 	if len(ss) != 2 || ss[0].Name == "" || ss[0].PlayerID != ss[0].ConnID || ss[1].Name != "" || ss[1].PlayerID != 0 ||
 		ss[0].Transport != "tcp" || ss[0].Encoding != "text" || ss[0].BytesIn == 0 || ss[0].BytesOut == 0 {

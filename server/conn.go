@@ -118,8 +118,8 @@ type conn struct {
 	lazyDL  bool      // the write deadline may be refreshed lazily (TCP)
 
 	// Outbound byte budget (Config.MaxOutboundBytesPerSec); writer only.
-	budgetStart time.Time
-	budgetUsed  int
+	budgetStart  time.Time // when budgetTokens was last brought up to date
+	budgetTokens float64   // bytes that may be written now; negative: debt
 
 	// Per-message-type rate limits; reader only, created on first use.
 	limits         map[*msg.Type]*rate.Limiter
@@ -133,6 +133,7 @@ type conn struct {
 	countedPreLogin bool
 
 	closeOnce sync.Once
+	byeErr    atomic.Pointer[error] // a BYE that releases the seat was queued: the reason it ends for
 	done      chan struct{}
 	reason    error // why the connection closed; set before done is closed
 
@@ -255,6 +256,9 @@ func (c *conn) logger() *slog.Logger {
 // close closes the connection at once. The first reason wins.
 func (c *conn) close(reason error) {
 	c.closeOnce.Do(func() {
+		if e := c.byeErr.Load(); e != nil && holdable(reason) {
+			reason = *e
+		}
 		c.reason = reason
 		c.srv.closedBy[closeIndex(reason)].Add(1)
 		c.outMu.Lock()
@@ -359,6 +363,13 @@ func (c *conn) send(m any, rid uint32) { c.enqueue(outItem{m: m, rid: rid}) }
 
 // bye queues BYE reason and a close after it.
 func (c *conn) bye(reason string, err error) {
+	if !holdable(err) {
+		// However the connection then ends (its BYE may never be written:
+		// a full queue or a stalled write closes it as a slow consumer, the
+		// peer may hang up first), it ends for this reason: a kick or a
+		// ban must not leave a seat to resume.
+		c.byeErr.CompareAndSwap(nil, &err)
+	}
 	c.enqueue(outItem{m: &msg.Bye{Reason: reason}}, outItem{ctl: ctlClose, reason: err})
 }
 
@@ -423,7 +434,13 @@ func (r connReader) Read(p []byte) (int, error) {
 
 // frameDone records a complete frame (a keepalive included): it resets the
 // idle clock. Bytes alone do not.
-func (c *conn) frameDone() { c.lastFrame.Store(c.lastReadAt) }
+func (c *conn) frameDone() {
+	c.lastFrame.Store(c.lastReadAt)
+	// A frame completed: whatever is buffered now is the start of the
+	// next one, whose clock starts at the next read that leaves it
+	// incomplete.
+	c.partialSince.Store(0)
+}
 
 // initialEncoder lets a transport choose the first encoding (a WebSocket
 // subprotocol, for instance).
@@ -669,6 +686,15 @@ func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.AuthTimeout)
 	defer cancel()
+	// A connection closed meanwhile (Shutdown, a ban) stops waiting for
+	// the Authenticator at once.
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	return cfg.Authenticator.Authenticate(ctx, m.User, m.Secret, c.remote)
 }
 
@@ -681,6 +707,9 @@ func (c *conn) login(ident Identity) bool {
 // enter logs the connection in and posts ev (a join or a resume) to the
 // tick.
 func (c *conn) enter(ident Identity, ev event) bool {
+	if ev.kind == evJoin && c.closed() {
+		return false // closed while the login was checked: no player for it
+	}
 	c.loggedIn = true
 	c.authed.Store(true)
 	c.srv.loggedInAddr(c)
@@ -773,31 +802,38 @@ func (c *conn) write(buf []byte) bool {
 	return true
 }
 
-// spend takes n bytes from the connection's outbound budget for this
-// second, first waiting for the next second if this second's is spent. A
-// batch is never split, so one larger than the whole budget still goes
-// out, alone in its second. False means the connection closed meanwhile.
+// spend takes n bytes from the connection's outbound budget, a token bucket
+// of Config.MaxOutboundBytesPerSec bytes a second holding at most one
+// second's worth. A batch is never split: one larger than the bucket still
+// goes out, leaving the bucket in debt, and the next write waits until the
+// debt is paid. So the average rate never exceeds the budget, and what
+// queues while the writer waits counts against MaxOutbound and
+// MaxOutboundBytes. False means the connection closed meanwhile.
 func (c *conn) spend(n int) bool {
-	limit := c.srv.cfg.MaxOutboundBytesPerSec
+	limit := float64(c.srv.cfg.MaxOutboundBytesPerSec)
 	if limit <= 0 || n == 0 {
 		return true
 	}
 	now := time.Now()
-	if now.Sub(c.budgetStart) >= time.Second {
-		c.budgetStart, c.budgetUsed = now, 0
+	if c.budgetStart.IsZero() {
+		c.budgetTokens = limit
+	} else {
+		c.budgetTokens = min(limit, c.budgetTokens+now.Sub(c.budgetStart).Seconds()*limit)
 	}
-	if c.budgetUsed > 0 && c.budgetUsed+n > limit {
+	c.budgetStart = now
+	if c.budgetTokens < 0 {
 		c.srv.throttled.Add(1)
-		t := time.NewTimer(time.Second - now.Sub(c.budgetStart))
+		wait := time.Duration(-c.budgetTokens / limit * float64(time.Second))
+		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-c.done:
 			t.Stop()
 			return false
 		}
-		c.budgetStart, c.budgetUsed = time.Now(), 0
+		c.budgetStart, c.budgetTokens = time.Now(), 0
 	}
-	c.budgetUsed += n
+	c.budgetTokens -= float64(n)
 	return true
 }
 

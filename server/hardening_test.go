@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -246,12 +247,16 @@ func TestOutboundByteBudget(t *testing.T) {
 	ts := startTCP(t, cfg, newTestGame())
 	c := dial(t, ts)
 	c.login()
-	// 24 answers of ~920 bytes: ~22 KB, more than one second's budget.
+	// Twice 24 answers of ~920 bytes: the first ~22 KB leave at once (a
+	// full bucket, then debt), the second must wait for the debt to be
+	// paid; everything arrives.
 	text := strings.Repeat("x", 900)
 	const n = 24
-	c.write(strings.Repeat("ECHO "+text+"\n", n))
-	for i := 0; i < n; i++ {
-		c.expectRE(`^SAID guest-\d+ x+$`)
+	for round := 0; round < 2; round++ {
+		c.write(strings.Repeat("ECHO "+text+"\n", n))
+		for i := 0; i < n; i++ {
+			c.expectRE(`^SAID guest-\d+ x+$`)
+		}
 	}
 	if ts.Stats().Throttled == 0 {
 		t.Fatal("no write waited for the byte budget")
@@ -420,4 +425,54 @@ func TestAuthErrorCodes(t *testing.T) {
 		t.Fatalf("got %q", l)
 	}
 	waitFor(t, "a strike", func() bool { return len(g.list()) == 1 })
+}
+
+func TestFrameClockRestartsWithEveryFrame(t *testing.T) {
+	cfg := testConfig()
+	cfg.FrameTimeout = 300 * time.Millisecond
+	ts := startTCP(t, cfg, newTestGame())
+	c := dial(t, ts)
+	c.login()
+	// Every write ends in the middle of a frame, but frames keep
+	// completing: no frame takes longer than 50 ms, so the connection
+	// stays, over ten frame timeouts.
+	c.write("ECHO 0\nEC")
+	for i := 1; i < 60; i++ {
+		time.Sleep(50 * time.Millisecond)
+		c.write(fmt.Sprintf("HO %d\nEC", i))
+	}
+	c.write("HO end\nPING alive\n")
+	c.skipTo("PONG alive")
+}
+
+func TestOutboundBudgetCapsTheRate(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxOutboundBytesPerSec = 4 * 4096
+	cfg.MaxOutbound = 1 << 16
+	cfg.MaxOutboundBytes = 64 << 20
+	ts := startTCP(t, cfg, newTestGame())
+	c := dial(t, ts)
+	c.login()
+	// The game would send 10 × 900 bytes a tick, 50 ticks a second:
+	// 450 KB/s. The client reads everything, yet receives at most the
+	// budget: one second's worth at once, then the rate.
+	c.write("SPAM 10\n")
+	start := time.Now()
+	var got int
+	for time.Since(start) < 2*time.Second {
+		b, err := c.frame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += len(b) + 1
+	}
+	elapsed := time.Since(start).Seconds()
+	// A batch is never split, so one tick's batch (10 messages) may go
+	// over: the bucket's debt is then paid before the next write.
+	if max := float64(cfg.MaxOutboundBytesPerSec)*(elapsed+1) + 10*1000; float64(got) > max {
+		t.Fatalf("received %d bytes in %.1f s; the budget allows at most %.0f", got, elapsed, max)
+	}
+	if ts.Stats().Throttled == 0 {
+		t.Fatal("no write waited for the budget")
+	}
 }

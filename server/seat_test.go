@@ -384,3 +384,52 @@ func TestResumeRetriedWithTheTokenItUsed(t *testing.T) {
 	resume(t, dial(t, ts), st3)
 	noneOn(t, g.leaves, "Leave")
 }
+
+func TestKickOfASlowConsumerReleasesTheSeat(t *testing.T) {
+	g := newSeatGame()
+	cfg := seatConfig(time.Minute)
+	cfg.MaxOutbound = 64
+	ts := startTCP(t, cfg, g)
+	a := dial(t, ts)
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	a.nc.(*net.TCPConn).SetReadBuffer(4096)
+	// The client stops reading while the game floods it: the operator's
+	// BYE can never be written, and the connection ends as a slow
+	// consumer. It must end as a kick all the same.
+	a.write("SPAM 20\n")
+	waitFor(t, "the flood to back up", func() bool { return len(ts.Sessions()) == 1 })
+	if err := ts.Kick(ts.Sessions()[0].ConnID, "rule_3"); err != nil {
+		t.Fatal(err)
+	}
+	if l := g.waitLeave(t); !errors.Is(l.Reason, server.ErrKicked) {
+		t.Fatalf("Leave %+v, want kicked", l)
+	}
+	noneOn(t, g.disconnected, "Disconnected")
+	x := dial(t, ts)
+	x.write("RESUME " + st.name + " " + st.token + "\n")
+	x.expect("ERR resume bad_token")
+}
+
+func TestKickPlayerReleasesAHeldSeat(t *testing.T) {
+	g := newSeatGame()
+	ts := startTCP(t, seatConfig(time.Minute), g)
+	a := dial(t, ts)
+	st := seatLogin(t, a)
+	g.waitJoin(t)
+	a.nc.Close()
+	waitChan(t, g.disconnected, "Disconnected")
+	n, err := ts.KickPlayer(context.Background(), st.name, "account_disabled")
+	if err != nil || n != 1 {
+		t.Fatalf("KickPlayer: %d, %v", n, err)
+	}
+	if l := g.waitLeave(t); !errors.Is(l.Reason, server.ErrKicked) {
+		t.Fatalf("Leave %+v, want kicked", l)
+	}
+	x := dial(t, ts)
+	x.write("RESUME " + st.name + " " + st.token + "\n")
+	x.expect("ERR resume bad_token")
+	if got := ts.Stats().Held; got != 0 {
+		t.Fatalf("%d seats held, want 0", got)
+	}
+}

@@ -96,6 +96,25 @@ func (c *tlsConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// Transport names the transport for operators' tools: "tls".
+func (c *tlsConn) Transport() string { return "tls" }
+
+// CloseWithReason closes the connection without waiting: tls.Conn.Close
+// first sends close_notify, which can block for seconds on a peer that
+// does not read, and the game server closes connections from goroutines
+// that must not block (the tick, timers). After a normal end the
+// close_notify is still sent, in the background; otherwise the socket is
+// simply closed.
+func (c *tlsConn) CloseWithReason(reason string) error {
+	switch reason {
+	case "", "quit", "closed", "shutdown":
+		go c.Conn.Close()
+	default:
+		go c.Conn.NetConn().Close()
+	}
+	return nil
+}
+
 // WebTLSConfig returns a copy of cfg for an HTTPS listener that serves
 // WebSocket upgrades (the page and /ws): it offers HTTP/1.1 and not
 // HTTP/2, since the WebSocket handshake needs an HTTP/1.1 connection to

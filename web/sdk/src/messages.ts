@@ -195,7 +195,7 @@ export const schema: Record<Name, TypeSchema> = {
   DRIVE: { id: 46, name: "DRIVE", dir: "to_server", latest: false, causes: ["ACK", "ERR", "INFO", "POS", "SPAWN"], fields: [ { name: "seq", kind: "uint", bits: 32 }, { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
   GO: { id: 47, name: "GO", dir: "to_server", latest: false, causes: ["ERR", "INFO", "POS", "SPAWN"], fields: [ { name: "dir", kind: "string", maxLen: 9 }, { name: "tiles", kind: "int", bits: 32, min: 0, max: 6, optional: true } ] },
   TURN: { id: 48, name: "TURN", dir: "to_server", latest: false, causes: ["ERR"], fields: [ { name: "deg", kind: "int", bits: 32, min: 0, max: 359 } ] },
-  FIRE: { id: 49, name: "FIRE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ ] },
+  FIRE: { id: 49, name: "FIRE", dir: "to_server", latest: false, causes: ["ERR", "GONE", "INFO"], fields: [ ] },
   OPEN: { id: 50, name: "OPEN", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "id", kind: "uint", bits: 32 } ] },
   CLOSE: { id: 51, name: "CLOSE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ ] },
   TAKE: { id: 52, name: "TAKE", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "slot", kind: "int", bits: 32, min: 0, max: 5 } ] },
