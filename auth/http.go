@@ -283,8 +283,10 @@ func (s *Service) handleRegister(ctx context.Context, w http.ResponseWriter, r *
 		return err
 	}
 	acct, err := s.acct.register(ctx, name, req.Password)
-	// A busy answer created nothing and costs no registration.
-	s.registerIP.end(ak, s.cfg.Now(), !errors.Is(err, ErrBusy))
+	// A busy answer created nothing and costs no registration; nor does a
+	// name that is taken (checked before any hashing, so it costs one
+	// database read): a person trying names must not be locked out.
+	s.registerIP.end(ak, s.cfg.Now(), !errors.Is(err, ErrBusy) && !errors.Is(err, ErrNameTaken))
 	if err != nil {
 		// The name is not logged: it may hold a mistyped password.
 		s.log.Info("auth register failed", ipAttr(ip), "code", Code(err))

@@ -14,15 +14,18 @@ import (
 // lower case, so "Alice" and "alice" are the same account. Names starting
 // with "guest" are reserved for guest logins.
 const (
-	MinNameLen        = 3       // characters
-	MaxNameLen        = 24      // characters
-	GuestUser         = "guest" // the user name of a guest login: "AUTH guest"
-	ReservedPrefix    = "guest" // no account name may start with this
-	MinPasswordLen    = 10      // characters (Unicode code points)
-	MaxPasswordLen    = 256     // bytes, UTF-8
-	TokenBytes        = 32      // random bytes in a login token
-	TokenLen          = 43      // length of an encoded token: base64url of TokenBytes, no padding
-	guestSuffixDigits = 6       // hex digits of a guest name: guest-7f3a9c
+	MinNameLen     = 3       // characters
+	MaxNameLen     = 24      // characters
+	GuestUser      = "guest" // the user name of a guest login: "AUTH guest"
+	ReservedPrefix = "guest" // no account name may start with this
+	MinPasswordLen = 10      // characters (Unicode code points)
+	// MinPasswordDistinct refuses "aaaaaaaaaaaa" and "abababababab": a
+	// password needs this many different characters.
+	MinPasswordDistinct = 5
+	MaxPasswordLen      = 256 // bytes, UTF-8
+	TokenBytes          = 32  // random bytes in a login token
+	TokenLen            = 43  // length of an encoded token: base64url of TokenBytes, no padding
+	guestSuffixDigits   = 6   // hex digits of a guest name: guest-7f3a9c
 )
 
 // tokenEncoding is the token alphabet: URL-safe base64 without padding, so
@@ -70,8 +73,19 @@ func CheckPassword(name, password string) error {
 		return ErrBadPassword.with(fmt.Sprintf("password must be at least %d characters", MinPasswordLen))
 	case strings.EqualFold(password, name):
 		return ErrBadPassword.with("password must not be the account name")
+	case distinctRunes(password) < MinPasswordDistinct:
+		return ErrBadPassword.with(fmt.Sprintf("password must use at least %d different characters", MinPasswordDistinct))
 	}
 	return nil
+}
+
+// distinctRunes counts the different characters of s.
+func distinctRunes(s string) int {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen)
 }
 
 // NewToken returns a fresh login token (TokenBytes random bytes,

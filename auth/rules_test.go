@@ -110,3 +110,14 @@ func TestErrorCodes(t *testing.T) {
 		codes[e.Code] = true
 	}
 }
+
+func TestPasswordNeedsDifferentCharacters(t *testing.T) {
+	for _, pw := range []string{"aaaaaaaaaaaa", "abababababab", "abcdabcdabcd"} {
+		if err := CheckPassword("alice", pw); !errors.Is(err, ErrBadPassword) || !strings.Contains(err.Error(), "5 different characters") {
+			t.Errorf("%q: %v", pw, err)
+		}
+	}
+	if err := CheckPassword("alice", "abcdeabcde"); err != nil {
+		t.Errorf("five different characters refused: %v", err)
+	}
+}

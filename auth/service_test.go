@@ -622,3 +622,20 @@ func TestDisabledAndResetAccounts(t *testing.T) {
 		t.Fatalf("token of a disabled account: %v", err)
 	}
 }
+
+func TestTakenNamesCostNoRegistration(t *testing.T) {
+	sf := startSvc(t, nil)
+	if r := sf.post(t, "/v1/register", RegisterRequest{Name: "taken", Password: "taken-password-1"}); r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	// More tries at taken names than the registration burst (5): a person
+	// looking for a free name is never locked out.
+	for i := 0; i < 2*DefaultRegisterPerIP.Burst; i++ {
+		if r := sf.post(t, "/v1/register", RegisterRequest{Name: "taken", Password: "other-password-1"}); r.errCode() != "name_taken" {
+			t.Fatalf("try %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	if r := sf.post(t, "/v1/register", RegisterRequest{Name: "free-name", Password: "other-password-1"}); r.status != http.StatusCreated {
+		t.Fatalf("a free name after taken ones: %d %s", r.status, r.raw)
+	}
+}
