@@ -74,20 +74,27 @@ func startServe(t *testing.T, args ...string) (game, web, dir string) {
 
 // devPin returns the pinned TLS config for the development certificate
 // serve made in dir.
+//
+// serve binds its listeners before the account service makes the
+// certificate (the kernel queues connections meanwhile), so a test that
+// found the ports open may get here first: wait for the whole file.
 func devPin(t *testing.T, dir string) *tls.Config {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, auth.DevCertFile))
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, auth.DevCertFile))
+		if err == nil {
+			if block, _ := pem.Decode(b); block != nil {
+				if _, err := x509.ParseCertificate(block.Bytes); err == nil {
+					return client.PinnedTLS(auth.Fingerprint(block.Bytes))
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no development certificate in %s: %v", dir, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		t.Fatal("no PEM in the development certificate")
-	}
-	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		t.Fatal(err)
-	}
-	return client.PinnedTLS(auth.Fingerprint(block.Bytes))
 }
 
 func dialFrom(t *testing.T, local, addr string) net.Conn {
