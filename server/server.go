@@ -273,9 +273,11 @@ func (s *Server) admit(nc net.Conn) *conn {
 		if reason, strike := s.admitAddrLocked(remote, time.Now()); reason != "" {
 			s.mu.Unlock()
 			s.refused.Add(1)
-			nc.Close()
-			// ip first: the fail2ban filter matches this line.
+			// Logged before the close, so the line is written by the time
+			// the peer sees the connection end. ip first: the fail2ban
+			// filter matches this line.
 			s.log.Warn(RefusedLogMessage, "ip", remote.String(), "reason", reason, "conn", id)
+			nc.Close()
 			if strike && s.cfg.Guard != nil {
 				s.cfg.Guard.Strike(remote, "conn_limit")
 			}
