@@ -1,9 +1,6 @@
 package auth
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -23,14 +20,8 @@ const (
 	// password needs this many different characters.
 	MinPasswordDistinct = 5
 	MaxPasswordLen      = 256 // bytes, UTF-8
-	TokenBytes          = 32  // random bytes in a login token
-	TokenLen            = 43  // length of an encoded token: base64url of TokenBytes, no padding
 	guestSuffixDigits   = 6   // hex digits of a guest name: guest-7f3a9c
 )
-
-// tokenEncoding is the token alphabet: URL-safe base64 without padding, so
-// a token is one argument of the text protocol and safe in URLs.
-var tokenEncoding = base64.RawURLEncoding
 
 // NormalizeName folds name to its canonical form and checks the name rules,
 // returning an error matching ErrBadName that says what is wrong.
@@ -86,37 +77,4 @@ func distinctRunes(s string) int {
 		seen[r] = true
 	}
 	return len(seen)
-}
-
-// NewToken returns a fresh login token (TokenBytes random bytes,
-// base64url-encoded) and the hash under which the store keeps it.
-func NewToken() (token string, hash []byte, err error) {
-	var b [TokenBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", nil, err
-	}
-	token = tokenEncoding.EncodeToString(b[:])
-	return token, HashToken(token), nil
-}
-
-// HashToken returns the SHA-256 hash of a token, the form stored in the
-// database.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// looksLikeToken reports whether s has the shape of a token.
-func looksLikeToken(s string) bool {
-	if len(s) != TokenLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	_, err := tokenEncoding.Strict().DecodeString(s)
-	return err == nil
 }
