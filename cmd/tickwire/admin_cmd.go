@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,26 +48,11 @@ flags (any action):
 `
 
 func runAdmin(ctx context.Context, args []string) error {
-	var db banDBFlags
-	top := flag.NewFlagSet("admin", flag.ContinueOnError)
-	db.add(top)
-	top.Usage = func() {
-		io.WriteString(top.Output(), adminUsage)
-		top.PrintDefaults()
-	}
-	if err := top.Parse(args); err != nil {
+	cmd, err := parseAction("admin", adminUsage, "list, add or remove", args)
+	if err != nil {
 		return err
 	}
-	if top.NArg() == 0 {
-		top.Usage()
-		return errors.New("missing action: list, add or remove")
-	}
-	action, rest := top.Arg(0), top.Args()[1:]
-	fs := flag.NewFlagSet("admin "+action, flag.ContinueOnError)
-	before := db
-	db.add(fs)
-	fs.Set("data-dir", before.dataDir)
-	fs.Set("db", before.db)
+	top, action, fs, db := cmd.top, cmd.action, cmd.fs, cmd.db
 	var create bool
 	want, usage := 1, action+" <name>"
 	switch action {
@@ -82,17 +66,9 @@ func runAdmin(ctx context.Context, args []string) error {
 		top.Usage()
 		return fmt.Errorf("unknown action %q: want list, add or remove", action)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: tickwire admin %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
-	}
-	pos, err := banParse(fs, rest)
+	pos, err := cmd.args(usage, want)
 	if err != nil {
 		return err
-	}
-	if len(pos) != want {
-		fs.Usage()
-		return fmt.Errorf("admin %s takes %d argument(s), got %d", action, want, len(pos))
 	}
 	var name string
 	if want == 1 {

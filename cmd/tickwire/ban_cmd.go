@@ -64,28 +64,69 @@ func banParse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func runBan(ctx context.Context, args []string) error {
-	var db banDBFlags
-	top := flag.NewFlagSet("ban", flag.ContinueOnError)
-	db.add(top)
+// actionCommand is a parsed "tickwire <cmd> [db flags] <action> [flags]
+// [args]" command line, shared by the ban and admin commands: the
+// database flags may come before or after the action.
+type actionCommand struct {
+	cmd    string        // "ban", "admin"
+	top    *flag.FlagSet // the command's own flags, for its usage
+	action string
+	fs     *flag.FlagSet // the action's flags: the database flags, then the action's own
+	db     *banDBFlags
+	rest   []string // what follows the action, for banParse
+}
+
+// parseAction parses the command line up to the action. The caller adds
+// the action's own flags to fs and parses rest with banParse.
+func parseAction(cmd, usage, actions string, args []string) (*actionCommand, error) {
+	a := &actionCommand{cmd: cmd, db: &banDBFlags{}}
+	top := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	a.db.add(top)
 	top.Usage = func() {
-		fmt.Fprint(top.Output(), banUsage)
+		fmt.Fprint(top.Output(), usage)
 		top.PrintDefaults()
 	}
 	if err := top.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	if top.NArg() == 0 {
 		top.Usage()
-		return errors.New("missing action: list, add, remove or history")
+		return nil, fmt.Errorf("missing action: %s", actions)
 	}
-	action, rest := top.Arg(0), top.Args()[1:]
+	a.top, a.action, a.rest = top, top.Arg(0), top.Args()[1:]
+	a.fs = flag.NewFlagSet(cmd+" "+a.action, flag.ContinueOnError)
+	before := *a.db
+	a.db.add(a.fs) // resets db to the defaults: restore values given before the action
+	a.fs.Set("data-dir", before.dataDir)
+	a.fs.Set("db", before.db)
+	return a, nil
+}
 
-	fs := flag.NewFlagSet("ban "+action, flag.ContinueOnError)
-	before := db
-	db.add(fs) // resets db to the defaults: restore values given before the action
-	fs.Set("data-dir", before.dataDir)
-	fs.Set("db", before.db)
+// args parses the action's flags and positional arguments (flags may
+// come between them) and checks there are want of them; usage is the
+// action's synopsis, such as "add <ip> [--for 1h]".
+func (a *actionCommand) args(usage string, want int) ([]string, error) {
+	a.fs.Usage = func() {
+		fmt.Fprintf(a.fs.Output(), "usage: tickwire %s %s\n\nflags:\n", a.cmd, usage)
+		a.fs.PrintDefaults()
+	}
+	pos, err := banParse(a.fs, a.rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != want {
+		a.fs.Usage()
+		return nil, fmt.Errorf("%s takes %d argument(s), got %d", a.fs.Name(), want, len(pos))
+	}
+	return pos, nil
+}
+
+func runBan(ctx context.Context, args []string) error {
+	cmd, err := parseAction("ban", banUsage, "list, add, remove or history", args)
+	if err != nil {
+		return err
+	}
+	top, action, fs, db := cmd.top, cmd.action, cmd.fs, cmd.db
 	var (
 		forDur time.Duration
 		reason string
@@ -109,17 +150,9 @@ func runBan(ctx context.Context, args []string) error {
 		top.Usage()
 		return fmt.Errorf("unknown action %q: want list, add, remove or history", action)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: tickwire ban %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
-	}
-	pos, err := banParse(fs, rest)
+	pos, err := cmd.args(usage, want)
 	if err != nil {
 		return err
-	}
-	if len(pos) != want {
-		fs.Usage()
-		return fmt.Errorf("ban %s takes %d argument(s), got %d", action, want, len(pos))
 	}
 	var ip netip.Addr
 	if want == 1 {
