@@ -92,8 +92,9 @@ const (
 	DefaultMaxOutboundBytes = 4 << 20
 
 	// DefaultMaxOutboundBytesPerSec is the outbound byte budget of one
-	// connection. Past it, the connection's writer waits for the next
-	// second; what is queued meanwhile counts against MaxOutbound.
+	// connection, a token bucket of one second's worth: past it the
+	// connection's writer waits, and what is queued meanwhile counts
+	// against MaxOutbound and MaxOutboundBytes.
 	DefaultMaxOutboundBytesPerSec = 256 << 10
 
 	// DefaultLogRatePerAddr and DefaultLogBurstPerAddr limit client LOG
