@@ -104,6 +104,19 @@ type Limits struct {
 	MaxMessage uint32 `tw:"max_message"`
 }
 
+// Moved tells a logged-in client that its player now lives on another
+// server of the cluster (a portal into a zone another node runs, a login
+// on a node that does not run the player's zone, a failover): dial Addr
+// (TCP, host:port) or WS (a ws:// or wss:// URL), whichever transport the
+// client uses, and send RESUME <name> <Ticket>. A Ticket of "-" means
+// "resume with the token of your latest SEAT". The server closes the
+// connection after it (BYE moved).
+type Moved struct {
+	Addr   string `tw:"addr,max=255"`
+	WS     string `tw:"ws,max=255"`
+	Ticket string `tw:"ticket,max=64"`
+}
+
 // Built-in message ids.
 const (
 	IDHelp    = 1
@@ -124,6 +137,7 @@ const (
 	// IDResume sits after the replica package's ids (16-27).
 	IDResume = 28
 	IDLimits = 29
+	IDMoved  = 30
 	// FirstGameID is the lowest id a game may use; ids below it are
 	// reserved for tickwire (built-ins and the replica package).
 	FirstGameID = 32
@@ -149,5 +163,6 @@ func defineBuiltins(r *Registry) {
 	DefineReserved[ServerStats](r, Info{ID: IDSrvStat, Name: "SERVERSTATS", Dir: ToClient, Doc: "server load: last tick duration in microseconds, tick rate, connections"})
 	DefineReserved[Seat](r, Info{ID: IDSeat, Name: "SEAT", Dir: ToClient, Doc: "your resume token and how long the server holds your seat if the connection drops"})
 	DefineReserved[Limits](r, Info{ID: IDLimits, Name: "LIMITS", Dir: ToClient, Doc: "the server's tick rate and the largest message you may send, in bytes"})
+	DefineReserved[Moved](r, Info{ID: IDMoved, Name: "MOVED", Dir: ToClient, Doc: "your player moved to another server: reconnect to addr (TCP) or ws (WebSocket) and RESUME <name> <ticket>; ticket - means your latest SEAT token"})
 	DefineReserved[Resume](r, Info{ID: IDResume, Name: "RESUME", Dir: ToServer, Doc: "take your seat back after a dropped connection: RESUME <name> <token from SEAT>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
 }

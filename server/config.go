@@ -150,6 +150,12 @@ type Config struct {
 	// Authenticator checks "AUTH <user> <secret>". Nil means only guests
 	// can log in.
 	Authenticator Authenticator
+
+	// Locate, if set, is asked where a player lives when a RESUME names
+	// no seat or arrival here: a cluster answers with the server that
+	// runs the player's zone, and the client gets MOVED to it instead of
+	// ERR resume. Default nil (a single server: ERR resume).
+	Locate Locator
 	// AuthTimeout bounds one Authenticator call. Default DefaultAuthTimeout.
 	AuthTimeout time.Duration
 	// Guard refuses banned addresses at accept and counts strikes. Nil

@@ -52,15 +52,17 @@ const (
 	evMsg
 	evLeave
 	evResume
+	evArrive
 )
 
 // event is one entry of a connection's inbound queue, read by the tick.
 type event struct {
-	kind   evKind
-	env    msg.Envelope
-	ident  Identity // evJoin
-	reason error    // evLeave
-	player *Player  // evResume: the seat claimed
+	kind    evKind
+	env     msg.Envelope
+	ident   Identity // evJoin
+	reason  error    // evLeave
+	player  *Player  // evResume: the seat claimed
+	arrival *Arrival // evArrive: the arrival claimed
 }
 
 type conn struct {
@@ -286,7 +288,7 @@ type reasonCloser interface{ CloseWithReason(reason string) error }
 
 // closeReasons are the reasons a connection is counted under in
 // Stats.Closed; any other error counts as "error" (an I/O error).
-var closeReasons = []error{ErrQuit, ErrClosed, ErrTimeout, ErrSlowConsumer, ErrTooLong, ErrKicked, ErrBanned, ErrShutdown, ErrResumed, ErrSeatExpired}
+var closeReasons = []error{ErrQuit, ErrClosed, ErrTimeout, ErrSlowConsumer, ErrTooLong, ErrKicked, ErrBanned, ErrShutdown, ErrResumed, ErrSeatExpired, ErrMoved}
 
 // closeIndex is reason's index in closeReasons, or len(closeReasons).
 func closeIndex(reason error) int {
@@ -307,7 +309,7 @@ func closeReason(err error) string {
 }
 
 func isExpected(err error) bool {
-	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrKicked, ErrShutdown, ErrResumed, ErrBanned} {
+	for _, e := range []error{ErrQuit, ErrClosed, ErrTimeout, ErrKicked, ErrShutdown, ErrResumed, ErrBanned, ErrMoved} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -569,6 +571,21 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 		}
 		p := c.srv.claimSeat(m.User, m.Token)
 		if p == nil {
+			if a := c.srv.claimArrival(m.User, m.Token); a != nil {
+				*joined = c.enter(a.Ident, event{kind: evArrive, ident: a.Ident, arrival: a})
+				return true
+			}
+			if loc := c.srv.cfg.Locate; loc != nil {
+				if addr, ws, ok := loc(m.User); ok {
+					// The player lives on another server: send the client
+					// there with its own token. Not a strike: a failover
+					// or a lost MOVED sends honest clients here.
+					c.logger().Info("resume redirected", "user", m.User, "to", addr)
+					c.enqueue(outItem{m: &msg.Moved{Addr: addr, WS: ws, Ticket: "-"}, rid: env.RID})
+					c.bye("moved", ErrMoved)
+					return true
+				}
+			}
 			c.send(&msg.Err{Code: "resume", Text: codeBadToken + " no seat is held for that name and token: it was used, released, or never issued; log in again"}, env.RID)
 			c.logger().Info("resume refused", "user", m.User)
 			c.strike("resume_failed")

@@ -145,6 +145,9 @@ type Player struct {
 	held      bool        // the connection dropped; waiting for RESUME
 	heldUntil time.Time   // when the hold ends
 	heldAddr  bool        // counted in its address's held seats
+
+	moveRelease bool     // Move was called while held: release with ErrMoved
+	arriving    *Arrival // the arrival claimed, until Arrive is called
 }
 
 // ID is the player's id, unique for the server's lifetime. It is the id

@@ -48,12 +48,16 @@ const seatTokenBytes = 32
 type seats struct {
 	mu     sync.Mutex
 	byHash map[[sha256.Size]byte]*Player
+
+	// Arrivals (move.go): by id, and by every key that claims one.
+	arrivals    map[string]*arrival
+	arrivalKeys map[SeatKey]*arrival
 }
 
 // holdable reports whether a connection that ended for reason keeps its
 // player's seat: drops the player did not choose and did not earn.
 func holdable(reason error) bool {
-	for _, e := range []error{ErrQuit, ErrKicked, ErrBanned, ErrShutdown, ErrTooLong, ErrResumed} {
+	for _, e := range []error{ErrQuit, ErrKicked, ErrBanned, ErrShutdown, ErrTooLong, ErrResumed, ErrMoved} {
 		if reason == e {
 			return false
 		}
@@ -196,6 +200,9 @@ func (s *Server) unhold(p *Player) {
 // expireSeats releases held seats whose hold is over, and, once a second,
 // those of addresses banned meanwhile. Tick only.
 func (s *Server) expireSeats(t *Tick) {
+	if t.N%uint64(s.cfg.TickRate) == 0 {
+		s.expireArrivals(t)
+	}
 	if len(s.held) == 0 {
 		return
 	}
@@ -204,6 +211,8 @@ func (s *Server) expireSeats(t *Tick) {
 		p := s.held[i]
 		var reason error
 		switch {
+		case p.moveRelease:
+			reason = ErrMoved
 		case !t.Now.Before(p.heldUntil):
 			reason = ErrSeatExpired
 		case checkBans && p.c.remote.IsValid() && s.cfg.Guard.Admit(p.c.remote) != nil:

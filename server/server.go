@@ -458,8 +458,8 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		for i := range sc.events {
 			ev := &sc.events[i]
 			switch ev.kind {
-			case evJoin:
-				p := &Player{c: c, id: c.id, ident: ev.ident}
+			case evJoin, evArrive:
+				p := &Player{c: c, id: c.id, ident: ev.ident, arriving: ev.arrival}
 				c.player = p
 				c.playerID.Store(p.id)
 				sc.joins = append(sc.joins, p)
@@ -490,7 +490,18 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 	clear(ready)
 
 	for _, p := range sc.joins {
-		if err := s.game.Join(t, p); err != nil {
+		var err error
+		if a := p.arriving; a != nil {
+			p.arriving = nil
+			if ar, ok := s.game.(Arriver); ok {
+				err = ar.Arrive(t, p, *a)
+			} else {
+				err = s.game.Join(t, p)
+			}
+		} else {
+			err = s.game.Join(t, p)
+		}
+		if err != nil {
 			p.Send(&msg.Err{Code: "join_refused", Text: err.Error()})
 			p.Kick("join_refused")
 			continue
