@@ -175,8 +175,8 @@ func exerciseEncoding(t *testing.T, c *Client, enc msg.Encoding) {
 	if _, _, err := c.LoginGuest(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := &Moved{X: 1.5, Y: -2.25e10, IDs: []uint16{1, 2, 65535}, Enc: enc.String()}
-	reply, err := c.Request(ctx, &Move{X: want.X, Y: want.Y, IDs: want.IDs})
+	want := &Walked{X: 1.5, Y: -2.25e10, IDs: []uint16{1, 2, 65535}, Enc: enc.String()}
+	reply, err := c.Request(ctx, &Walk{X: want.X, Y: want.Y, IDs: want.IDs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,15 +30,15 @@ type Echoed struct {
 	Text string `tw:"text,max=200,rest"`
 }
 
-// Move exercises floats and lists in every encoding.
-type Move struct {
+// Walk exercises floats and lists in every encoding.
+type Walk struct {
 	X   float32  `tw:"x"`
 	Y   float64  `tw:"y"`
 	IDs []uint16 `tw:"ids"`
 }
 
-// Moved echoes Move with the encoding the server saw it in.
-type Moved struct {
+// Walked echoes Walk with the encoding the server saw it in.
+type Walked struct {
 	X   float32  `tw:"x"`
 	Y   float64  `tw:"y"`
 	IDs []uint16 `tw:"ids"`
@@ -81,8 +81,8 @@ func testRegistry() *msg.Registry {
 	reg := msg.NewRegistry()
 	msg.Define[Echo](reg, msg.Info{ID: 40, Name: "ECHO", Dir: msg.ToServer, Causes: []string{"ECHOED"}})
 	msg.Define[Echoed](reg, msg.Info{ID: 41, Name: "ECHOED", Dir: msg.ToClient})
-	msg.Define[Move](reg, msg.Info{ID: 42, Name: "MOVE", Dir: msg.ToServer, Causes: []string{"MOVED"}})
-	msg.Define[Moved](reg, msg.Info{ID: 43, Name: "MOVED", Dir: msg.ToClient})
+	msg.Define[Walk](reg, msg.Info{ID: 42, Name: "WALK", Dir: msg.ToServer, Causes: []string{"WALKED"}})
+	msg.Define[Walked](reg, msg.Info{ID: 43, Name: "WALKED", Dir: msg.ToClient})
 	msg.Define[KickMe](reg, msg.Info{ID: 44, Name: "KICKME", Dir: msg.ToServer, Causes: []string{"BYE"}})
 	msg.Define[Burst](reg, msg.Info{ID: 45, Name: "BURST", Dir: msg.ToServer, Causes: []string{"SEQ"}})
 	msg.Define[Seq](reg, msg.Info{ID: 46, Name: "SEQ", Dir: msg.ToClient})
@@ -113,8 +113,8 @@ func (g *testGame) Update(t *server.Tick) {
 		switch m := in.Msg.(type) {
 		case *Echo:
 			p.Reply(in, &Echoed{Text: m.Text})
-		case *Move:
-			p.Reply(in, &Moved{X: m.X, Y: m.Y, IDs: m.IDs, Enc: p.Encoding().String()})
+		case *Walk:
+			p.Reply(in, &Walked{X: m.X, Y: m.Y, IDs: m.IDs, Enc: p.Encoding().String()})
 		case *KickMe:
 			p.Kick(m.Reason)
 		case *Burst:

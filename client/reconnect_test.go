@@ -198,9 +198,9 @@ func TestResumeOverEveryTransport(t *testing.T) {
 			if c.ID() != id || c.currentConn() == old || c.Encoding() != tc.enc {
 				t.Fatalf("resumed as %d (want %d), encoding %v", c.ID(), id, c.Encoding())
 			}
-			want := &Moved{X: 1.5, Y: -2, IDs: []uint16{7}, Enc: tc.enc.String()}
-			reply, err := c.Request(testCtx(t), &Move{X: want.X, Y: want.Y, IDs: want.IDs})
-			if m, ok := reply.(*Moved); err != nil || !ok || m.Enc != want.Enc || m.X != want.X {
+			want := &Walked{X: 1.5, Y: -2, IDs: []uint16{7}, Enc: tc.enc.String()}
+			reply, err := c.Request(testCtx(t), &Walk{X: want.X, Y: want.Y, IDs: want.IDs})
+			if m, ok := reply.(*Walked); err != nil || !ok || m.Enc != want.Enc || m.X != want.X {
 				t.Fatalf("MOVE after the resume = %#v, %v; want %#v", reply, err, want)
 			}
 			c.Close()
