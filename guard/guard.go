@@ -125,6 +125,11 @@ type Config struct {
 	AllowList []netip.Prefix
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// OnBan, if set, is called (on the goroutine that banned) with every
+	// ban this guard makes, by strikes or by Ban, so that a cluster can
+	// tell its other nodes at once (Apply) rather than at their next
+	// refresh from the store. Default nil.
+	OnBan func(b store.Ban)
 }
 
 // withDefaults returns c with zero fields set to their defaults, or an
@@ -213,6 +218,7 @@ type Guard struct {
 	mu      sync.RWMutex
 	bans    map[netip.Addr]store.Ban // what Admit consults: stored ∪ pending
 	pending map[netip.Addr]store.Ban // strike bans not yet written
+	peer    map[netip.Addr]store.Ban // bans heard from other nodes (Apply), until the store has them
 	gen     uint64                   // bumped by Ban and Unban, so a refresh racing them is dropped
 	version atomic.Uint64            // bumped on every change to bans; see BansVersion
 
@@ -396,6 +402,9 @@ func (g *Guard) Strike(remote netip.Addr, reason string) {
 	g.pending[ip] = prov
 	g.version.Add(1)
 	g.mu.Unlock()
+	if g.cfg.OnBan != nil {
+		g.cfg.OnBan(prov)
+	}
 	select {
 	case g.jobs <- banJob{ip: ip, reason: banReason, created: now}:
 	default:
@@ -518,7 +527,39 @@ func (g *Guard) Ban(ctx context.Context, ip netip.Addr, d time.Duration, reason 
 	g.version.Add(1)
 	g.mu.Unlock()
 	g.logBan(b, "manual", true)
+	if g.cfg.OnBan != nil {
+		g.cfg.OnBan(b)
+	}
 	return b, nil
+}
+
+// Apply adds a ban another node made (heard through the cluster) to this
+// guard's cache, so Admit refuses the address and the server's ban sweep
+// ends its sessions here too, without waiting for the next refresh. The
+// ban is not written: the node that made it does that, and the store stays
+// the record. An expired ban, an allow-listed address or a shorter ban
+// than one already held changes nothing.
+func (g *Guard) Apply(b store.Ban) {
+	if !b.IP.IsValid() {
+		return
+	}
+	b.IP = canonical(b.IP)
+	now := g.now()
+	if !b.Active(now) || g.allowed(b.IP) {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if cur, ok := g.bans[b.IP]; ok && cur.Active(now) && !cur.ExpiresAt.Before(b.ExpiresAt) {
+		return
+	}
+	g.bans[b.IP] = b
+	if g.peer == nil {
+		g.peer = map[netip.Addr]store.Ban{}
+	}
+	g.peer[b.IP] = b
+	g.version.Add(1)
+	g.logBan(b, "cluster", false)
 }
 
 // Unban lifts the ban of ip in the store and the cache and forgets its
@@ -605,6 +646,13 @@ func (g *Guard) Refresh(ctx context.Context) error {
 		if cur, ok := fresh[ip]; !ok || cur.ExpiresAt.Before(b.ExpiresAt) {
 			fresh[ip] = b
 		}
+	}
+	for ip, b := range g.peer {
+		if _, stored := fresh[ip]; stored || !b.Active(now) {
+			delete(g.peer, ip) // the store has it now, or it is over
+			continue
+		}
+		fresh[ip] = b
 	}
 	for ip, b := range fresh {
 		if old, ok := g.bans[ip]; !ok || !old.Active(now) || !old.CreatedAt.Equal(b.CreatedAt) {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync"
 	"time"
 
+	"github.com/tickwire/tickwire/cluster"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/replica"
 	"github.com/tickwire/tickwire/server"
@@ -16,11 +18,16 @@ import (
 const DefaultBots = 6
 
 type options struct {
-	bots int
-	sync replica.Config
-	seed uint64
-	idle time.Duration
+	bots      int
+	sync      replica.Config
+	seed      uint64
+	idle      time.Duration
+	node      *cluster.Node
+	noRestock bool
 }
+
+// arrivalHold is how long a restored player may take to come back.
+func (o options) arrivalHold() time.Duration { return cluster.DefaultArrivalHold }
 
 // Option configures New.
 type Option func(*options)
@@ -53,6 +60,11 @@ type Game struct {
 	// players that are not *server.Player (see handle).
 	direct map[reflect.Type]func(p peer, in server.Input) error
 	inited bool
+	// durableRules are the message types whose rules move items.
+	durableRules map[reflect.Type]bool
+	// Chat lines from the cluster, waiting for the tick.
+	chatMu sync.Mutex
+	chatIn []*Chat
 }
 
 // New returns an arena; server.New initialises it (Init) at the server's
@@ -70,6 +82,9 @@ func New(opts ...Option) *Game {
 	g := &Game{direct: map[reflect.Type]func(peer, server.Input) error{}}
 	g.opts, g.zones = o, zones
 	g.register()
+	if o.node != nil {
+		o.node.OnChat(g.hearChat)
+	}
 	return g
 }
 
@@ -105,6 +120,9 @@ func (g *Game) TickRate() int { return g.rate }
 
 // Join gives the player a tank at a spawn point of the first zone.
 func (g *Game) Join(t *server.Tick, p *server.Player) error {
+	if g.opts.node != nil && !g.running[1] {
+		return g.joinElsewhere(t, p)
+	}
 	g.join(p)
 	return nil
 }
@@ -113,13 +131,20 @@ func (g *Game) Join(t *server.Tick, p *server.Player) error {
 // inputs through the typed handlers in arrival order, then runs the world
 // (bots, chests) and sends every player its view.
 func (g *Game) Update(t *server.Tick) {
+	g.tick = t
+	if g.opts.node != nil {
+		g.deliverChat()
+	}
 	g.begin(t.N, t.Now)
 	g.handlers.Dispatch(t)
 	g.end()
+	g.tick = nil
 }
 
 // Leave removes the player's tank.
 func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
+	g.tick = t
+	defer func() { g.tick = nil }()
 	g.leave(p)
 }
 
@@ -155,6 +180,17 @@ func (g *Game) register() {
 	on(g, (*sim).onLook)
 	on(g, (*sim).onSay)
 	on(g, (*sim).onDesync)
+	server.HandleInput(&g.handlers, func(t *server.Tick, in server.Input, m *Who) error {
+		if g.players[in.Player.ID()] == nil {
+			return nil
+		}
+		g.who(t, in.Player, in)
+		return nil
+	})
+	// Items change hands only through these; each is committed before the
+	// player hears of it (durable).
+	g.durableRules = map[reflect.Type]bool{reflect.TypeFor[Take](): true, reflect.TypeFor[Put](): true,
+		reflect.TypeFor[Apply](): true, reflect.TypeFor[Open](): true}
 }
 
 // on registers rule as the handler of messages of type T with
@@ -170,6 +206,12 @@ func on[T any](g *Game, rule func(g *sim, pl *player, in server.Input, m *T) err
 			return nil
 		}
 		pl.lastInput, pl.warned = g.n, false
+		if pl.leaving {
+			return server.Refuse("moving", "your tank is crossing to another zone; wait a moment")
+		}
+		if g.tick != nil && g.durableRules[reflect.TypeFor[T]()] {
+			return g.durable(g.tick, pl, func() error { return rule(&g.sim, pl, in, m) })
+		}
 		return rule(&g.sim, pl, in, m)
 	}
 	server.HandleInput(&g.handlers, func(t *server.Tick, in server.Input, m *T) error {

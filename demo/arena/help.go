@@ -11,7 +11,7 @@ import (
 
 // gameCommands are the commands a person plays with, in the order HELP
 // lists them; every other command a client may send is protocol.
-var gameCommands = []string{"GO", "MOVE", "TURN", "AIM", "FIRE", "LOOK", "WATCH", "OPEN", "TAKE", "PUT", "CLOSE", "APPLY", "SAY", "MODE", "HELP", "QUIT"}
+var gameCommands = []string{"GO", "MOVE", "TURN", "AIM", "FIRE", "LOOK", "WATCH", "OPEN", "TAKE", "PUT", "CLOSE", "APPLY", "SAY", "WHO", "MODE", "HELP", "QUIT"}
 
 // Help returns the arena's answer to HELP, one INFO line each: the game
 // commands, how the game works (view range, shooting, respawn, portals,

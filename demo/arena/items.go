@@ -77,6 +77,7 @@ func (g *sim) apply(pl *player, what string) error {
 		hp = min(hp+MedkitHeal, MaxHP)
 		g.w.Set(t.id, TankHP, hp)
 		g.w.Set(t.id, TankInv0+slot, 0)
+		g.gone(t.zone, ItemMedkit)
 		g.note(pl, "medkit used: hp %d", hp)
 	case ItemAmmo:
 		if t.shells >= MaxShells {
@@ -84,6 +85,7 @@ func (g *sim) apply(pl *player, what string) error {
 		}
 		t.shells = min(t.shells+HeavyShells, MaxShells)
 		g.w.Set(t.id, TankInv0+slot, 0)
+		g.gone(t.zone, ItemAmmo)
 		g.note(pl, "ammo loaded: %d heavy shells; each hit with one does %d damage", t.shells, 2*Damage)
 	case ItemKey:
 		return server.Refuse("no_effect", "a key is used by opening a locked chest (L on the map): OPEN <chest id>")
@@ -107,7 +109,7 @@ func itemName(item int32) string {
 func (g *sim) restock() {
 	for _, id := range g.chestIDs {
 		c := g.chests[id]
-		if g.w.Get(id, ChestUsers) != 0 {
+		if g.w.Get(id, ChestUsers) != 0 || !g.live(c.zone) {
 			continue
 		}
 		if c.lockable {
@@ -120,6 +122,7 @@ func (g *sim) restock() {
 					item = ItemGem
 				}
 				g.w.Set(id, ChestSlot0+s, item)
+				g.created(c.zone, item)
 				break
 			}
 		}

@@ -109,6 +109,9 @@ type Watch struct {
 	Seconds int32 `tw:"seconds,min=0,max=600"`
 }
 
+// Who asks who is online: on every node of the cluster, or on this server.
+type Who struct{}
+
 // Say sends a chat line to everyone.
 type Say struct {
 	Text string `tw:"text,max=200,rest"`
@@ -141,6 +144,7 @@ const (
 	IDAim   = 56
 	IDApply = 57
 	IDWatch = 58
+	IDWho   = 59
 )
 
 // Register defines the arena's messages, and replica's, in reg. Each
@@ -197,6 +201,8 @@ func Register(reg *msg.Registry) {
 		Doc: fmt.Sprintf("use an item of your inventory, by slot 0-%d or name: a medkit heals %d, ammo loads %d heavy shells (%d damage a hit)", InvSlots-1, MedkitHeal, HeavyShells, 2*Damage)})
 	msg.Define[Watch](reg, msg.Info{ID: IDWatch, Name: "WATCH", Dir: msg.ToServer, Causes: []string{"INFO"},
 		Doc: "a one-line status every seconds seconds; WATCH 0 stops it", Rate: 1, Burst: 4})
+	msg.Define[Who](reg, msg.Info{ID: IDWho, Name: "WHO", Dir: msg.ToServer, Causes: []string{"INFO"},
+		Doc: "list the players online, on every server of the cluster", Rate: 1, Burst: 2})
 }
 
 // maxGoTiles is the most tiles one GO drives (Go.Tiles' max).

@@ -33,6 +33,8 @@ type player struct {
 	offences     int
 	firstOffence uint64
 	open         replica.EntityID // open chest, or 0
+	leaving      bool             // a handoff to another node is under way
+	dropped      bool             // taken out of the world (handed off, zone released)
 
 	// Human mode (human.go): the viewer's output goes to narr, which
 	// turns it into readable lines, instead of to the connection.
@@ -72,6 +74,11 @@ type sim struct {
 	rate     int       // ticks per second: the server's
 	// The rules' times in ticks at rate.
 	cooldownTicks, respawnTicks, strikeTicks, restockTicks uint64
+
+	// In a cluster (cluster.go).
+	tick    *server.Tick // the tick being run, inside Update
+	running map[int]bool // zones this node runs
+	ledgers map[int]*ledger
 }
 
 // init builds the world at rate ticks per second: the zones (already
@@ -120,6 +127,7 @@ func (g *sim) init(rate int) error {
 						item = ItemGem // a locked chest is worth the key
 					}
 					g.w.Set(cid, ChestSlot0+s, item)
+					g.created(z, item)
 				}
 			}
 			if c.locked {
@@ -218,12 +226,20 @@ func (g *sim) leave(p peer) {
 		return
 	}
 	g.closeChest(pl, false)
+	// What the tank carried leaves the world with its player.
+	for i := 0; i < InvSlots; i++ {
+		g.gone(pl.tank.zone, g.w.Get(pl.tank.id, TankInv0+i))
+	}
 	g.w.Remove(pl.tank.id)
 	g.w.RemoveViewer(pl.view)
 	delete(g.tanks, pl.tank.id)
 	g.tankList = deleteItem(g.tankList, pl.tank)
 	delete(g.players, p.ID())
 	g.order = deleteItem(g.order, pl)
+	if n := g.opts.node; n != nil && g.tick != nil {
+		n.Forget(p.Name())
+		g.commit(g.tick, pl.tank.zone)
+	}
 }
 
 // disconnect is called when p's connection drops and its seat is held:
@@ -297,7 +313,7 @@ func (g *sim) begin(n uint64, now time.Time) {
 		}
 	}
 	for _, t := range g.tankList {
-		if t.respawnAt != 0 && n >= t.respawnAt {
+		if t.respawnAt != 0 && n >= t.respawnAt && g.live(t.zone) {
 			t.respawnAt = 0
 			x, y := t.zone.spawnPoint()
 			g.w.SetPos(t.id, x, y)
@@ -313,7 +329,7 @@ func (g *sim) begin(n uint64, now time.Time) {
 			}
 		}
 	}
-	if n%g.restockTicks == 0 {
+	if n%g.restockTicks == 0 && !g.opts.noRestock {
 		g.restock()
 	}
 }
@@ -322,7 +338,7 @@ func (g *sim) begin(n uint64, now time.Time) {
 // player is sent its view.
 func (g *sim) end() {
 	for _, t := range g.tankList {
-		if t.owner == nil && !t.dead() {
+		if t.owner == nil && !t.dead() && g.live(t.zone) {
 			g.driveBot(t)
 		}
 	}
@@ -466,6 +482,13 @@ func (g *sim) onSay(pl *player, in server.Input, m *Say) error {
 		return server.Refuse(msg.CodeBadField, "SAY text: empty")
 	}
 	c := &Chat{From: pl.peer.Name(), Text: m.Text}
+	if n := g.opts.node; n != nil {
+		// Every node's players hear it, this node's through OnChat too.
+		if err := n.Chat(c.From, c.Text); err != nil {
+			return server.Refuse("unavailable", "chat is down just now: %v", err)
+		}
+		return nil
+	}
 	for _, o := range g.order {
 		o.peer.Send(c)
 	}
@@ -536,6 +559,12 @@ func (g *sim) move(pl *player, to Point, seq uint32) error {
 	if p, ok := z.portals[z.tileIndex(to.X, to.Y)]; ok {
 		g.closeChest(pl, true)
 		nz := g.zones[p.zone]
+		if !g.live(nz) {
+			if g.tick != nil {
+				g.crossPortal(g.tick, pl, nz, p.x, p.y)
+			}
+			return nil
+		}
 		t.zone = nz
 		g.w.SetZone(t.id, nz.id, p.x, p.y)
 		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("through portal %c to zone %d (%s)", p.letter, nz.id, nz.name)})
@@ -723,6 +752,7 @@ func (g *sim) openChest(pl *player, in server.Input, id replica.EntityID) error 
 			return server.Refuse("locked", "chest %d is locked: OPEN it again with a key in your inventory (keys are in other chests)", id)
 		}
 		g.w.Set(pl.tank.id, TankInv0+slot, 0)
+		g.gone(pl.tank.zone, ItemKey)
 		g.w.Set(id, ChestLocked, 0)
 		g.note(pl, "you unlock chest %d with your key (it locks again when it is restocked)", id)
 	}
@@ -785,6 +815,7 @@ func (g *sim) take(pl *player, slot int) error {
 		score := g.w.Get(pl.tank.id, TankScore) + points
 		g.w.Set(pl.tank.id, TankScore, score)
 		g.w.Set(pl.open, ChestSlot0+slot, 0)
+		g.gone(pl.tank.zone, item) // scored
 		g.note(pl, "took %s: score +%d, now %d", ItemNames[item], points, score)
 		return nil
 	}
