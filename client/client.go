@@ -75,6 +75,23 @@
 //   - Request ids keep increasing across connections; Stats counts bytes,
 //     messages, reconnect attempts and resumes over all of them.
 //
+// # Moving between servers
+//
+// A server of a cluster may send MOVED: the player now lives on another
+// server (docs/PROTOCOL.md §5.3). The client follows it at once, without
+// OnReconnecting or a back-off: it dials the new server's TCP address (or
+// WebSocket URL, for a client from DialWebSocket) the same way, sends
+// RESUME with the MOVED's ticket (or its own seat token for "-") and
+// carries on as after a resume, with the new server's player id and seat
+// token; Poll delivers OnMoved, then OnResumed. A MOVED that answers a
+// RESUME is followed the same way. ReconnectOptions.Seeds lists other
+// servers of the cluster, tried in turn when the current one cannot be
+// reached; the one reached sends the client on with MOVED if the player
+// lives elsewhere. A MOVED whose address is not usable (not host:port, not
+// a ws:// or wss:// URL) is logged and not dialled: the connection counts
+// as dropped. More than MaxMoves MOVED within MoveWindow give the seat up
+// with ErrMoveLoop.
+//
 // Close stops a reconnect at once, whatever it is doing (waiting, dialing,
 // waiting for the answer), and returns once every goroutine has ended.
 // Sever cuts the connection as a network failure would, for tests and
@@ -92,6 +109,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -347,10 +365,20 @@ type Client struct {
 	opts   Options
 	reg    *msg.Registry
 	log    *slog.Logger
-	epoch  time.Time                                   // RTT tokens are monotonic nanoseconds since epoch
-	redial func(ctx context.Context) (net.Conn, error) // opens a reconnect's connection; nil: none
-	ctx    context.Context                             // canceled when the client ends: bounds redials
+	epoch  time.Time       // RTT tokens are monotonic nanoseconds since epoch
+	ctx    context.Context // canceled when the client ends: bounds redials
 	cancel context.CancelFunc
+
+	// Reconnecting (move.go): dialAddr opens a connection to an address
+	// of the client's transport (nil: none); fixedDial is
+	// ReconnectOptions.Dial, used for origin, the address the client was
+	// made with ("" for New), until it moves.
+	dialAddr  func(ctx context.Context, addr string) (net.Conn, error)
+	fixedDial func(ctx context.Context) (net.Conn, error)
+	origin    string
+	ws        bool // addresses are WebSocket URLs
+	addr      atomic.Pointer[string]
+	moveLog   moveLog
 
 	// Outbound: Send encodes into out; the writer of the current link
 	// swaps it out and writes.
@@ -376,6 +404,7 @@ type Client struct {
 	onReconnecting func(attempt int, err error)
 	onResumed      func()
 	onLost         func(err error)
+	onMoved        func(addr string)
 	onResume       func() // a Predicted's: drop the unacknowledged inputs
 
 	// Requests waiting for an answer, by request id.
@@ -396,7 +425,7 @@ type Client struct {
 	limits atomic.Pointer[Limits]   // the latest LIMITS
 	maxMsg atomic.Int64             // Send's cap: Options.MaxMessage, then LIMITS'
 
-	reconnects, resumes atomic.Uint64
+	reconnects, resumes, moves atomic.Uint64
 
 	bytesIn, bytesOut       atomic.Uint64
 	msgsIn, msgsOut         atomic.Uint64
@@ -411,32 +440,51 @@ type Client struct {
 	wg        sync.WaitGroup
 }
 
-func newClient(conn net.Conn, opts Options, redial func(context.Context) (net.Conn, error)) (*Client, error) {
+// newClient starts a client on conn, which was dialled to origin ("" when
+// unknown); dialAddr dials other addresses of the same transport (nil:
+// none).
+func newClient(conn net.Conn, opts Options, origin string, dialAddr func(context.Context, string) (net.Conn, error)) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if o.Reconnect.Dial != nil {
-		redial = o.Reconnect.Dial
+	if o.Reconnect.DialAddr != nil {
+		dialAddr = o.Reconnect.DialAddr
 	}
 	initial := initialEncoding(conn)
 	l := newLink(conn)
+	_, ws := conn.(messageTyper)
+	l.addr = origin
 	c := &Client{
-		opts:     o,
-		reg:      o.Registry,
-		log:      o.Logger.With("peer", conn.RemoteAddr().String()),
-		epoch:    time.Now(),
-		redial:   redial,
-		cur:      l,
-		open:     true,
-		enc:      o.Registry.NewCodec(initial),
-		switchAt: -1,
-		wake:     make(chan struct{}, 1),
-		inSpace:  make(chan struct{}, 1),
-		handlers: map[reflect.Type]func(any){},
-		pending:  map[uint32]func(msg.Envelope){},
-		done:     make(chan struct{}),
+		opts:      o,
+		reg:       o.Registry,
+		log:       o.Logger.With("peer", conn.RemoteAddr().String()),
+		epoch:     time.Now(),
+		dialAddr:  dialAddr,
+		fixedDial: o.Reconnect.Dial,
+		origin:    origin,
+		ws:        ws,
+		cur:       l,
+		open:      true,
+		enc:       o.Registry.NewCodec(initial),
+		switchAt:  -1,
+		wake:      make(chan struct{}, 1),
+		inSpace:   make(chan struct{}, 1),
+		handlers:  map[reflect.Type]func(any){},
+		pending:   map[uint32]func(msg.Envelope){},
+		done:      make(chan struct{}),
 	}
+	c.addr.Store(&origin)
+	seeds := o.Reconnect.Seeds[:0:0]
+	for _, s := range o.Reconnect.Seeds {
+		if err := c.checkAddr(s); err != nil {
+			return nil, fmt.Errorf("client: Reconnect.Seeds: %q: %v", s, err)
+		}
+		if !slices.Contains(seeds, s) {
+			seeds = append(seeds, s)
+		}
+	}
+	c.opts.Reconnect.Seeds = seeds
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.maxMsg.Store(int64(o.MaxMessage))
 	empty := ""
@@ -611,7 +659,8 @@ type Stats struct {
 	RTT                     time.Duration // smoothed round-trip time
 	LastRTT                 time.Duration // the latest sample
 	Reconnects              uint64        // reconnect attempts made (Options.Reconnect)
-	Resumes                 uint64        // seats resumed on a new connection
+	Resumes                 uint64        // seats resumed on a new connection, moves included
+	Moves                   uint64        // seats resumed on another server (OnMoved)
 }
 
 // Stats returns the client's counters. Safe from any goroutine.
@@ -629,5 +678,6 @@ func (c *Client) Stats() Stats {
 		LastRTT:        time.Duration(c.lastRTT.Load()),
 		Reconnects:     c.reconnects.Load(),
 		Resumes:        c.resumes.Load(),
+		Moves:          c.moves.Load(),
 	}
 }

@@ -27,15 +27,16 @@ type messageTyper interface{ SetBinary(bool) }
 // client. With Options.TLS it speaks TLS. With Options.Encoding other than
 // text it sends USE at once; the switch completes in the background. ctx
 // bounds the connect (and the TLS handshake) only. Reconnects dial the same
-// address the same way.
+// address the same way, and so do moves to the TCP address a MOVED names
+// (with TLS too: Options.TLS must then accept every server's certificate).
 func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	cfg := opts.TLS
-	dial := func(ctx context.Context) (net.Conn, error) { return dialTCP(ctx, addr, cfg) }
-	conn, err := dial(ctx)
+	dial := func(ctx context.Context, addr string) (net.Conn, error) { return dialTCP(ctx, addr, cfg) }
+	conn, err := dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(conn, opts, dial)
+	c, err := newClient(conn, opts, addr, dial)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -77,17 +78,18 @@ func Subprotocol(enc msg.Encoding) string {
 // "ws://127.0.0.1:8080/ws"), offering the subprotocol of Options.Encoding,
 // and starts the client. If the server picks no subprotocol the client
 // falls back to USE. ctx bounds the handshake only. Reconnects dial the
-// same URL the same way.
+// same URL the same way, and so do moves to the WebSocket URL a MOVED
+// names.
 func DialWebSocket(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	dial := func(ctx context.Context) (net.Conn, error) {
+	dial := func(ctx context.Context, rawURL string) (net.Conn, error) {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
 		ws, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{
 			HTTPClient:   o.HTTPClient,
 			Subprotocols: []string{Subprotocol(o.Encoding)},
@@ -98,11 +100,11 @@ func DialWebSocket(ctx context.Context, rawURL string, opts Options) (*Client, e
 		ws.SetReadLimit(o.WebSocketReadLimit)
 		return transport.NewWebSocketConn(ws, u.Host, "client"), nil
 	}
-	conn, err := dial(ctx)
+	conn, err := dial(ctx, rawURL)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(conn, opts, dial)
+	c, err := newClient(conn, opts, rawURL, dial)
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -113,9 +115,11 @@ func DialWebSocket(ctx context.Context, rawURL string, opts Options) (*Client, e
 // New starts a client on an established connection: a TCP socket, a
 // transport.WebSocketConn, or one end of an in-memory pipe
 // (transport.PipeListener.Dial) in tests. The client owns conn from now on
-// and closes it on Close. It reconnects only with Options.Reconnect.Dial.
+// and closes it on Close. It reconnects only with Options.Reconnect.Dial
+// (to the same server) or Reconnect.DialAddr (to any address: seeds and
+// MOVED too).
 func New(conn net.Conn, opts Options) (*Client, error) {
-	return newClient(conn, opts, nil)
+	return newClient(conn, opts, "", nil)
 }
 
 // initialEncoding is the encoding a new connection starts in: text, or

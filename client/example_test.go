@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/tickwire/tickwire/client"
@@ -216,4 +217,108 @@ func ExampleClient_OnReconnecting() {
 		}
 		time.Sleep(time.Second / 60)
 	}
+}
+
+// portal is the chat of the OnMoved example: a player who says "portal"
+// is handed to the other server.
+type portal struct {
+	to     *server.Server // where players go
+	toAddr string
+}
+
+func (portal) Join(t *server.Tick, p *server.Player) error          { return nil }
+func (portal) Leave(t *server.Tick, p *server.Player, reason error) {}
+func (g portal) Update(t *server.Tick) {
+	for _, in := range t.Inputs {
+		m, ok := in.Msg.(*Say)
+		if !ok {
+			continue
+		}
+		if m.Text == "portal" && g.to != nil {
+			ticket, err := g.to.Expect(server.Arrival{Ident: in.Player.Identity(), Keys: in.Player.SeatKeys()})
+			if err != nil {
+				in.Player.Error(in, "portal", err.Error())
+				continue
+			}
+			in.Player.Move(g.toAddr, "", ticket) // MOVED, then BYE moved
+			continue
+		}
+		t.Broadcast(&Said{From: in.Player.Name(), Text: m.Text}, nil)
+	}
+}
+
+// A server of a cluster sends the player to another one with MOVED; the
+// client follows it by itself, as a resume on the other server, and
+// reports it with OnMoved. Here two servers on in-memory listeners stand
+// for two addresses; ReconnectOptions.DialAddr reaches them (Dial and
+// DialWebSocket need none), and Seeds would list the cluster's servers to
+// try if the current one died.
+func ExampleClient_OnMoved() {
+	quiet := slog.New(slog.DiscardHandler)
+	reg := msg.NewRegistry()
+	register(reg)
+	listeners := map[string]*transport.PipeListener{
+		"a.example:5001": transport.NewPipeListener(),
+		"b.example:5001": transport.NewPipeListener(),
+	}
+	b, err := server.New(server.Config{Registry: reg, Logger: quiet}, portal{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := server.New(server.Config{Registry: reg, Logger: quiet}, portal{to: b, toAddr: "b.example:5001"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go a.Serve(listeners["a.example:5001"])
+	go b.Serve(listeners["b.example:5001"])
+	defer a.Shutdown(context.Background())
+	defer b.Shutdown(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := listeners["a.example:5001"].Dial(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := client.New(conn, client.Options{Registry: reg, Logger: quiet, Reconnect: client.ReconnectOptions{
+		Dial: listeners["a.example:5001"].Dial,
+		DialAddr: func(ctx context.Context, addr string) (net.Conn, error) {
+			if ln := listeners[addr]; ln != nil {
+				return ln.Dial(ctx)
+			}
+			return nil, fmt.Errorf("no server at %s", addr)
+		},
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.LoginGuest(ctx); err != nil {
+		log.Fatal(err)
+	}
+	moved, said := false, false
+	c.OnMoved(func(addr string) {
+		fmt.Println("moved to", addr)
+		moved = true
+		c.Send(&Say{Text: "hello from the other side"}) // Send works from OnResumed (and OnMoved) on
+	})
+	client.On(c, func(m *Said) {
+		fmt.Printf("%s says: %s\n", m.From, m.Text)
+		said = true
+	})
+	c.Send(&Say{Text: "portal"})
+	for !moved || !said { // the game loop
+		if _, err := c.Poll(); err != nil {
+			log.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			log.Fatal("no move")
+		}
+		time.Sleep(time.Second / 60)
+	}
+	fmt.Println("now on", c.Addr(), "with", c.Stats().Moves, "move")
+	// Output:
+	// moved to b.example:5001
+	// guest-1 says: hello from the other side
+	// now on b.example:5001 with 1 move
 }

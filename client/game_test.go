@@ -65,6 +65,12 @@ type Hello struct {
 	Text string `tw:"text,max=100,rest"`
 }
 
+// Hop asks the node game (move_test.go) to move the player to its peer
+// server; Own moves it with ticket "-" (its own seat token).
+type Hop struct {
+	Own bool `tw:"own,optional"`
+}
+
 // Nop is a message the game does not handle.
 type Nop struct{}
 
@@ -90,6 +96,7 @@ func testRegistry() *msg.Registry {
 	msg.Define[SyncMe](reg, msg.Info{ID: 48, Name: "SYNCME", Dir: msg.ToServer})
 	msg.Define[Step](reg, msg.Info{ID: 49, Name: "STEP", Dir: msg.ToServer, Causes: []string{"ACK"}})
 	msg.Define[Nop](reg, msg.Info{ID: 50, Name: "NOP", Dir: msg.ToServer})
+	msg.Define[Hop](reg, msg.Info{ID: 51, Name: "HOP", Dir: msg.ToServer, Causes: []string{"MOVED", "BYE"}})
 	replica.Register(reg)
 	return reg
 }

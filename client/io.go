@@ -160,8 +160,8 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 }
 
 // readLoop runs on l's reader goroutine: it decodes, answers what the
-// client handles itself (USING, PONG, WELCOME, SEAT, LIMITS, BYE, request
-// answers, the answer to RESUME) and queues the rest for Poll. When l ends it hands
+// client handles itself (USING, PONG, WELCOME, SEAT, LIMITS, MOVED, BYE,
+// request answers, the answer to RESUME) and queues the rest for Poll. When l ends it hands
 // over to linkDown, which resumes or ends the client.
 func (c *Client) readLoop(l *link, initial msg.Encoding) {
 	defer c.wg.Done()
@@ -206,6 +206,21 @@ func (c *Client) readLoop(l *link, initial msg.Encoding) {
 			if c.pong(m) {
 				continue
 			}
+		case *msg.Moved:
+			mv, err := c.moveTo(m)
+			if err != nil {
+				// Nothing is dialled: the connection counts as lost.
+				c.log.Warn("refusing to follow MOVED", "err", err.Error())
+			}
+			if l.phase.Load() == phaseResuming {
+				if err == nil {
+					err = &redirected{to: mv}
+				}
+				l.answer(err)
+			} else if mv != nil {
+				l.moved = mv
+			}
+			continue
 		case *msg.Bye:
 			bye = &ByeError{Reason: m.Reason}
 			if lastErr != nil {
@@ -266,7 +281,10 @@ func (c *Client) readError(err error, bye *ByeError, l *link) (error, bool) {
 	case c.quitting.Load() && (bye == nil || bye.Reason == "quit"):
 		return ErrClosed, false
 	case bye != nil:
-		return bye, bye.Reason == "timeout" || bye.Reason == "slow_consumer"
+		// After BYE moved the seat lives on another server: follow the
+		// MOVED, or, if it was unusable, reconnect as after a drop (the
+		// server the client reaches sends it on).
+		return bye, bye.Reason == "timeout" || bye.Reason == "slow_consumer" || bye.Reason == "moved"
 	case errors.Is(err, frame.ErrTooLong):
 		return fmt.Errorf("client: server sent a message longer than MaxReceive (%d bytes): %w", c.opts.MaxReceive, err), false
 	case errors.Is(err, os.ErrDeadlineExceeded):

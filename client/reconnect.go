@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,11 +84,31 @@ type ReconnectOptions struct {
 	// ReadTimeout (2 min by default, beyond any seat hold). Default
 	// DefaultSilenceTimeout (5 s); negative leaves only ReadTimeout.
 	SilenceTimeout time.Duration
-	// Dial, when set, opens the connections of reconnect attempts. By
-	// default a client from Dial dials the same address (with TLS if
+	// Dial, when set, opens the connections of reconnect attempts to the
+	// server the client was made for (until a MOVED sends it elsewhere).
+	// By default a client from Dial dials the same address (with TLS if
 	// Options.TLS is set) and one from DialWebSocket the same URL with the
-	// same subprotocol; a client from New can reconnect only with Dial.
+	// same subprotocol; a client from New can reconnect only with Dial or
+	// DialAddr.
 	Dial func(ctx context.Context) (net.Conn, error)
+	// DialAddr, when set, opens the connection of a reconnect attempt to
+	// addr: a TCP host:port, or a ws:// or wss:// URL for a WebSocket
+	// client (a client from New is one when its connection is a
+	// transport.WebSocketConn). It reaches Seeds and the servers MOVED
+	// names. By default a client from Dial or DialWebSocket dials them as
+	// it dialled its first server; a client from New cannot follow MOVED
+	// without it.
+	DialAddr func(ctx context.Context, addr string) (net.Conn, error)
+	// Seeds are other servers of the cluster, in the form of the client's
+	// transport (TCP host:port, or ws:// or wss:// URLs for WebSocket):
+	// when the first two attempts to reach the current server fail (it
+	// died), the attempts go, one each with the same back-off, to every
+	// seed in turn and the current server again, sending RESUME with the
+	// client's own seat token; a server of the cluster that does not hold
+	// the seat answers MOVED to the one that does. Default none: only the
+	// current server is tried. Invalid addresses make Dial, DialWebSocket
+	// and New fail.
+	Seeds []string
 }
 
 func (r ReconnectOptions) withDefaults() (ReconnectOptions, error) {
@@ -132,6 +153,13 @@ func (e *LostError) Error() string {
 // Unwrap returns Err.
 func (e *LostError) Unwrap() error { return e.Err }
 
+// resumeUnavailable reports whether err is ERR resume unavailable: the
+// seat is on its way between two servers of a cluster; try again.
+func resumeUnavailable(err error) bool {
+	var se *ServerError
+	return errors.As(err, &se) && se.Code == "resume" && strings.HasPrefix(se.Text, "unavailable")
+}
+
 // seatInfo is the latest SEAT: the token that resumes the seat (never
 // logged) and how long the server holds it.
 type seatInfo struct {
@@ -156,8 +184,10 @@ type link struct {
 	err       error // why it ended; set before done is closed
 	resumable bool  // whether the server holds the seat after err
 	phase     atomic.Int32
-	resumeRID uint32     // the request id of RESUME
-	result    chan error // resume links: nil on WELCOME, else the refusal
+	resumeRID uint32      // the request id of RESUME
+	result    chan error  // resume links: nil on WELCOME, else the refusal or a *redirected
+	addr      string      // where it was dialled ("" for New's first link)
+	moved     *moveTarget // reader only: the MOVED received, to follow after the end
 }
 
 func newLink(conn net.Conn) *link {
@@ -196,6 +226,7 @@ type clientEvent struct {
 	attempt int
 	err     error
 	link    *link
+	moved   bool // evResumed: on another server
 }
 
 // OnReconnecting registers fn, called by Poll when the connection dropped
@@ -212,7 +243,8 @@ func (c *Client) OnReconnecting(fn func(attempt int, err error)) {
 }
 
 // OnResumed registers fn, called by Poll when the seat was resumed on a new
-// connection: same player id, name and game state. Everything Poll delivers
+// connection: same player id (unless the client moved to another server:
+// see OnMoved, called just before), name and game state. Everything Poll delivers
 // after it comes from the new connection, starting with the game's fresh
 // state (the arena sends SPAWN, then a full snapshot, whose ZONE makes the
 // replica model drop what it held). Send works again from here; a Predicted
@@ -253,7 +285,16 @@ func (c *Client) Sever() {
 // canResume reports whether the client may resume its seat after a
 // connection that ended resumably.
 func (c *Client) canResume() bool {
-	return !c.opts.Reconnect.Disabled && c.redial != nil && c.seat.Load() != nil && !c.quitting.Load()
+	return !c.opts.Reconnect.Disabled && c.canDial() && c.seat.Load() != nil && !c.quitting.Load()
+}
+
+// canFollow reports whether the client may follow mv, the MOVED that
+// ended a connection: with its own token it needs a seat, as a resume.
+func (c *Client) canFollow(mv *moveTarget) bool {
+	if mv.ticket == "" || c.seat.Load() != nil {
+		return c.canResume()
+	}
+	return !c.opts.Reconnect.Disabled && c.canDial() && !c.quitting.Load()
 }
 
 // readTimeout is the read deadline of the next read: ReadTimeout, or the
@@ -277,13 +318,18 @@ func (c *Client) linkDown(l *link) {
 	if c.isDone() {
 		return
 	}
-	if !l.resumable || !c.canResume() {
+	switch {
+	case l.moved != nil && l.resumable && c.canFollow(l.moved):
+	case !l.resumable || !c.canResume():
+		if bye, ok := l.err.(*ByeError); ok && l.moved != nil && bye.Detail == "" {
+			bye.Detail = "moved to " + l.moved.addr
+		}
 		c.fail(l.err)
 		return
 	}
 	close(l.lost)
 	c.wg.Add(1)
-	go c.reconnect(l.err)
+	go c.reconnect(l.err, l.moved)
 }
 
 // dropOutputLocked forgets the current link and what was queued for it.
@@ -305,50 +351,93 @@ func (c *Client) dropLink(l *link, err error) {
 
 // reconnect runs on its own goroutine after the connection dropped: it
 // tries to resume the seat with back-off until it succeeds, the server
-// refuses, the hold passes or the client is closed.
-func (c *Client) reconnect(cause error) {
+// refuses, the hold passes or the client is closed. mv, when not nil, is
+// the MOVED that ended the connection: it is followed at once.
+func (c *Client) reconnect(cause error, mv *moveTarget) {
 	defer c.wg.Done()
-	seat := c.seat.Load()
+	token, hold := "", DefaultMoveHold
+	if seat := c.seat.Load(); seat != nil {
+		token, hold = seat.token, seat.hold
+	}
 	user := c.Name()
 	ro := c.opts.Reconnect
-	deadline := time.Now().Add(seat.hold)
-	c.log.Info("connection lost; resuming the seat", "reason", cause.Error(), "hold", seat.hold)
+	start := time.Now()
+	deadline := start.Add(hold)
+	if mv == nil {
+		c.log.Info("connection lost; resuming the seat", "reason", cause.Error(), "hold", hold)
+	}
+	home := c.Addr() // the server the seat is on, or the last MOVED's
+	ticket := ""     // the last MOVED's ticket, for attempts at home
 	delay, last := ro.InitialDelay, cause
-	for attempt := 1; ; attempt++ {
-		remaining := time.Until(deadline)
-		if remaining <= 0 {
-			c.lose(attempt-1, cause, fmt.Errorf("%w (%v); last error: %w", ErrSeatHoldPassed, seat.hold, last))
-			return
+	announced, made, tries := 0, 0, 0 // OnReconnecting calls; attempts; attempts at home since the last move
+	for {
+		target := home
+		if mv != nil {
+			// A MOVED: follow it at once, without OnReconnecting.
+			if err := c.moveLog.note(time.Now()); err != nil {
+				c.lose(made, cause, err)
+				return
+			}
+			c.log.Info("moving to another server", "to", mv.addr)
+			home, ticket, tries = mv.addr, mv.ticket, 0
+			target = home
+			deadline = later(deadline, time.Now().Add(hold))
+			delay = ro.InitialDelay
+			mv = nil
+		} else {
+			remaining := time.Until(deadline)
+			if remaining <= 0 {
+				c.lose(made, cause, fmt.Errorf("%w (%v); last error: %w", ErrSeatHoldPassed, hold, last))
+				return
+			}
+			announced++
+			if !c.post(msg.Envelope{Msg: &clientEvent{kind: evReconnecting, attempt: announced, err: last}}) {
+				return
+			}
+			// The last attempt is made as the hold ends, not skipped.
+			wait := min(delay/2+rand.N(delay/2+1), remaining)
+			t := time.NewTimer(wait)
+			select {
+			case <-c.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			target = c.pick(home, tries)
+			tries++
 		}
-		if !c.post(msg.Envelope{Msg: &clientEvent{kind: evReconnecting, attempt: attempt, err: last}}) {
-			return
+		tok := token
+		if ticket != "" && target == home {
+			tok = ticket
 		}
-		// The last attempt is made as the hold ends, not skipped.
-		wait := min(delay/2+rand.N(delay/2+1), remaining)
-		t := time.NewTimer(wait)
-		select {
-		case <-c.done:
-			t.Stop()
-			return
-		case <-t.C:
-		}
+		made++
 		c.reconnects.Add(1)
-		ok, final, err := c.attempt(user, seat.token)
+		res := c.attempt(user, tok, target)
 		switch {
 		case c.isDone():
 			return
-		case ok:
+		case res.ok:
 			c.resumes.Add(1)
-			c.log.Info("seat resumed", "attempt", attempt, "after", time.Since(deadline.Add(-seat.hold)).Round(time.Millisecond))
+			c.log.Info("seat resumed", "attempt", made, "on", target, "after", time.Since(start).Round(time.Millisecond))
 			return
-		case final:
-			c.lose(attempt, cause, err)
+		case res.moved != nil:
+			mv, last = res.moved, res.err
+			continue
+		case res.final:
+			c.lose(made, cause, res.err)
 			return
 		}
-		c.log.Debug("reconnect attempt failed", "attempt", attempt, "err", err.Error())
-		last = err
+		c.log.Debug("reconnect attempt failed", "attempt", made, "to", target, "err", res.err.Error())
+		last = res.err
 		delay = min(2*delay, ro.MaxDelay)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // lose gives the seat up: OnLost through Poll, then the client ends.
@@ -359,43 +448,52 @@ func (c *Client) lose(attempts int, cause, err error) {
 	c.fail(le)
 }
 
-// attempt makes one reconnect attempt: dial, switch encoding, RESUME, and
-// wait for the answer, each of the connect and the wait bounded by
-// ConnectTimeout. ok means the seat is back; final means trying again is
-// pointless (the server refused, or the client ended).
-func (c *Client) attempt(user, token string) (ok, final bool, err error) {
+// outcome is the result of one reconnect attempt: ok means the seat is
+// back; moved that the server answered MOVED (follow it); final that
+// trying again is pointless (the server refused, or the client ended).
+type outcome struct {
+	ok, final bool
+	moved     *moveTarget
+	err       error
+}
+
+// attempt makes one reconnect attempt to target: dial, switch encoding,
+// RESUME, and wait for the answer, each of the connect and the wait
+// bounded by ConnectTimeout.
+func (c *Client) attempt(user, token, target string) (res outcome) {
 	var useRID uint32
 	defer func() {
-		if !ok && useRID != 0 {
+		if !res.ok && useRID != 0 {
 			c.unregister(useRID)
 		}
 	}()
 	timeout := c.opts.Reconnect.ConnectTimeout
 	ctx, cancel := context.WithTimeout(c.ctx, timeout)
-	conn, err := c.redial(ctx)
+	conn, err := c.redial(ctx, target)
 	cancel()
 	if err != nil {
 		if c.isDone() {
-			return false, true, c.err
+			return outcome{final: true, err: c.err}
 		}
-		return false, false, fmt.Errorf("client: reconnect: %w", err)
+		return outcome{final: errors.Is(err, errNoDial), err: fmt.Errorf("client: reconnect: %w", err)}
 	}
 	initial := initialEncoding(conn)
 	l := newLink(conn)
+	l.addr = target
 	l.phase.Store(phaseResuming)
 	l.result = make(chan error, 1)
 	l.resumeRID = c.nextRID()
 	if c.opts.Encoding != initial {
 		if useRID, err = c.useRID(c.opts.Encoding); err != nil {
 			conn.Close()
-			return false, true, err
+			return outcome{final: true, err: err}
 		}
 	}
 	c.outMu.Lock()
 	if c.isDone() {
 		c.outMu.Unlock()
 		conn.Close()
-		return false, true, c.err
+		return outcome{final: true, err: c.err}
 	}
 	// The new connection starts afresh: in its first encoding, with
 	// nothing queued but the switch and RESUME.
@@ -411,7 +509,7 @@ func (c *Client) attempt(user, token string) (ok, final bool, err error) {
 		c.out = c.out[:0]
 		c.outMu.Unlock()
 		conn.Close()
-		return false, true, fmt.Errorf("client: RESUME: %w", err)
+		return outcome{final: true, err: fmt.Errorf("client: RESUME: %w", err)}
 	}
 	c.outMsgs++
 	c.msgsOut.Add(1)
@@ -427,46 +525,72 @@ func (c *Client) attempt(user, token string) (ok, final bool, err error) {
 	select {
 	case err := <-l.result:
 		if err == nil {
-			return true, false, nil
+			return outcome{ok: true}
 		}
 		c.dropLink(l, err)
-		return false, true, err
+		return refusal(err)
 	case <-l.done:
 		if !l.phase.CompareAndSwap(phaseResuming, phaseAbandoned) {
 			// Resumed, and already dropped again: its reader takes over.
-			return true, false, nil
+			return outcome{ok: true}
 		}
-		return false, !l.resumable, l.err
+		select {
+		case err := <-l.result: // a MOVED or ERR just before the end
+			if err != nil {
+				c.dropLink(l, err)
+				return refusal(err)
+			}
+		default:
+		}
+		return outcome{final: !l.resumable, err: l.err}
 	case <-c.done:
-		return false, true, c.err
+		return outcome{final: true, err: c.err}
 	case <-timer.C:
 		if !l.phase.CompareAndSwap(phaseResuming, phaseAbandoned) {
-			return true, false, nil
+			return outcome{ok: true}
 		}
 		err := fmt.Errorf("client: reconnect: no answer to RESUME within %v", timeout)
 		c.dropLink(l, err)
-		return false, false, err
+		return outcome{err: err}
 	}
+}
+
+// refusal is the outcome of an answer to RESUME other than WELCOME: a
+// MOVED to follow, a MOVED the client refused or ERR resume unavailable
+// (try again later), or a refusal.
+func refusal(err error) outcome {
+	var rd *redirected
+	switch {
+	case errors.As(err, &rd):
+		return outcome{moved: rd.to, err: err}
+	case errors.Is(err, errBadMoved), resumeUnavailable(err):
+		return outcome{err: err}
+	}
+	return outcome{final: true, err: err}
 }
 
 // resumed handles WELCOME on a link that sent RESUME: the seat is back.
 // Reader goroutine.
 func (c *Client) resumed(l *link, m *msg.Welcome) {
-	if m.ID != c.id.Load() {
-		select {
-		case l.result <- fmt.Errorf("client: RESUME answered with player %d, not %d", m.ID, c.id.Load()):
-		default:
-		}
-		return
-	}
 	if !l.phase.CompareAndSwap(phaseResuming, phaseLive) {
 		return // the attempt gave up on this link
 	}
 	c.seat.Store(nil) // spent: the SEAT that follows brings the next token
+	// Player ids are per server: on another server the id is new.
+	moved := l.addr != c.Addr()
+	if m.ID != c.id.Load() {
+		c.log.Info("resumed with a new player id", "id", m.ID, "was", c.id.Load(), "on", l.addr)
+	}
+	c.id.Store(m.ID)
 	name := m.Name
 	c.name.Store(&name)
+	if moved {
+		addr := l.addr
+		c.addr.Store(&addr)
+		c.moves.Add(1)
+	}
 	// Before anything else from this connection reaches Poll.
-	c.post(msg.Envelope{Msg: &clientEvent{kind: evResumed, link: l}})
+	c.post(msg.Envelope{Msg: &clientEvent{kind: evResumed, link: l, moved: moved}})
 	select {
 	case l.result <- nil:
 	default:
@@ -475,8 +599,13 @@ func (c *Client) resumed(l *link, m *msg.Welcome) {
 
 // refusedResume handles an ERR answering RESUME. Reader goroutine.
 func (l *link) refusedResume(m *msg.Err) {
+	l.answer(&ServerError{Code: m.Code, Text: m.Text})
+}
+
+// answer hands the answer to RESUME to the attempt; the first one counts.
+func (l *link) answer(err error) {
 	select {
-	case l.result <- &ServerError{Code: m.Code, Text: m.Text}:
+	case l.result <- err:
 	default:
 	}
 }
@@ -484,7 +613,7 @@ func (l *link) refusedResume(m *msg.Err) {
 // event dispatches one of the client's own events on Poll's goroutine.
 func (c *Client) event(ev *clientEvent) {
 	c.hMu.RLock()
-	onReconnecting, onResumed, onLost, onResume := c.onReconnecting, c.onResumed, c.onLost, c.onResume
+	onReconnecting, onResumed, onLost, onResume, onMoved := c.onReconnecting, c.onResumed, c.onLost, c.onResume, c.onMoved
 	c.hMu.RUnlock()
 	switch ev.kind {
 	case evReconnecting:
@@ -499,6 +628,9 @@ func (c *Client) event(ev *clientEvent) {
 		c.outMu.Unlock()
 		if onResume != nil {
 			onResume()
+		}
+		if ev.moved && onMoved != nil {
+			onMoved(ev.link.addr)
 		}
 		if onResumed != nil {
 			onResumed()
