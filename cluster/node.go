@@ -77,9 +77,10 @@ type Departure struct {
 // CheckpointEvery; a node not seen for LeaseTTL is not live.
 type nodeRecord struct {
 	Owner
-	Zones   int   `json:"zones"`
-	Players int   `json:"players"`
-	Seen    int64 `json:"seen"` // unix ms
+	Configured []string `json:"configured,omitempty"` // Config.Zones
+	Zones      int      `json:"zones"`
+	Players    int      `json:"players"`
+	Seen       int64    `json:"seen"` // unix ms
 }
 
 // lease is a zone this node runs.
@@ -126,11 +127,12 @@ type Node struct {
 	preparing chan struct{}
 	nodes     map[string]nodeRecord
 
-	subs   []*nats.Subscription
-	track  chan trackJob
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	closed atomic.Bool
+	started time.Time
+	subs    []*nats.Subscription
+	track   chan trackJob
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closed  atomic.Bool
 
 	chat   func(from, text string) // set by OnChat; called on a NATS goroutine
 	banner Banner                  // set by ShareBans
@@ -245,6 +247,7 @@ func (n *Node) Start() error {
 		}
 		n.subs = append(n.subs, sub)
 	}
+	n.started = time.Now()
 	n.heartbeat()
 	n.wg.Add(3)
 	go n.claimLoop()
@@ -454,11 +457,18 @@ func (n *Node) checkpointLoop() {
 func (n *Node) heartbeat() {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
 	defer cancel()
-	rec := nodeRecord{Owner: n.Self(), Zones: len(n.Owned()), Players: n.srv.Stats().Players, Seen: time.Now().UnixMilli()}
+	rec := nodeRecord{Owner: n.Self(), Configured: n.cfg.Zones, Zones: len(n.Owned()), Players: n.srv.Stats().Players, Seen: time.Now().UnixMilli()}
 	data, _ := json.Marshal(rec)
 	if _, err := n.nkv.Put(ctx, "node."+n.cfg.Node, data); err != nil {
 		n.log.Warn("heartbeat not written", "err", err)
 	}
+	n.readNodes(ctx)
+}
+
+// readNodes reads every node's heartbeat.
+func (n *Node) readNodes(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.OpTimeout)
+	defer cancel()
 	keys, err := n.nkv.ListKeys(ctx)
 	if err != nil {
 		return
@@ -537,12 +547,38 @@ func (n *Node) claimLoop() {
 	}
 }
 
+// configuredElsewhere returns the live node, other than this one, that
+// is configured to run zone, if any.
+func (n *Node) configuredElsewhere(zone string) (nodeRecord, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now().UnixMilli()
+	for name, r := range n.nodes {
+		if name != n.cfg.Node && now-r.Seen < n.cfg.LeaseTTL.Milliseconds() && slices.Contains(r.Configured, zone) {
+			return r, true
+		}
+	}
+	return nodeRecord{}, false
+}
+
 func (n *Node) claimRound(orphanSince map[string]time.Time) {
+	// For one lease after start, claim only our configured zones: the
+	// other nodes of a cluster starting together get to say which zones
+	// are theirs first.
+	grace := time.Since(n.started) < n.cfg.LeaseTTL+n.cfg.ClaimEvery
 	for _, zone := range n.game.Zones() {
 		if n.closed.Load() {
 			return
 		}
+		configuredHere := slices.Contains(n.cfg.Zones, zone)
 		if n.Owns(zone) {
+			// A zone configured for another live node, and not for us,
+			// goes to that node: hand it over cleanly.
+			if _, other := n.configuredElsewhere(zone); other && !configuredHere {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.LeaseTTL)
+				_ = n.srv.Call(ctx, func(t *server.Tick) { n.handOver(t, zone) })
+				cancel()
+			}
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
@@ -565,13 +601,23 @@ func (n *Node) claimRound(orphanSince map[string]time.Time) {
 				continue // live elsewhere
 			}
 		}
+		// A zone its owner handed over (Close) is anyone's at once.
+		handedOver := rev != 0 && rec.Owner == "" && rec.LeaseUntil == 0
+		if !configuredHere && !handedOver {
+			if grace {
+				continue
+			}
+			if _, other := n.configuredElsewhere(zone); other {
+				continue // its node claims it
+			}
+		}
 		if _, ok := orphanSince[zone]; !ok {
 			orphanSince[zone] = time.Now()
 		}
 		// Our configured zones and our own lapsed leases (a restart) we
 		// claim at once; others when we are the least loaded, or when
 		// the zone has waited two rounds (the least loaded may be gone).
-		mine := slices.Contains(n.cfg.Zones, zone) || rec.Owner == n.cfg.Node
+		mine := configuredHere || rec.Owner == n.cfg.Node
 		if !mine && !n.leastLoaded() && time.Since(orphanSince[zone]) < 2*n.cfg.ClaimEvery+n.cfg.CheckpointEvery {
 			continue
 		}
@@ -713,6 +759,7 @@ func (n *Node) handOver(t *server.Tick, zone string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if to.Node == "" {
+		n.readNodes(context.Background())
 		to = n.anyOtherNode()
 	}
 	n.log.Info("zone handed over", "zone", zone, "to", to.Node)

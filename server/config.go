@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/tickwire/tickwire/frame"
@@ -143,6 +144,11 @@ type Config struct {
 	MaxConns int
 	// DisableGuests refuses "AUTH guest". Default false: guests may play.
 	DisableGuests bool
+	// GuestPrefix starts a guest's name, which ends with its connection
+	// id. Default "guest-". The servers of a cluster each need their own
+	// (tickwire serve uses "guest-<node>-"), or two nodes would give two
+	// players one name.
+	GuestPrefix string
 	// AutoLogin logs every connection in as a guest as soon as it is
 	// accepted, with no AUTH: for benchmark workloads such as the relay.
 	// Default false.
@@ -243,6 +249,9 @@ func (e *AuthError) Error() string { return e.Code + ": " + e.Text }
 // withDefaults returns c with zero fields replaced by defaults, or an error
 // naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
+	if len(c.GuestPrefix) > 40 || strings.ContainsAny(c.GuestPrefix, " \t\r\n\"") {
+		return c, fmt.Errorf("server: GuestPrefix %q: at most 40 bytes, without spaces or quotes", c.GuestPrefix)
+	}
 	if c.TickRate == 0 {
 		c.TickRate = DefaultTickRate
 	}

@@ -481,7 +481,7 @@ func (c *conn) readLoop() {
 		c.send(&msg.Notice{Text: s.cfg.Banner}, 0)
 	}
 	if s.cfg.AutoLogin {
-		joined = c.login(Identity{Name: fmt.Sprintf("guest-%d", c.id), Guest: true})
+		joined = c.login(Identity{Name: c.srv.guestName(c.id), Guest: true})
 	}
 	for {
 		data, err := fr.Next()
@@ -693,7 +693,7 @@ func (c *conn) authenticate(m *msg.Auth) (Identity, error) {
 		if cfg.DisableGuests {
 			return Identity{}, &AuthError{codeGuestsDisabled, "guest logins are disabled on this server"}
 		}
-		return Identity{Name: fmt.Sprintf("guest-%d", c.id), Guest: true}, nil
+		return Identity{Name: c.srv.guestName(c.id), Guest: true}, nil
 	}
 	if cfg.Authenticator == nil {
 		return Identity{}, &AuthError{codeNoAccounts, "this server has no accounts; use AUTH guest"}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/tickwire/tickwire/msg"
@@ -60,6 +61,15 @@ type Arrival struct {
 	// Arriver.ArrivalExpired). Zero: SeatHold from Expect, at least
 	// MinArrivalHold.
 	Until time.Time
+}
+
+// guestName is the name of a guest on connection id.
+func (s *Server) guestName(id uint64) string {
+	prefix := s.cfg.GuestPrefix
+	if prefix == "" {
+		prefix = "guest-"
+	}
+	return prefix + strconv.FormatUint(id, 10)
 }
 
 // MinArrivalHold is the least time an arrival waits for its player.
@@ -130,6 +140,25 @@ func (s *Server) Arrivals() []Arrival {
 		out = append(out, a.Arrival)
 	}
 	return out
+}
+
+// AddKeys lets more tokens claim a waiting arrival (the player's own seat
+// tokens, once the server it leaves has committed the move). It reports
+// whether the arrival was still waiting.
+func (s *Server) AddKeys(id string, keys []SeatKey) bool {
+	s.seats.mu.Lock()
+	defer s.seats.mu.Unlock()
+	a := s.seats.arrivals[id]
+	if a == nil {
+		return false
+	}
+	for _, k := range keys {
+		if _, taken := s.seats.arrivalKeys[k]; !taken {
+			a.Keys = append(a.Keys, k)
+			s.seats.arrivalKeys[k] = a
+		}
+	}
+	return true
 }
 
 // Unexpect drops a waiting arrival (its handoff was abandoned). It reports
@@ -231,7 +260,22 @@ func (p *Player) Move(addr, ws, ticket string) {
 }
 
 // Locator finds where a player lives when a RESUME names a seat this
-// server does not hold: on another server of the cluster. It returns that
-// server's TCP address and WebSocket URL, or ok false. It runs on the
-// connection's reader goroutine and should answer within milliseconds.
-type Locator func(user string) (addr, ws string, ok bool)
+// server does not hold: on another server of the cluster. found false
+// means the cluster knows nothing of the player (the client gets ERR
+// resume bad_token). It runs on the connection's reader goroutine and
+// should answer within milliseconds.
+type Locator func(user string) (loc Location, found bool)
+
+// Location is where a Locator found a player.
+type Location struct {
+	// Addr and WS are the server the client should resume on (MOVED).
+	Addr, WS string
+	// Retry means the player's place is being moved (its server died and
+	// no other has taken its zone over yet): the client gets ERR resume
+	// unavailable and should retry shortly. Not a strike.
+	Retry bool
+}
+
+// codeUnavailable is the subcode of ERR resume when the player's seat is
+// being moved between servers: try again in a second.
+const codeResumeUnavailable = "unavailable"

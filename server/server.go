@@ -600,8 +600,11 @@ func (s *Server) checkCause(m any) {
 	if err != nil {
 		return // checkOut reports it
 	}
-	if t.ID == msg.IDErr || t.ID == msg.IDBye {
-		return // refusals and kicks may answer any message, and cause nothing
+	if t.ID == msg.IDErr || t.ID == msg.IDBye || t.ID == msg.IDMoved {
+		// Refusals, kicks and moves may answer any message (a move: the
+		// cluster may take the player's zone away during any rule), and
+		// cause nothing.
+		return
 	}
 	for _, c := range s.cause.Causes {
 		if c == t.Name {
