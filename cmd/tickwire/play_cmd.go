@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tickwire/tickwire/client"
 	"github.com/tickwire/tickwire/demo/bot"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/transport"
@@ -47,7 +50,9 @@ type playSummary struct {
 	DurationS float64      `json:"duration_s"`
 	// Dropped connections (--drop-every cuts among them), resumed seats,
 	// lost seats, the longest drop-to-resume time, and resumes after which
-	// a bot found its tank changed.
+	// a bot found its tank changed. Moves are seats the bots took over to
+	// another server of a cluster (MOVED).
+	Moves            int     `json:"moves"`
 	Severed          int     `json:"severed"`
 	Drops            int     `json:"drops"`
 	Resumes          int     `json:"resumes"`
@@ -71,6 +76,7 @@ func runPlay(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the first bot's choices; bot i uses seed+i")
 	fps := fs.Int("fps", bot.DefaultFrameRate, "frames per second of each bot (one Poll per frame)")
 	chat := fs.Duration("chat-every", bot.DefaultChatEvery, "mean time between a bot's chat lines (negative: never)")
+	seedList := fs.String("seeds", "", "other servers of a cluster, a comma-separated `list` of host:port (with --ws: ws:// URLs), tried in turn when a bot cannot reach its server; the one reached sends it on with MOVED")
 	dropEvery := fs.Duration("drop-every", 0, "sever each bot's connection this often (e.g. 20s), as a network failure would: the bots must resume their seats; 0: never")
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of stdout")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
@@ -83,7 +89,9 @@ func runPlay(ctx context.Context, args []string) error {
 			"report per bot (messages, desyncs, snaps, RTT, kills, deaths, drops and\n"+
 			"resumes) and exits non-zero if any bot reported a DESYNC, lost its seat\n"+
 			"or failed. --drop-every cuts every bot's connection periodically to show\n"+
-			"that players survive it.\n\nflags:\n")
+			"that players survive it. Against a cluster the bots follow MOVED from\n"+
+			"server to server (counted in moves); --seeds names the servers to try\n"+
+			"when theirs dies.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +118,10 @@ func runPlay(ctx context.Context, args []string) error {
 		}
 		encs = append(encs, e)
 	}
+	seeds, err := parseSeeds(*seedList, *wsURL != "")
+	if err != nil {
+		return err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad --log-level %q: want debug, info, warn or error", *logLevel)
@@ -134,6 +146,7 @@ func runPlay(ctx context.Context, args []string) error {
 			Duration:  *duration,
 			ChatEvery: *chat,
 			DropEvery: *dropEvery,
+			Reconnect: client.ReconnectOptions{Seeds: seeds},
 			Logger:    log.With("bot", i),
 			Progress: func(r bot.Report) {
 				mu.Lock()
@@ -169,8 +182,8 @@ func runPlay(ctx context.Context, args []string) error {
 				s.Bots = latest
 				s.total()
 				mu.Unlock()
-				fmt.Fprintf(playErr, "play: %3.0fs  %d bots  %d desyncs  %d snaps  %d messages  %d kills  %d resumes  %d seats lost\n",
-					time.Since(start).Seconds(), *n, s.Desyncs, s.Snaps, s.Messages, s.Kills, s.Resumes, s.SeatsLost)
+				fmt.Fprintf(playErr, "play: %3.0fs  %d bots  %d desyncs  %d snaps  %d messages  %d kills  %d resumes  %d moves  %d seats lost\n",
+					time.Since(start).Seconds(), *n, s.Desyncs, s.Snaps, s.Messages, s.Kills, s.Resumes, s.Moves, s.SeatsLost)
 			}
 		}
 	}()
@@ -206,7 +219,7 @@ func runPlay(ctx context.Context, args []string) error {
 		failed = append(failed, fmt.Errorf("%d seats lost: bots could not resume after a dropped connection", sum.SeatsLost))
 	}
 	if sum.ResumeMismatches > 0 {
-		failed = append(failed, fmt.Errorf("%d resumes brought a bot back with another tank, score or inventory", sum.ResumeMismatches))
+		failed = append(failed, fmt.Errorf("%d resumes or moves brought a bot back with another tank, score or inventory", sum.ResumeMismatches))
 	}
 	return errors.Join(failed...)
 }
@@ -214,8 +227,9 @@ func runPlay(ctx context.Context, args []string) error {
 // total adds up the bots' reports.
 func (s *playSummary) total() {
 	s.Desyncs, s.Snaps, s.Refused, s.Messages, s.Kills, s.Deaths, s.Errors = 0, 0, 0, 0, 0, 0, 0
-	s.Severed, s.Drops, s.Resumes, s.SeatsLost, s.ResumeMaxMS, s.ResumeMismatches = 0, 0, 0, 0, 0, 0
+	s.Moves, s.Severed, s.Drops, s.Resumes, s.SeatsLost, s.ResumeMaxMS, s.ResumeMismatches = 0, 0, 0, 0, 0, 0, 0
 	for _, r := range s.Bots {
+		s.Moves += r.Moves
 		s.Severed += r.Severed
 		s.Drops += r.Drops
 		s.Resumes += r.Resumes
@@ -234,4 +248,25 @@ func (s *playSummary) total() {
 			s.Errors++
 		}
 	}
+}
+
+// parseSeeds splits --seeds: host:port addresses, or ws:// and wss:// URLs
+// for WebSocket bots.
+func parseSeeds(list string, ws bool) ([]string, error) {
+	var seeds []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if ws {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+				return nil, fmt.Errorf("--seeds: %q is not a ws:// or wss:// URL (the bots use --ws)", s)
+			}
+		} else if _, _, err := net.SplitHostPort(s); err != nil {
+			return nil, fmt.Errorf("--seeds: %q is not host:port: %v", s, err)
+		}
+		seeds = append(seeds, s)
+	}
+	return seeds, nil
 }

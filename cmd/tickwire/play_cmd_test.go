@@ -67,7 +67,8 @@ func TestPlayCommand(t *testing.T) {
 	if _, _, err := runPlayCapture(t, "--help"); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, bad := range [][]string{{"-n", "0"}, {"--duration", "0s"}, {"--encoding", "xml"}, {"extra"}, {"--drop-every", "-1s"}} {
+	for _, bad := range [][]string{{"-n", "0"}, {"--duration", "0s"}, {"--encoding", "xml"}, {"extra"}, {"--drop-every", "-1s"},
+		{"--seeds", "nohost"}, {"--seeds", "ws://a:1/ws"}, {"--ws", "ws://a:1/ws", "--seeds", "a:1"}} {
 		if _, _, err := runPlayCapture(t, bad...); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -129,7 +130,7 @@ func TestPlayDropEvery(t *testing.T) {
 		t.Fatalf("summary: %d severed, %d drops, %d resumes, %d seats lost, %d desyncs, %d mismatches",
 			sum.Severed, sum.Drops, sum.Resumes, sum.SeatsLost, sum.Desyncs, sum.ResumeMismatches)
 	}
-	for _, want := range []string{`"resumes":`, `"seats_lost": 0`, `"resume_max_ms"`, "resumes  0 seats lost"} {
+	for _, want := range []string{`"resumes":`, `"seats_lost": 0`, `"resume_max_ms"`, "moves  0 seats lost"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %s:\n%s", want, out)
 		}
@@ -145,5 +146,19 @@ func TestPlayDropEvery(t *testing.T) {
 	sum, out, err = runPlayCapture(t, "--addr", addr, "-n", "1", "--duration", "4s", "--drop-every", "1s", "--quiet")
 	if err == nil || !strings.Contains(err.Error(), "seats lost") || sum.SeatsLost != 1 || sum.Errors != 1 {
 		t.Fatalf("play with an unresumable seat: %v, %d seats lost\n%s", err, sum.SeatsLost, out)
+	}
+}
+
+// TestParseSeeds: --seeds is a comma-separated list of the bots' transport's
+// addresses.
+func TestParseSeeds(t *testing.T) {
+	if s, err := parseSeeds(" a:1, b:2,,", false); err != nil || strings.Join(s, " ") != "a:1 b:2" {
+		t.Fatalf("tcp seeds %q, %v", s, err)
+	}
+	if s, err := parseSeeds("ws://a:1/ws,wss://b/ws", true); err != nil || len(s) != 2 {
+		t.Fatalf("ws seeds %q, %v", s, err)
+	}
+	if s, err := parseSeeds("", false); err != nil || s != nil {
+		t.Fatalf("no seeds: %q, %v", s, err)
 	}
 }

@@ -253,6 +253,9 @@ type bot struct {
 	lastShot  time.Time // the latest FIRE sent
 	lastChest time.Time // the latest TAKE or PUT sent
 	nextDrop  time.Time // DropEvery's next cut
+	moved     bool      // OnMoved came: the resume that follows is on another server
+	seamless  bool      // and the connection did not drop before it (a MOVED followed at once)
+	verifyMv  bool      // the pending verification is of a move: the tank id changes
 	// The first inputs after a resume, by sequence number, with the
 	// position predicted after each: the first ACK of one of them
 	// measures the prediction error.
@@ -524,6 +527,12 @@ func (b *bot) onReconnecting(attempt int, err error) {
 	b.offline = true
 	b.droppedAt = time.Now()
 	b.rep.Drops++
+	b.noteTank()
+}
+
+// noteTank notes the tank as it is, before the connection changes, for
+// verifyResume.
+func (b *bot) noteTank() {
 	b.before = b.tankState()
 	// An action whose answer may not have arrived makes that part of the
 	// comparison moot: the server may have applied it.
@@ -532,16 +541,35 @@ func (b *bot) onReconnecting(attempt int, err error) {
 	b.before.invOK = b.before.ok && !b.lastChest.After(settled) && !b.chest.pending
 }
 
+// onMoved: the client resumed the seat on another server of a cluster
+// (MOVED, or a seed after the server died); OnResumed follows at once.
+// A MOVED followed at once is no drop: the bot notes its tank here, as
+// onReconnecting does for a drop, and the resume that follows is counted
+// as a move only. The player id is the new server's.
+func (b *bot) onMoved(addr string) {
+	b.rep.Moves++
+	b.rep.PlayerID = b.c.ID()
+	b.moved = true
+	b.seamless = !b.offline
+	if b.seamless {
+		b.noteTank()
+	}
+}
+
 // onResumed: the seat is back. The bot waits for the fresh snapshot,
 // then compares its tank with what it was, and measures the prediction on
-// the first input it sends.
+// the first input it sends. After a move it does the same, on the new
+// server: a new zone, a new tank id, the prediction restarting at SPAWN.
 func (b *bot) onResumed() {
 	now := time.Now()
 	b.offline = false
-	b.rep.Resumes++
-	b.rep.ResumedAt = append(b.rep.ResumedAt, now)
-	b.rep.ResumeTimes = append(b.rep.ResumeTimes, now.Sub(b.droppedAt))
-	b.verify = true
+	if !(b.moved && b.seamless) {
+		b.rep.Resumes++
+		b.rep.ResumedAt = append(b.rep.ResumedAt, now)
+		b.rep.ResumeTimes = append(b.rep.ResumeTimes, now.Sub(b.droppedAt))
+	}
+	b.verify, b.verifyMv = true, b.moved
+	b.moved, b.seamless = false, false
 	// The server closed any chest; the view comes anew.
 	b.waitZone, b.waitZoneAt = true, b.now
 	b.teleporting, b.path, b.hunting, b.chest = false, nil, 0, chestSession{}
@@ -577,6 +605,10 @@ func (b *bot) verifyResume() {
 	before, after := b.before, b.tankState()
 	if before.id == 0 {
 		return // no tank before the drop: nothing to compare
+	}
+	if b.verifyMv && after.ok {
+		// Entity ids are per server: the tank is the one SPAWN named.
+		before.id = after.id
 	}
 	if after.id != before.id || !after.ok || before.scoreOK && after.score != before.score || before.invOK && after.inv != before.inv {
 		b.rep.ResumeMismatches = append(b.rep.ResumeMismatches,

@@ -62,6 +62,7 @@ func (b *bot) handle() {
 	})
 	c.OnReconnecting(b.onReconnecting)
 	c.OnResumed(b.onResumed)
+	c.OnMoved(b.onMoved)
 	c.OnLost(b.onLost)
 	client.On(c, func(s *replica.SliceEnd) {
 		b.rep.ResyncSlices++

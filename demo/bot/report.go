@@ -49,7 +49,13 @@ type Report struct {
 	// (the client then resumes it); Severed those the bot cut itself
 	// (Config.DropEvery). Reconnects counts the client's reconnect
 	// attempts, Resumes the seats resumed, SeatsLost the seats given up
-	// (the run then ends with the client's *client.LostError).
+	// (the run then ends with the client's *client.LostError). Moves
+	// counts the seats resumed on another server of a cluster (MOVED, or
+	// a seed after a server died; client.Client.OnMoved): a MOVED followed
+	// at once is a move and not a drop or a resume; a drop whose resume
+	// landed on another server is all three. PlayerID is then the latest
+	// server's id.
+	Moves      int    `json:"moves"`
 	Drops      int    `json:"drops"`
 	Severed    int    `json:"severed"`
 	Reconnects uint64 `json:"reconnects"`
