@@ -576,12 +576,16 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 				return true
 			}
 			if loc := c.srv.cfg.Locate; loc != nil {
-				if addr, ws, ok := loc(m.User); ok {
+				if at, ok := loc(m.User); ok {
 					// The player lives on another server: send the client
 					// there with its own token. Not a strike: a failover
 					// or a lost MOVED sends honest clients here.
-					c.logger().Info("resume redirected", "user", m.User, "to", addr)
-					c.enqueue(outItem{m: &msg.Moved{Addr: addr, WS: ws, Ticket: "-"}, rid: env.RID})
+					if at.Retry {
+						c.send(&msg.Err{Code: "resume", Text: codeResumeUnavailable + " your seat is moving between servers; retry in a second"}, env.RID)
+						return true
+					}
+					c.logger().Info("resume redirected", "user", m.User, "to", at.Addr)
+					c.enqueue(outItem{m: &msg.Moved{Addr: at.Addr, WS: at.WS, Ticket: "-"}, rid: env.RID})
 					c.bye("moved", ErrMoved)
 					return true
 				}
