@@ -85,6 +85,19 @@ func (p *Parser) Buffered() int {
 	return len(*p.buf)
 }
 
+// Hold appends data to what p holds without parsing it, for a consumer
+// that has stopped (see Feed); the next Feed parses it.
+func (p *Parser) Hold(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	if p.buf == nil {
+		p.buf = bufPool.Get().(*[]byte)
+		*p.buf = (*p.buf)[:0]
+	}
+	*p.buf = append(*p.buf, data...)
+}
+
 // Release drops whatever p holds and returns its buffer to the pool.
 func (p *Parser) Release() { p.release() }
 
@@ -103,9 +116,10 @@ func (p *Parser) release() {
 // Feed parses data after whatever p holds, calling emit with every complete
 // message in order. The slice emit gets is valid only during the call.
 //
-// If emit returns an error, Feed stops, keeps the bytes after that message
-// (a later Feed, with nil data to add nothing, continues from them) and
-// returns the error. A framing error (ErrTooLong, ErrBadPrefix) is returned
+// If emit returns an error, Feed stops, keeps that message and the bytes
+// after it (a later Feed, with nil data to add nothing, emits that message
+// again and continues), and returns the error: an event loop whose
+// consumer is full stops this way and resumes when it has room. A framing error (ErrTooLong, ErrBadPrefix) is returned
 // once every message before it has been emitted; the stream cannot be
 // resynchronised after it.
 func (p *Parser) Feed(data []byte, emit func(msg []byte) error) error {
@@ -124,8 +138,8 @@ func (p *Parser) Feed(data []byte, emit func(msg []byte) error) error {
 		if n == 0 {
 			break // incomplete
 		}
-		off += n
 		if len(msg) == 0 {
+			off += n
 			if p.OnKeepalive != nil {
 				p.OnKeepalive()
 			}
@@ -134,6 +148,7 @@ func (p *Parser) Feed(data []byte, emit func(msg []byte) error) error {
 		if err = emit(msg); err != nil {
 			break
 		}
+		off += n
 	}
 	p.keep(data, off)
 	return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -108,6 +109,10 @@ const (
 	DefaultSeatHold = 30 * time.Second
 	// MaxSeatHold bounds Config.SeatHold.
 	MaxSeatHold = 10 * time.Minute
+
+	// EngineGoroutine and EngineEventLoop are the values of Config.Engine.
+	EngineGoroutine = "goroutine"
+	EngineEventLoop = "eventloop"
 
 	// sweepInterval is how often the server looks for connections of newly
 	// banned addresses, expired seats and idle per-address entries.
@@ -234,6 +239,16 @@ type Config struct {
 	// see docs/PROTOCOL.md §5.1. Default DefaultSeatHold (30 s); negative
 	// turns seat holding off; at most MaxSeatHold.
 	SeatHold time.Duration
+	// Engine is how connections are served: EngineGoroutine (a reader
+	// goroutine per connection, a writer goroutine while it has output)
+	// or EngineEventLoop (epoll through github.com/lesismal/nbio: no
+	// goroutine and no buffer per idle connection, output written by one
+	// worker per core). Default "": the TICKWIRE_ENGINE environment
+	// variable if set (so a test suite can run on either), else
+	// EngineGoroutine. On the event loop, connections the loop cannot poll
+	// (TLS, PROXY protocol, in-memory pipes, anything given to ServeConn)
+	// are served by the goroutine engine; see BENCHMARKS.md.
+	Engine string
 }
 
 // AuthError is a refused login with a machine-readable code. An
@@ -341,6 +356,16 @@ func (c Config) withDefaults() (Config, error) {
 		if !p.IsValid() {
 			return c, fmt.Errorf("server: AddrLimitExempt: invalid prefix %v", p)
 		}
+	}
+	if c.Engine == "" {
+		c.Engine = os.Getenv("TICKWIRE_ENGINE")
+	}
+	switch c.Engine {
+	case "":
+		c.Engine = EngineGoroutine
+	case EngineGoroutine, EngineEventLoop:
+	default:
+		return c, fmt.Errorf("server: Engine %q: want %q or %q", c.Engine, EngineGoroutine, EngineEventLoop)
 	}
 	if c.Registry == nil {
 		c.Registry = msg.NewRegistry()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tickwire/tickwire/frame"
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/transport"
 )
 
 // A conn is one client connection. Two goroutines serve it and only move
@@ -142,6 +143,12 @@ type conn struct {
 	logLimit *rate.Limiter // client LOG lines; reader goroutine only
 
 	player *Player // tick goroutine only
+
+	// The event-loop engine (engine.go); nil on the goroutine engine.
+	lc           *transport.LoopConn
+	lp           *loopState
+	stallSince   time.Time // writer only: when the socket last took bytes while output waited
+	stallWritten int64     // writer only: the socket's byte count then
 }
 
 func (s *Server) newConn(nc net.Conn, id uint64, remote netip.Addr) *conn {
@@ -344,14 +351,23 @@ func (c *conn) enqueue(items ...outItem) {
 	start := !c.writing
 	if start {
 		c.writing = true
-		// Counted before close can mark the connection dead, so Shutdown's
-		// wait covers every writer.
-		c.srv.connWG.Add(1)
+		if c.lp == nil {
+			// Counted before close can mark the connection dead, so
+			// Shutdown's wait covers every writer.
+			c.srv.connWG.Add(1)
+		}
 	}
 	c.outMu.Unlock()
 	if start {
-		go c.writeLoop()
+		if c.lp != nil {
+			c.srv.eng.schedule(c)
+		} else {
+			go c.writeLoop()
+		}
 		return
+	}
+	if c.lp != nil {
+		return // the worker writing it loops until the queue is empty
 	}
 	select {
 	case c.wake <- struct{}{}:
@@ -502,7 +518,7 @@ func (c *conn) readLoop() {
 // garbage collector then shrinks idle readers' stacks.
 //
 //go:noinline
-func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *bool) bool {
+func (c *conn) handle(dec *msg.Codec, fr modeSetter, data []byte, joined *bool) bool {
 	c.srv.msgsIn.Add(1)
 	env, err := dec.Decode(data, msg.ToServer)
 	if err != nil {
@@ -553,17 +569,12 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 			c.send(&msg.Err{Code: "already_logged_in", Text: "this connection is logged in"}, env.RID)
 			return true
 		}
-		ident, err := c.authenticate(m)
-		if err != nil {
-			code, text := authCode(err)
-			c.send(&msg.Err{Code: "auth", Text: code + " " + text}, env.RID)
-			c.logger().Info("login refused", "user", m.User, "code", code)
-			if code != codeTryLater && code != codeBusy {
-				c.strike("auth_failed")
-			}
+		if c.lp != nil && c.needsAuthenticator(m) {
+			c.lp.authAsync(m, env.RID) // the event loop must not wait for it
 			return true
 		}
-		*joined = c.login(ident)
+		ident, err := c.authenticate(m)
+		c.authDone(m, env.RID, ident, err, joined)
 	case *msg.Resume:
 		if c.loggedIn {
 			c.send(&msg.Err{Code: "already_logged_in", Text: "this connection is logged in"}, env.RID)
@@ -610,6 +621,26 @@ func (c *conn) handle(dec *msg.Codec, fr *frame.Reader, data []byte, joined *boo
 		return c.post(event{kind: evMsg, env: env})
 	}
 	return true
+}
+
+// modeSetter is the input framer: a frame.Reader or, on the event loop,
+// the connection's frame.Parser.
+type modeSetter interface{ SetMode(frame.Mode) }
+
+// authDone answers an AUTH once the Authenticator (or the guest rule) has
+// decided: a refusal (a strike unless the service could not decide) or the
+// login.
+func (c *conn) authDone(m *msg.Auth, rid uint32, ident Identity, err error, joined *bool) {
+	if err != nil {
+		code, text := authCode(err)
+		c.send(&msg.Err{Code: "auth", Text: code + " " + text}, rid)
+		c.logger().Info("login refused", "user", m.User, "code", code)
+		if code != codeTryLater && code != codeBusy {
+			c.strike("auth_failed")
+		}
+		return
+	}
+	*joined = c.login(ident)
 }
 
 // allowMsg takes one message of type t from the connection's budget for

@@ -98,6 +98,8 @@ type Server struct {
 	throttled   atomic.Uint64
 	refused     atomic.Uint64
 	closedBy    [11]atomic.Uint64 // by closeIndex: closeReasons, then "error"
+
+	eng *engine // the event loop (Config.Engine), started on first use
 }
 
 type tickScratch struct {
@@ -151,6 +153,7 @@ func New(cfg Config, game Game) (*Server, error) {
 		addrs:     map[netip.Addr]*addrState{},
 		players:   map[uint64]*Player{},
 	}
+	s.eng = &engine{s: s}
 	sweep := make(chan struct{})
 	s.sweep.Store(&sweep)
 	return s, nil
@@ -221,6 +224,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
+		if s.cfg.Engine == EngineEventLoop && s.serveLoop(nc) {
+			// A plain socket: admitted at once (its address needs no
+			// read) and served by the event loop.
+			continue
+		}
 		// Admission asks the connection for its address, which a PROXY
 		// protocol or TLS wrapper may have to read from the peer: do it on
 		// the connection's goroutine so no peer can stall the accept loop.
@@ -453,6 +461,9 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		select {
 		case c.inSpace <- struct{}{}:
 		default:
+		}
+		if c.lp != nil && c.lp.full.Load() {
+			go c.lp.resume() // its input waited for this room
 		}
 		first := len(sc.inputs)
 		for i := range sc.events {
@@ -728,6 +739,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	// Every connection is closed now, so its goroutines are finishing.
 	s.connWG.Wait()
+	s.eng.shutdown()
 	s.mu.Lock()
 	clear(s.conns)
 	s.mu.Unlock()
