@@ -91,8 +91,23 @@ export interface ClientEvents {
    * the previous attempt failed ("" for attempt 1).
    */
   reconnecting: { attempt: number; reason: string; error: string; delay: number };
-  /** The seat was taken back on a new connection (WELCOME); downtime is ms since the drop. */
-  resumed: { id: number; name: string; attempts: number; downtime: number };
+  /**
+   * The seat was taken back on a new connection (WELCOME); downtime is ms
+   * since the drop. moved is true when that connection is to another
+   * server of a cluster (`moved` came just before): id is then that
+   * server's player id.
+   */
+  resumed: { id: number; name: string; attempts: number; downtime: number; moved: boolean };
+  /**
+   * The player continues on another server of a cluster
+   * (docs/PROTOCOL.md §5.3): the client followed the server's `MOVED` (or
+   * reached one of options.seeds after its server died) and resumed the
+   * seat there; `resumed` follows at once. A `MOVED` followed at once emits
+   * no `reconnecting`: show nothing, it is seamless. url is the server's
+   * WebSocket URL (now {@link Client.url}), id the new player id (ids are
+   * per server).
+   */
+  moved: { url: string; id: number; name: string };
   /**
    * The session is over and the client will not reconnect: the seat hold
    * ended, RESUME was refused, the server ended the session for good, or
@@ -167,6 +182,32 @@ export type ClientEventName = keyof ClientEvents;
  */
 export const SEAT_HELD_REASONS: readonly string[] = ["timeout", "slow_consumer"];
 
+/** The most `MOVED` the client follows within {@link MOVE_WINDOW_MS}; one more ends the session (`lost`). */
+export const MAX_MOVES = 8;
+/** The window of {@link MAX_MOVES}, ms. */
+export const MOVE_WINDOW_MS = 10000;
+/** How long a `MOVED` with a ticket is followed when the client holds no seat (the server's least arrival hold), ms. */
+export const DEFAULT_MOVE_HOLD_MS = 30000;
+
+/**
+ * checkWebSocketURL returns why s is not a ws:// or wss:// URL with a host
+ * (printable ASCII only), or "" when it is one.
+ */
+export function checkWebSocketURL(s: string): string {
+  if (!s) return "empty";
+  if (!/^[\x21-\x7e]+$/.test(s)) return "not printable ASCII";
+  if (!/^wss?:\/\/[^/?#@]/i.test(s)) return "want ws[s]://host[:port]/path";
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return "not a URL";
+  }
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") return `scheme ${u.protocol} is not ws: or wss:`;
+  if (!u.host || u.username || u.password) return "want ws[s]://host[:port]/path";
+  return "";
+}
+
 /** Options of a {@link Client}; every one has a default. */
 export interface ClientOptions {
   /**
@@ -229,6 +270,15 @@ export interface ClientOptions {
   resumeTimeout?: number;
   /** Random numbers in [0, 1) for the reconnect jitter. Default Math.random. */
   random?: () => number;
+  /**
+   * Other servers of a cluster, as WebSocket URLs: when the first two
+   * attempts to reach the current server fail (it died), the attempts go,
+   * one each with the same back-off, to every seed in turn and the current
+   * server again, sending RESUME with the own seat token; a server that
+   * does not hold the seat answers `MOVED` to the one that does. Default
+   * none. An invalid URL makes the constructor throw.
+   */
+  seeds?: string[];
 }
 
 /** A typed message handler: the message and the request id it carried (0 if none). */
@@ -272,8 +322,10 @@ export interface NetStats {
   desyncsDropped: number;
   /** `ERR rate_limited` answers from the server (each stands for at least one dropped message). */
   rateLimited: number;
-  /** Times the client resumed its seat after a dropped connection. */
+  /** Times the client resumed its seat after a dropped connection or a move. */
   resumes: number;
+  /** Times the client resumed its seat on another server (`moved`). */
+  moves: number;
 }
 
 /** The most DESYNC reports one update() sends (like the Go client's MaxDesyncPerPoll); the rest are counted and dropped. */
@@ -412,12 +464,27 @@ interface Sock {
   done: boolean;
   /** The BYE reason it carried, "" if none. */
   bye: string;
+  /** A `MOVED` it carried, to follow when it ends. */
+  moved: MoveTarget | null;
+  /** The URL it was opened to. */
+  url: string;
   /** "error" after an error event. */
   error: string;
 }
 
+/** A `MOVED` to follow: the server's WebSocket URL and RESUME's token ("" for the own seat token). */
+interface MoveTarget {
+  url: string;
+  ticket: string;
+}
+
 /** A reconnect in progress. */
 interface Reconnect {
+  /** The server the seat is on (or the last MOVED's), and that MOVED's ticket ("" for the own token). */
+  home: string;
+  ticket: string;
+  /** Attempts made since the last move, for the choice among home and the seeds. */
+  tries: number;
   attempt: number;
   /** Why the joined connection dropped. */
   reason: string;
@@ -504,8 +571,15 @@ const PING_PREFIX = "t";
  * ```
  */
 export class Client {
-  /** The WebSocket URL this client connects to. */
-  readonly url: string;
+  /** The WebSocket URL of the server the client talks to: options.url, then where `MOVED` sent it. */
+  get url(): string {
+    return this.curURL;
+  }
+  private curURL: string;
+  private readonly seeds: string[];
+  /** When the recent moves were followed, for MAX_MOVES. */
+  private moveTimes: number[] = [];
+  private moves = 0;
   /** Base URL of the auth service (default: the page's origin). */
   authBase: string;
   /** The encoding the client sends in; receiving follows the server's USING. */
@@ -583,7 +657,13 @@ export class Client {
 
   /** Creates a client; nothing happens until {@link connect}. */
   constructor(options: ClientOptions = {}) {
-    this.url = options.url ?? defaultWebSocketURL();
+    this.curURL = options.url ?? defaultWebSocketURL();
+    this.seeds = [];
+    for (const u of options.seeds ?? []) {
+      const bad = checkWebSocketURL(u);
+      if (bad) throw new RangeError(`tickwire: option seeds: ${JSON.stringify(u)}: ${bad}`);
+      if (!this.seeds.includes(u)) this.seeds.push(u);
+    }
     this.authBase = options.authBase ?? defaultAuthBase();
     this.encoding = options.encoding ?? "msgpack";
     this.inEncoding = this.encoding;
@@ -649,9 +729,9 @@ export class Client {
    * the current one. hooks.opened runs when it opens; hooks.failed when it
    * closes without having opened (after the close has been handled).
    */
-  private openSocket(enc: Encoding, hooks: { opened: () => void; failed?: (reason: string) => void }): Sock {
-    const ws = new this.WS(this.url, [`tickwire.${enc}`]);
-    const sk: Sock = { ws, opened: false, done: false, bye: "", error: "" };
+  private openSocket(enc: Encoding, hooks: { opened: () => void; failed?: (reason: string) => void }, url = this.curURL): Sock {
+    const ws = new this.WS(url, [`tickwire.${enc}`]);
+    const sk: Sock = { ws, opened: false, done: false, bye: "", error: "", moved: null, url };
     this.ws = ws;
     this.sock = sk;
     this.textFrames = new FrameReader(false, this.receiveCap);
@@ -702,11 +782,17 @@ export class Client {
       return;
     }
     if (this.state === "reconnecting") {
-      this.attemptFailed(reason, bye && !SEAT_HELD_REASONS.includes(bye) ? bye : "");
+      this.attemptFailed(reason, bye && !SEAT_HELD_REASONS.includes(bye) && bye !== "moved" ? bye : "");
       return;
     }
     if (this.state === "joined") {
-      const held = !bye || SEAT_HELD_REASONS.includes(bye);
+      if (sk.moved && this.opts.reconnect && (this.#seat || sk.moved.ticket)) {
+        this.startReconnect(reason, sk.moved);
+        return;
+      }
+      // After BYE moved without a usable MOVED, the seat lives elsewhere:
+      // reconnect as after a drop; the server reached sends the client on.
+      const held = !bye || SEAT_HELD_REASONS.includes(bye) || bye === "moved";
       if (held && this.#seat && this.opts.reconnect) {
         this.startReconnect(reason);
         return;
@@ -864,10 +950,15 @@ export class Client {
 
   // ---- reconnect ----
 
-  /** startReconnect begins getting the seat back after the joined connection dropped for reason. */
-  private startReconnect(reason: string): void {
+  /**
+   * startReconnect begins getting the seat back after the joined
+   * connection dropped for reason; with mv, the connection ended with
+   * that MOVED, followed at once (no `reconnecting` event).
+   */
+  private startReconnect(reason: string, mv?: MoveTarget): void {
     const now = this.now();
-    this.rc = { attempt: 0, reason, since: now, deadline: now + this.#seat!.holdMs, timer: undefined, attemptTimer: undefined, rid: 0 };
+    const hold = this.#seat?.holdMs ?? DEFAULT_MOVE_HOLD_MS;
+    this.rc = { home: this.curURL, ticket: "", tries: 0, attempt: 0, reason, since: now, deadline: now + hold, timer: undefined, attemptTimer: undefined, rid: 0 };
     this.closeReason = ""; // not closed: dropped, and coming back
     // Nothing sent on the old connection will be answered now.
     this.rejectPending(new ClosedError(reason));
@@ -876,7 +967,32 @@ export class Client {
     const pr = this.predicted;
     if (pr) this.safely(() => pr.predictor.reset(pr.predictor.state));
     this.setState("reconnecting", reason);
-    this.schedule("");
+    if (mv) this.follow(this.rc, mv);
+    else this.schedule("");
+  }
+
+  /** follow tries the server a MOVED named at once, with its ticket. */
+  private follow(rc: Reconnect, mv: MoveTarget): void {
+    const now = this.now();
+    this.moveTimes = this.moveTimes.filter((t) => now - t < MOVE_WINDOW_MS);
+    if (this.moveTimes.length >= MAX_MOVES) {
+      this.giveUp(`moved more than ${MAX_MOVES} times within ${MOVE_WINDOW_MS / 1000} s: the servers send the client in circles`);
+      return;
+    }
+    this.moveTimes.push(now);
+    rc.home = mv.url;
+    rc.ticket = mv.ticket;
+    rc.tries = 0;
+    rc.deadline = Math.max(rc.deadline, now + (this.#seat?.holdMs ?? DEFAULT_MOVE_HOLD_MS));
+    this.attempt(rc, mv.url);
+  }
+
+  /** pick chooses an attempt's server: home twice, then each seed and home in turn. */
+  private pick(rc: Reconnect): string {
+    const n = rc.tries++;
+    if (n < 2 || this.seeds.length === 0) return rc.home;
+    const ring = [rc.home, ...this.seeds.filter((u) => u !== rc.home)];
+    return ring[(n - 1) % ring.length];
   }
 
   /** schedule plans the next attempt after a jittered back-off, or gives up when the hold is over. */
@@ -893,29 +1009,38 @@ export class Client {
     const delay = Math.min(Math.floor(this.opts.random() * bound), Math.ceil(left));
     rc.timer = setTimeout(() => {
       rc.timer = undefined;
-      this.attempt(rc);
+      this.attempt(rc, this.pick(rc));
     }, delay);
     this.emit("reconnecting", { attempt: rc.attempt, reason: rc.reason, error, delay });
   }
 
-  /** attempt opens a new socket and sends RESUME on it. */
-  private attempt(rc: Reconnect): void {
-    if (this.rc !== rc || this.state !== "reconnecting" || !this.#seat) return;
+  /** attempt opens a new socket to url and sends RESUME on it: with the last MOVED's ticket at its server, else the own seat token. */
+  private attempt(rc: Reconnect, url: string): void {
+    const token = rc.ticket && url === rc.home ? rc.ticket : this.#seat?.token;
+    const user = this.#seat?.user ?? this.welcome?.name;
+    if (this.rc !== rc || this.state !== "reconnecting") return;
+    if (!token || !user) {
+      this.giveUp("no seat token to resume with");
+      return;
+    }
     let sk: Sock;
     try {
-      sk = this.openSocket(this.baseEncoding, {
-        opened: () => {
-          const seat = this.#seat;
-          if (this.rc !== rc || !seat) return;
-          rc.rid = this.nextRID;
-          this.nextRID = this.nextRID >= 0xffffffff ? 1 : this.nextRID + 1;
-          try {
-            this.write({ type: "RESUME", user: seat.user, token: seat.token }, rc.rid);
-          } catch (e) {
-            this.giveUp(`resume: ${(e as Error).message}`); // the server could not take it either
-          }
+      sk = this.openSocket(
+        this.baseEncoding,
+        {
+          opened: () => {
+            if (this.rc !== rc) return;
+            rc.rid = this.nextRID;
+            this.nextRID = this.nextRID >= 0xffffffff ? 1 : this.nextRID + 1;
+            try {
+              this.write({ type: "RESUME", user, token }, rc.rid);
+            } catch (e) {
+              this.giveUp(`resume: ${(e as Error).message}`); // the server could not take it either
+            }
+          },
         },
-      });
+        url,
+      );
     } catch (e) {
       this.attemptFailed(String((e as Error)?.message ?? e), "");
       return;
@@ -959,12 +1084,27 @@ export class Client {
   /** resumed: WELCOME arrived on an attempt's socket. */
   private resumed(id: number, name: string): void {
     const rc = this.rc!;
+    const url = this.sock?.url ?? this.curURL;
+    const moved = url !== this.curURL;
     this.stopReconnect();
     this.resumes++;
     this.closeReason = "";
+    if (moved) {
+      this.curURL = url;
+      this.moves++;
+    }
     this.setState("joined", "");
     this.lastPing = this.lastStats = -Infinity;
-    this.emit("resumed", { id, name, attempts: rc.attempt, downtime: this.now() - rc.since });
+    if (moved) this.emit("moved", { url, id, name });
+    this.emit("resumed", { id, name, attempts: rc.attempt, downtime: this.now() - rc.since, moved });
+  }
+
+  /** moveTarget checks a MOVED: the WebSocket URL to follow, or why not. */
+  private moveTarget(m: Message<"MOVED">): MoveTarget | string {
+    const bad = checkWebSocketURL(m.ws);
+    if (bad) return `unusable MOVED: ws ${JSON.stringify(m.ws)}: ${bad}`;
+    if (!/^[\x21-\x7e]+$/.test(m.ticket)) return "unusable MOVED: no ticket";
+    return { url: m.ws, ticket: m.ticket === "-" ? "" : m.ticket };
   }
 
   /** giveUp ends the session for reason: `lost`, then the state closed. */
@@ -1257,6 +1397,25 @@ export class Client {
         this.flushLogs();
         break;
       }
+      case "MOVED": {
+        // The ticket is a credential: never dispatched. A MOVED that
+        // cannot be followed is not dialled: the connection counts as
+        // lost when it ends.
+        const mv = this.moveTarget(m);
+        if (rc && this.state === "reconnecting" && this.sock) {
+          const sk = this.sock;
+          if (rc.attemptTimer !== undefined) clearTimeout(rc.attemptTimer);
+          rc.attemptTimer = undefined;
+          this.abandon(sk);
+          if (typeof mv === "string") this.attemptFailed(mv, "");
+          else this.follow(rc, mv);
+        } else if (this.sock && typeof mv !== "string") {
+          this.sock.moved = mv;
+        } else if (typeof mv === "string") {
+          this.safely(() => console.warn(`tickwire: ${mv}`));
+        }
+        return false;
+      }
       case "SEAT":
         this.#seat = m.hold_ms > 0 && this.welcome ? { user: this.welcome.name, token: m.token, holdMs: m.hold_ms } : null;
         return false;
@@ -1274,8 +1433,10 @@ export class Client {
         }
         if (rc && this.state === "reconnecting" && (m.code === "resume" || (env.rid !== 0 && env.rid === rc.rid))) {
           // Refused: the token is spent or was never good; trying again
-          // would only be struck. A rate limit is worth another attempt.
+          // would only be struck. A rate limit is worth another attempt, and
+          // so is `ERR resume unavailable`: the seat is between two servers.
           if (m.code === "rate_limited") this.attemptFailed("rate_limited", "");
+          else if (m.code === "resume" && (m.text ?? "").startsWith("unavailable")) this.attemptFailed(`resume unavailable${m.text ? ": " + m.text : ""}`, "");
           else this.giveUp(`resume refused: ${m.code}${m.text ? " " + m.text : ""}`);
           return true;
         }
@@ -1508,6 +1669,7 @@ export class Client {
       desyncsDropped: this.desyncsDropped,
       rateLimited: this.rateLimited,
       resumes: this.resumes,
+      moves: this.moves,
     };
   }
 

@@ -63,6 +63,8 @@ export interface Messages {
   RESUME: { user: string; token: string };
   /** the server's tick rate and the largest message you may send, in bytes */
   LIMITS: { tick_rate: number; max_message: number };
+  /** your player moved to another server: reconnect to addr (TCP) or ws (WebSocket) and RESUME <name> <ticket>; ticket - means your latest SEAT token */
+  MOVED: { addr: string; ws: string; ticket: string };
   /** drive to x y (units, 10 per tile; at most 60 a second, not through walls); answered by POS */
   MOVE: { x: number; y: number };
   /** chat to everyone */
@@ -101,6 +103,8 @@ export interface Messages {
   APPLY: { item: string };
   /** a one-line status every seconds seconds; WATCH 0 stops it */
   WATCH: { seconds: number };
+  /** list the players online, on every server of the cluster */
+  WHO: { };
 }
 
 /** Stable numeric ids, by name. */
@@ -134,6 +138,7 @@ export const IDs = {
   DESYNC: 27,
   RESUME: 28,
   LIMITS: 29,
+  MOVED: 30,
   MOVE: 40,
   SAY: 41,
   POS: 42,
@@ -153,6 +158,7 @@ export const IDs = {
   AIM: 56,
   APPLY: 57,
   WATCH: 58,
+  WHO: 59,
 } as const;
 
 /** The schema of every message, by name. */
@@ -186,6 +192,7 @@ export const schema: Record<Name, TypeSchema> = {
   DESYNC: { id: 27, name: "DESYNC", dir: "to_server", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 32 }, { name: "mask", kind: "uint", bits: 16 }, { name: "reason", kind: "string", maxLen: 16 } ] },
   RESUME: { id: 28, name: "RESUME", dir: "to_server", latest: false, causes: ["ERR", "SEAT", "WELCOME"], fields: [ { name: "user", kind: "string", maxLen: 64 }, { name: "token", kind: "string", maxLen: 64 } ] },
   LIMITS: { id: 29, name: "LIMITS", dir: "to_client", latest: false, causes: [], fields: [ { name: "tick_rate", kind: "uint", bits: 16 }, { name: "max_message", kind: "uint", bits: 32 } ] },
+  MOVED: { id: 30, name: "MOVED", dir: "to_client", latest: false, causes: [], fields: [ { name: "addr", kind: "string", maxLen: 255 }, { name: "ws", kind: "string", maxLen: 255 }, { name: "ticket", kind: "string", maxLen: 64 } ] },
   MOVE: { id: 40, name: "MOVE", dir: "to_server", latest: false, causes: ["ERR", "INFO", "POS", "SPAWN"], fields: [ { name: "x", kind: "int", bits: 32, min: 0, max: 1000 }, { name: "y", kind: "int", bits: 32, min: 0, max: 1000 } ] },
   SAY: { id: 41, name: "SAY", dir: "to_server", latest: false, causes: ["CHAT", "ERR"], fields: [ { name: "text", kind: "string", maxLen: 200, rest: true } ] },
   POS: { id: 42, name: "POS", dir: "to_client", latest: false, causes: [], fields: [ { name: "id", kind: "uint", bits: 64 }, { name: "x", kind: "int", bits: 32 }, { name: "y", kind: "int", bits: 32 } ] },
@@ -205,6 +212,7 @@ export const schema: Record<Name, TypeSchema> = {
   AIM: { id: 56, name: "AIM", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "id", kind: "uint", bits: 32, optional: true } ] },
   APPLY: { id: 57, name: "APPLY", dir: "to_server", latest: false, causes: ["ERR", "INFO"], fields: [ { name: "item", kind: "string", maxLen: 8 } ] },
   WATCH: { id: 58, name: "WATCH", dir: "to_server", latest: false, causes: ["INFO"], fields: [ { name: "seconds", kind: "int", bits: 32, min: 0, max: 600 } ] },
+  WHO: { id: 59, name: "WHO", dir: "to_server", latest: false, causes: ["INFO"], fields: [ ] },
 };
 
 // ---- runtime: the same for every registry ----

@@ -84,7 +84,7 @@ function setup(t, opts = {}) {
   const log = [];
   const events = [];
   client.onState((s) => log.push(`state ${s}`));
-  for (const name of ["reconnecting", "resumed", "lost"]) {
+  for (const name of ["reconnecting", "resumed", "lost", "moved"]) {
     client.on(name, (ev) => {
       events.push({ type: name, ...ev });
       log.push(`${name}${ev.attempt ? " " + ev.attempt : ""}`);
@@ -158,7 +158,7 @@ test("a drop without BYE is resumed: same subprotocol, RESUME name token, then W
   ws.deliver(JSON.stringify({ type: "WELCOME", id: 7, name: "guest-7" }) + "\n" + JSON.stringify({ type: "SEAT", token: TOKEN2, hold_ms: 30000 }) + "\n");
   assert.equal(client.state, "joined");
   assert.deepEqual(client.welcome, { id: 7, name: "guest-7" });
-  assert.deepEqual(events.at(-1), { type: "resumed", id: 7, name: "guest-7", attempts: 1, downtime: 50 });
+  assert.deepEqual(events.at(-1), { type: "resumed", id: 7, name: "guest-7", attempts: 1, downtime: 50, moved: false });
   assert.deepEqual(log, ["state reconnecting", "reconnecting 1", "state joined", "resumed"]);
   assert.equal(client.send({ type: "SAY", text: "back" }), true);
   client.update();
@@ -534,3 +534,116 @@ test("on resume the model is rebuilt from the fresh snapshot without DESYNC, and
   assert.equal(ws2.lines().at(-1), `DRIVE ${pr.seq} 7 5`);
   assert.equal(events.at(-1).type, "resumed");
 });
+
+// ---- MOVED: continuing on another server (docs/PROTOCOL.md §5.3) ----
+
+/** resumeLine decodes the RESUME an attempt socket sent (text encoding). */
+function resumeLine(ws) {
+  const line = ws.lines().find((l) => /^(@\d+ )?RESUME /.test(l));
+  assert.ok(line, `no RESUME on ${ws.url}: ${ws.lines()}`);
+  const m = /^(?:@(\d+) )?RESUME (\S+) (\S+)$/.exec(line);
+  return { rid: Number(m[1] ?? 0), user: m[2], token: m[3] };
+}
+
+test("MOVED then BYE moved: the client follows at once to the ws URL with the ticket, no reconnecting, moved then resumed with the new id", async (t) => {
+  const { client, ws, log, events } = await join(t);
+  const dispatched = [];
+  client.onAny((env) => dispatched.push(env.msg.type));
+  ws.deliver("MOVED b.test:5001 ws://b.test/ws TICKET1\nBYE moved\n");
+  ws.drop(1008, "moved");
+  assert.equal(FakeSocket.all.length, 2, "dialled at once, no back-off");
+  const next = FakeSocket.all[1];
+  assert.equal(next.url, "ws://b.test/ws");
+  assert.deepEqual(next.protocols, ["tickwire.text"]);
+  next.open();
+  assert.deepEqual(resumeLine(next), { rid: resumeLine(next).rid, user: "guest-7", token: "TICKET1" });
+  assert.equal(client.send({ type: "SAY", text: "mid-move" }), false, "send drops during the move");
+  next.deliver(`WELCOME 12 guest-7\nSEAT ${TOKEN3} 30000\n`);
+  assert.equal(client.state, "joined");
+  assert.equal(client.url, "ws://b.test/ws");
+  assert.deepEqual(client.welcome, { id: 12, name: "guest-7" });
+  assert.ok(!events.some((e) => e.type === "reconnecting"), "a move shows no reconnecting");
+  assert.deepEqual(events.map((e) => e.type), ["moved", "resumed"]);
+  assert.deepEqual(events[0], { type: "moved", url: "ws://b.test/ws", id: 12, name: "guest-7" });
+  assert.equal(events[1].moved, true);
+  assert.deepEqual(log, ["state reconnecting", "state joined", "moved", "resumed"]);
+  assert.equal(client.stats().moves, 1);
+  client.update();
+  assert.ok(!dispatched.includes("MOVED"), "MOVED carries a ticket: it is not dispatched");
+  // A drop now resumes on B with B's token.
+  next.drop();
+  t.mock.timers.tick(100);
+  const again = FakeSocket.all[2];
+  assert.equal(again.url, "ws://b.test/ws");
+  again.open();
+  assert.equal(resumeLine(again).token, TOKEN3);
+});
+
+test("MOVED answering RESUME is followed at once with the own token for -, and ERR resume unavailable is retried", async (t) => {
+  const { client, ws, advance, events } = await join(t);
+  ws.drop();
+  advance(50);
+  const a2 = FakeSocket.all[1];
+  a2.open();
+  a2.deliver(`@${resumeLine(a2).rid} ERR resume unavailable the seat is moving\n`);
+  assert.equal(client.state, "reconnecting", "unavailable is worth another attempt");
+  advance(100);
+  const a3 = FakeSocket.all[2];
+  assert.equal(a3.url, "ws://test/ws");
+  a3.open();
+  a3.deliver(`@${resumeLine(a3).rid} MOVED b.test:5001 wss://b.test/ws -\nBYE moved\n`);
+  const b = FakeSocket.all[3];
+  assert.equal(b.url, "wss://b.test/ws", "followed at once");
+  b.open();
+  assert.equal(resumeLine(b).token, TOKEN1, "- means the own seat token");
+  b.deliver(`WELCOME 3 guest-7\nSEAT ${TOKEN2} 30000\n`);
+  assert.equal(client.state, "joined");
+  assert.deepEqual(events.map((e) => e.type + (e.attempt ? " " + e.attempt : "")), ["reconnecting 1", "reconnecting 2", "moved", "resumed"]);
+});
+
+test("an unusable MOVED is not dialled: the connection counts as lost and the client resumes at home", async (t) => {
+  for (const moved of ["MOVED a:1 http://evil.test/ws T", 'MOVED a:1 "" T', "MOVED a:1 ws:///ws T", 'MOVED a:1 ws://evil.test/ws ""', 'MOVED a:1 "ws://evil.test/\\x0a" T']) {
+    const { client, ws, advance, events } = await join(t);
+    ws.deliver(`${moved}\nBYE moved\n`);
+    ws.drop(1008, "moved");
+    assert.equal(client.state, "reconnecting", moved);
+    assert.equal(events[0]?.type, "reconnecting", `${moved}: ${JSON.stringify(events)}`);
+    advance(100);
+    assert.equal(FakeSocket.all.length, 2);
+    assert.equal(FakeSocket.all[1].url, "ws://test/ws", `${moved}: home, not the MOVED's URL`);
+    client.close();
+    t.mock.timers.reset();
+  }
+});
+
+test("a MOVED storm ends the session after MAX_MOVES moves", async (t) => {
+  const { client, ws, events } = await join(t);
+  ws.deliver("MOVED a:1 ws://x.test/ws T\nBYE moved\n");
+  ws.drop(1008, "moved");
+  for (let i = 0; i < sdk.MAX_MOVES; i++) {
+    const s = FakeSocket.all.at(-1);
+    s.open();
+    s.deliver(`@${resumeLine(s).rid} MOVED a:1 ws://${i % 2 ? "x" : "y"}.test/ws -\n`);
+  }
+  assert.equal(client.state, "closed");
+  assert.equal(FakeSocket.all.length, 1 + sdk.MAX_MOVES);
+  assert.deepEqual(events.map((e) => e.type), ["lost"]);
+  assert.match(events[0].reason, /moved more than 8 times/);
+});
+
+test("seeds: after two failed attempts at home, the client tries each seed in turn with its own token", async (t) => {
+  assert.throws(() => new Client({ url: "ws://test/ws", WebSocket: FakeSocket, seeds: ["http://x/ws"] }), RangeError);
+  const { client, ws, advance } = await join(t, { seeds: ["ws://seed.test/ws"] });
+  ws.drop();
+  const urls = () => FakeSocket.all.slice(1).map((s) => s.url);
+  for (let i = 0; i < 3; i++) {
+    advance(2000);
+    FakeSocket.all.at(-1).drop(1006); // refused
+  }
+  assert.deepEqual(urls(), ["ws://test/ws", "ws://test/ws", "ws://seed.test/ws"]);
+  advance(2000);
+  const s = FakeSocket.all.at(-1);
+  assert.equal(s.url, "ws://test/ws", "then home again");
+  client.close();
+});
+

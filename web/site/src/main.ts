@@ -168,7 +168,8 @@ class Game {
     });
     client.on("resumed", (e) => {
       ui.banner.hidden = true;
-      addLine("me", `reconnected after ${(e.downtime / 1000).toFixed(1)} s`);
+      // A move to another server of a cluster is seamless: no banner came.
+      if (!e.moved) addLine("me", `reconnected after ${(e.downtime / 1000).toFixed(1)} s`);
     });
     client.on("lost", (e) => {
       this.lostReason = e.reason;
