@@ -231,7 +231,15 @@ func (n *Node) saveSoon(zone string) error {
 // aborted and the game must put the player back (or, with ErrFenced, let
 // it go: the zone is no longer this node's, and its new owner has the
 // player from the last checkpoint). Tick only.
+//
+// from "" is a player with no state on this node (one that just logged
+// in on a node that does not run its zone): there is nothing to commit,
+// and it is moved at once.
 func (n *Node) Depart(t *server.Tick, p *server.Player, from string, h Prepared) error {
+	if from == "" {
+		n.move(p, h)
+		return nil
+	}
 	n.mu.Lock()
 	l := n.leases[from]
 	if l != nil {
@@ -257,6 +265,13 @@ func (n *Node) Depart(t *server.Tick, p *server.Player, from string, h Prepared)
 		n.mu.Unlock()
 		return err
 	}
+	n.move(p, h)
+	return nil
+}
+
+// move sends p to the target of h and tells the target the player's own
+// seat tokens.
+func (n *Node) move(p *server.Player, h Prepared) {
 	keys := p.SeatKeys()
 	p.Move(h.To.Addr, h.To.WS, h.Ticket)
 	n.handoffsOut.Add(1)
@@ -265,7 +280,6 @@ func (n *Node) Depart(t *server.Tick, p *server.Player, from string, h Prepared)
 		n.log.Warn("handoff commit note not sent; the client still has its ticket", "id", h.ID, "err", err)
 	}
 	n.Track(p.Name(), h.Zone)
-	return nil
 }
 
 func (n *Node) abort(h Prepared) {

@@ -309,13 +309,13 @@ func startNode(t *testing.T, url string, cfg cluster.Config, allZones []string) 
 	}
 	cfg.Conn = tn.nc
 	cfg.Addr = tn.addr
-	node, err = cluster.New(context.Background(), cfg, srv, tn.game)
+	node, err = cluster.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tn.node = node
 	tn.game.node = node
-	if err := node.Start(); err != nil {
+	if err := node.Start(srv, tn.game); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tn.kill)

@@ -153,13 +153,14 @@ var ErrFenced = errors.New("cluster: zone taken over by another node")
 var ErrNotOwner = errors.New("cluster: this node does not run the zone")
 
 // New connects to NATS and opens (creating if needed) the cluster's
-// buckets. srv is this node's server and game its game; the node does
-// nothing until Start.
-func New(ctx context.Context, cfg Config, srv *server.Server, game Game) (*Node, error) {
+// buckets. The node does nothing until Start: create it first, hand it to
+// the game (which may set OnChat) and to the server's Config (Locate),
+// then Start it with both.
+func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Verify(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Node), srv: srv, game: game,
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.Node),
 		leases: map[string]*lease{}, nodes: map[string]nodeRecord{}, saving: map[string]*saveWait{},
 		preparing: make(chan struct{}, maxPreparing),
 		track:     make(chan trackJob, maxTrackQueue), stop: make(chan struct{})}
@@ -225,9 +226,17 @@ func (n *Node) Server() *server.Server { return n.srv }
 // Self is this node as clients reach it.
 func (n *Node) Self() Owner { return Owner{Node: n.cfg.Node, Addr: n.cfg.Addr, WS: n.cfg.WS} }
 
-// Start begins the node's work: heartbeats, claiming zones, checkpoints,
-// handoff and service subscriptions. The server must be ticking.
-func (n *Node) Start() error {
+// Start begins the node's work for srv, which runs game: heartbeats,
+// claiming zones, checkpoints, handoff and service subscriptions. The
+// server must be ticking. Start may be called once.
+func (n *Node) Start(srv *server.Server, game Game) error {
+	if n.srv != nil {
+		return errors.New("cluster: Start called twice")
+	}
+	if srv == nil || game == nil {
+		return errors.New("cluster: Start needs the server and its game")
+	}
+	n.srv, n.game = srv, game
 	subs := []struct {
 		subj string
 		fn   nats.MsgHandler
@@ -682,8 +691,12 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 	if took {
 		n.failovers.Add(1)
 	}
-	n.log.Info("zone claimed", "zone", zone, "epoch", rec.Epoch, "from", old.Owner, "failover", took,
-		"checkpoint_age_ms", max(0, now.UnixMilli()-old.Saved), "state_bytes", len(state))
+	if old.Saved != 0 {
+		n.log.Info("zone claimed", "zone", zone, "epoch", rec.Epoch, "from", old.Owner, "failover", took,
+			"checkpoint_age_ms", max(0, now.UnixMilli()-old.Saved), "state_bytes", len(state))
+	} else {
+		n.log.Info("zone claimed", "zone", zone, "epoch", rec.Epoch, "fresh", true)
+	}
 	return true
 }
 
@@ -693,6 +706,10 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 // Release moves the players there. Call it before the server shuts down.
 func (n *Node) Close(ctx context.Context) error {
 	if !n.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if n.srv == nil { // never started
+		n.closeConn()
 		return nil
 	}
 	close(n.stop)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tickwire/tickwire/admin"
+	"github.com/tickwire/tickwire/cluster"
 	"github.com/tickwire/tickwire/guard"
 	"github.com/tickwire/tickwire/server"
 )
@@ -141,5 +142,38 @@ func (c logCountCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c logCountCollector) Collect(ch chan<- prometheus.Metric) {
 	for m, d := range logCountDescs {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(c.r.Count(m)))
+	}
+}
+
+// clusterCollectors are the cluster gauges and counters of a node (none
+// without a cluster).
+func clusterCollectors(n *cluster.Node) []prometheus.Collector {
+	if n == nil {
+		return nil
+	}
+	stat := func(f func(cluster.Stats) float64) func() float64 {
+		return func() float64 { return f(n.Stats()) }
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickwire_cluster_zones_owned", Help: "Zones this node runs."},
+			stat(func(s cluster.Stats) float64 { return float64(s.Zones) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickwire_cluster_nodes", Help: "Live nodes of the cluster, as of the last heartbeat."},
+			func() float64 { return float64(len(n.Nodes())) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_handoffs_total", Help: "Players handed to another node."},
+			stat(func(s cluster.Stats) float64 { return float64(s.HandoffsOut) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_handoffs_failed_total", Help: "Handoffs that failed and left the player here."},
+			stat(func(s cluster.Stats) float64 { return float64(s.HandoffsFailed) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_arrivals_total", Help: "Players that arrived here by handoff or restore."},
+			stat(func(s cluster.Stats) float64 { return float64(s.Arrivals) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_failovers_total", Help: "Zones taken over from a node whose lease lapsed."},
+			stat(func(s cluster.Stats) float64 { return float64(s.Failovers) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_checkpoints_total", Help: "Zone checkpoints written."},
+			stat(func(s cluster.Stats) float64 { return float64(s.Checkpoints) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_checkpoint_bytes_total", Help: "Bytes of zone checkpoints written."},
+			stat(func(s cluster.Stats) float64 { return float64(s.CheckpointBytes) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_checkpoint_errors_total", Help: "Zone checkpoint writes that failed."},
+			stat(func(s cluster.Stats) float64 { return float64(s.CheckpointErrors) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tickwire_cluster_fenced_total", Help: "Zones this node lost to another (fenced) or gave up (lease not renewed)."},
+			stat(func(s cluster.Stats) float64 { return float64(s.Fenced + s.SelfFenced) })),
 	}
 }

@@ -76,6 +76,7 @@ func runPlay(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "seed of the first bot's choices; bot i uses seed+i")
 	fps := fs.Int("fps", bot.DefaultFrameRate, "frames per second of each bot (one Poll per frame)")
 	chat := fs.Duration("chat-every", bot.DefaultChatEvery, "mean time between a bot's chat lines (negative: never)")
+	portals := fs.Float64("portal-chance", bot.DefaultPortalChance, "probability that a bot's next destination is a portal to another zone (negative: never)")
 	seedList := fs.String("seeds", "", "other servers of a cluster, a comma-separated `list` of host:port (with --ws: ws:// URLs), tried in turn when a bot cannot reach its server; the one reached sends it on with MOVED")
 	dropEvery := fs.Duration("drop-every", 0, "sever each bot's connection this often (e.g. 20s), as a network failure would: the bots must resume their seats; 0: never")
 	jsonPath := fs.String("json", "", "write the JSON report to this `file` instead of stdout")
@@ -140,14 +141,15 @@ func runPlay(ctx context.Context, args []string) error {
 	start := time.Now()
 	for i := range *n {
 		cfg := bot.Config{
-			Encoding:  encs[i%len(encs)],
-			Seed:      *seed + uint64(i),
-			FrameRate: *fps,
-			Duration:  *duration,
-			ChatEvery: *chat,
-			DropEvery: *dropEvery,
-			Reconnect: client.ReconnectOptions{Seeds: seeds},
-			Logger:    log.With("bot", i),
+			Encoding:     encs[i%len(encs)],
+			Seed:         *seed + uint64(i),
+			FrameRate:    *fps,
+			Duration:     *duration,
+			ChatEvery:    *chat,
+			PortalChance: *portals,
+			DropEvery:    *dropEvery,
+			Reconnect:    client.ReconnectOptions{Seeds: seeds},
+			Logger:       log.With("bot", i),
 			Progress: func(r bot.Report) {
 				mu.Lock()
 				latest[i] = r

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tickwire/tickwire/admin"
 	"github.com/tickwire/tickwire/auth"
+	"github.com/tickwire/tickwire/cluster"
 	"github.com/tickwire/tickwire/demo/arena"
 	"github.com/tickwire/tickwire/frame"
 	"github.com/tickwire/tickwire/guard"
@@ -47,6 +48,54 @@ type serveFlags struct {
 	hashes                   auth.HashPoolConfig
 	gameTLS, httpTLS         bool
 	trustedProxies           transport.TrustedProxies
+	cluster                  clusterFlags
+	noRestock                bool
+}
+
+// clusterFlags join serve to a cluster (docs/CLUSTER.md).
+type clusterFlags struct {
+	nats, name, node, publicAddr, publicWS string
+	zones                                  multiFlag
+	checkpointEvery, leaseTTL              time.Duration
+}
+
+func (c *clusterFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&c.nats, "nats", "", "join a cluster through this NATS server with JetStream (nats://host:4222); empty: one server, no cluster")
+	fs.StringVar(&c.name, "cluster", cluster.DefaultName, "cluster name: nodes with the same name and NATS share one world")
+	fs.StringVar(&c.node, "node", "", "this node's name in the cluster, unique and stable across restarts (required with --nats)")
+	fs.StringVar(&c.publicAddr, "public-addr", "", "host:port clients reach this node's game port at (default: --addr, if it names a host)")
+	fs.StringVar(&c.publicWS, "public-ws", "", "WebSocket URL clients reach this node at (default: ws://<--http>/ws, if it names a host)")
+	fs.Var(&c.zones, "zone", "a zone this node runs whenever it can (repeatable); other zones go to the least-loaded node")
+	fs.DurationVar(&c.checkpointEvery, "checkpoint-every", cluster.DefaultCheckpointEvery, "how often each zone is written to JetStream (what a node crash can lose)")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", cluster.DefaultLeaseTTL, "how long a zone's lease outlives its node's last write (failover takes about this long)")
+}
+
+// join creates the cluster node (not started), or returns nil without
+// --nats.
+func (c *clusterFlags) join(ctx context.Context, gameAddr, httpAddr string, log *slog.Logger) (*cluster.Node, error) {
+	if c.nats == "" {
+		if c.node != "" || len(c.zones) > 0 || c.publicAddr != "" {
+			return nil, errors.New("--node, --zone and --public-addr need --nats")
+		}
+		return nil, nil
+	}
+	addr := c.publicAddr
+	if addr == "" {
+		host, _, _ := net.SplitHostPort(gameAddr)
+		if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+			return nil, fmt.Errorf("--public-addr: the game listens on %s, which clients cannot dial; say where they reach it", gameAddr)
+		}
+		addr = gameAddr
+	}
+	ws := c.publicWS
+	if ws == "" && httpAddr != "" {
+		host, _, _ := net.SplitHostPort(httpAddr)
+		if ip, err := netip.ParseAddr(host); host != "" && !(err == nil && ip.IsUnspecified()) {
+			ws = "ws://" + httpAddr + "/ws"
+		}
+	}
+	return cluster.New(ctx, cluster.Config{URL: c.nats, Name: c.name, Node: c.node, Addr: addr, WS: ws,
+		Zones: c.zones, CheckpointEvery: c.checkpointEvery, LeaseTTL: c.leaseTTL, Logger: log})
 }
 
 type multiFlag []string
@@ -120,6 +169,7 @@ flags:
 	fs.DurationVar(&f.cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "cut off clients whose writes stall this long")
 	fs.IntVar(&f.cfg.MaxOutbound, "max-outbound", server.DefaultMaxOutbound, "messages queued per client before it is cut off as a slow consumer")
 	fs.IntVar(&f.cfg.MaxConns, "max-conns", server.DefaultMaxConns, "most simultaneous connections (held seats count)")
+	fs.StringVar(&f.cfg.Engine, "engine", "", "how connections are served: goroutine (a goroutine per connection) or eventloop (epoll: no goroutine or buffer per idle connection; TLS and PROXY connections stay on goroutines); default $TICKWIRE_ENGINE, else goroutine")
 	fs.DurationVar(&f.cfg.FrameTimeout, "frame-timeout", server.DefaultFrameTimeout, "close connections whose started frame is not complete this long after")
 	fs.IntVar(&f.cfg.MaxConnsPerAddr, "max-conns-per-addr", server.DefaultMaxConnsPerAddr, "most connections and held seats per client address (IPv6: per /64)")
 	fs.IntVar(&f.cfg.MaxPreLoginPerAddr, "max-prelogin-per-addr", server.DefaultMaxPreLoginPerAddr, "most connections per client address that have not logged in")
@@ -140,6 +190,8 @@ flags:
 	fs.DurationVar(&f.link.Latency, "latency", 0, "simulate this one-way network delay on game connections (TCP and WebSocket), e.g. 150ms")
 	fs.DurationVar(&f.link.Jitter, "jitter", 0, "simulate +/- this much delay variation (never reorders)")
 	fs.IntVar(&f.link.Bandwidth, "bandwidth", 0, "simulate a bandwidth cap in bytes per second per direction (0: none)")
+	f.cluster.add(fs)
+	fs.BoolVar(&f.noRestock, "no-restock", false, "never refill chests (for tests that count the world's items)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -167,7 +219,19 @@ flags:
 	} else {
 		f.cfg.SeatHold = f.seatHold
 	}
+	// In a cluster the node exists before the guard, the game and the
+	// server, which all talk to it; it starts once the server ticks.
+	node, err := f.cluster.join(ctx, f.addr, f.httpAddr, log)
+	if err != nil {
+		return err
+	}
 	gcfg := guard.Config{Store: st, Logger: log}
+	if node != nil {
+		defer node.Close(context.Background()) // after a failed start; the normal stop is below
+		gcfg.OnBan = node.AnnounceBan
+		f.cfg.Locate = node.Locate
+		f.cfg.GuestPrefix = "guest-" + f.cluster.node + "-"
+	}
 	if !f.banLoopback {
 		// Only the loopback address a local player or a same-host proxy
 		// uses: the rest of 127/8 stays subject to bans and limits, so
@@ -211,11 +275,28 @@ flags:
 	f.cfg.Registry = reg
 	f.cfg.Banner = arena.BannerFor(ln.Addr().String(), f.cfg.LoginTimeout, f.cfg.IdleTimeout)
 	f.cfg.Help = arena.Help(reg)
-	game := arena.New(arena.WithIdleTimeout(f.cfg.IdleTimeout))
+	gameOpts := []arena.Option{arena.WithIdleTimeout(f.cfg.IdleTimeout)}
+	if f.noRestock {
+		gameOpts = append(gameOpts, arena.WithoutRestock())
+	}
+	if node != nil {
+		gameOpts = append(gameOpts, arena.WithCluster(node))
+	}
+	game := arena.New(gameOpts...)
 	srv, err := server.New(f.cfg, game)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if node != nil {
+		stopExtra.Store(int64(3 * f.cluster.leaseTTL)) // the hand-over at shutdown
+		srv.Start()
+		node.ShareBans(g)
+		if err := node.Start(srv, game); err != nil {
+			srv.Shutdown(context.Background())
+			ln.Close()
+			return err
+		}
 	}
 	errc := make(chan error, 3)
 
@@ -281,12 +362,13 @@ flags:
 	var httpSrv *http.Server
 	var pageURL string
 	if hl != nil {
-		serveWS := srv.ServeConn
+		wsCfg := transport.WebSocketConfig{OriginPatterns: f.origins, Logger: log, MaxMessage: wsMaxMessage(f.cfg.MaxMessage)}
+		wsHandler := srv.WebSocketHandler(wsCfg)
 		if !f.link.IsZero() {
-			serveWS = func(c net.Conn) { srv.ServeConn(transport.ConditionConn(c, f.link)) }
+			wsHandler = transport.WebSocketHandler(wsCfg, func(c net.Conn) { srv.ServeConn(transport.ConditionConn(c, f.link)) })
 		}
 		mux := http.NewServeMux()
-		mux.Handle("/ws", transport.WebSocketHandler(transport.WebSocketConfig{OriginPatterns: f.origins, Logger: log, MaxMessage: wsMaxMessage(f.cfg.MaxMessage)}, serveWS))
+		mux.Handle("/ws", wsHandler)
 		if svc != nil && isLoopback(hl.Addr().String()) {
 			// On this machine only, the page's own origin also serves the
 			// account API, so a browser logs in without meeting the
@@ -297,7 +379,7 @@ flags:
 			// Off this machine the page's listener faces the internet:
 			// Prometheus then scrapes the admin console's listener, which
 			// is on loopback by default.
-			mux.Handle("/metrics", metricsHandler(srv, ops.collectors()...))
+			mux.Handle("/metrics", metricsHandler(srv, append(ops.collectors(), clusterCollectors(node)...)...))
 		}
 		mux.Handle("/", web.Handler())
 		// Behind a trusted proxy every handler (/ws, /v1/) sees the client's
@@ -342,6 +424,9 @@ flags:
 			fmt.Fprintf(os.Stderr, "  TLS certificate SHA-256 fingerprint: %s\n", fp)
 		}
 	}
+	if node != nil {
+		fmt.Fprintf(os.Stderr, "  cluster:             node %s of %q via %s, clients reach it at %s\n", f.cluster.node, f.cluster.name, f.cluster.nats, node.Self().Addr)
+	}
 	if consoleURL != "" {
 		fmt.Fprintf(os.Stderr, "  admin console:       %s (log in with an account made admin by: tickwire admin add <name>)\n", consoleURL)
 	}
@@ -355,6 +440,15 @@ flags:
 		}
 	}
 	log.Info("shutting down")
+	if node != nil {
+		// Hand this node's zones to the others first: their players are
+		// sent there, not disconnected.
+		cctx, ccancel := context.WithTimeout(context.Background(), 3*f.cluster.leaseTTL)
+		if err := node.Close(cctx); err != nil {
+			log.Warn("cluster hand-over incomplete", "err", err)
+		}
+		ccancel()
+	}
 	// Everything stops at once, within shutdownGrace: players get BYE
 	// shutdown; the page's listener finishes the requests in flight, then
 	// closes what is left (a browser's idle or pre-opened connection,

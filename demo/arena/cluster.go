@@ -653,3 +653,66 @@ func (g *Game) who(t *server.Tick, p *server.Player, in server.Input) {
 		})
 	}()
 }
+
+// Census is a count of a world's items by kind (index: item id; 0 is
+// unused), from its zones' checkpoints.
+type Census struct {
+	// Held are the items in chests and in the inventories of players and
+	// of arrivals waiting for their players.
+	Held []int64
+	// Created and Gone sum the zones' ledgers.
+	Created, Gone []int64
+	// Players counts the players by name over every zone, arrivals
+	// included: each should be 1.
+	Players map[string]int
+}
+
+// Balanced reports, for every item kind, whether what is held is what was
+// created less what is gone: nothing duplicated, nothing lost.
+func (c Census) Balanced() bool {
+	for k := 1; k < len(c.Held); k++ {
+		if c.Held[k] != c.Created[k]-c.Gone[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// CensusOf counts the items and players in the given zone checkpoints
+// (each what Checkpoint returned for one zone).
+func CensusOf(states ...[]byte) (Census, error) {
+	n := len(ItemNames)
+	c := Census{Held: make([]int64, n), Created: make([]int64, n), Gone: make([]int64, n), Players: map[string]int{}}
+	hold := func(items []int32) {
+		for _, it := range items {
+			if it > 0 && int(it) < n {
+				c.Held[it]++
+			}
+		}
+	}
+	for _, s := range states {
+		var st zoneState
+		if err := json.Unmarshal(s, &st); err != nil {
+			return c, err
+		}
+		for _, ch := range st.Chests {
+			hold(ch.Slots)
+		}
+		for _, p := range st.Players {
+			hold(p.Tank.Inv)
+			c.Players[p.Ident.Name]++
+		}
+		for _, a := range st.Arrivals {
+			hold(a.Tank.Inv)
+			c.Players[a.Ident.Name]++
+		}
+		if st.Ledger != nil {
+			l := st.Ledger.fix()
+			for k := 1; k < n; k++ {
+				c.Created[k] += l.Created[k]
+				c.Gone[k] += l.Gone[k]
+			}
+		}
+	}
+	return c, nil
+}
