@@ -164,5 +164,5 @@ func defineBuiltins(r *Registry) {
 	DefineReserved[Seat](r, Info{ID: IDSeat, Name: "SEAT", Dir: ToClient, Doc: "your resume token and how long the server holds your seat if the connection drops"})
 	DefineReserved[Limits](r, Info{ID: IDLimits, Name: "LIMITS", Dir: ToClient, Doc: "the server's tick rate and the largest message you may send, in bytes"})
 	DefineReserved[Moved](r, Info{ID: IDMoved, Name: "MOVED", Dir: ToClient, Doc: "your player moved to another server: reconnect to addr (TCP) or ws (WebSocket) and RESUME <name> <ticket>; ticket - means your latest SEAT token"})
-	DefineReserved[Resume](r, Info{ID: IDResume, Name: "RESUME", Dir: ToServer, Doc: "take your seat back after a dropped connection: RESUME <name> <token from SEAT>", Causes: []string{"WELCOME", "SEAT", "ERR"}, Rate: 1, Burst: 5})
+	DefineReserved[Resume](r, Info{ID: IDResume, Name: "RESUME", Dir: ToServer, Doc: "take your seat back after a dropped connection: RESUME <name> <token from SEAT>", Causes: []string{"WELCOME", "SEAT", "ERR", "MOVED"}, Rate: 1, Burst: 5})
 }

@@ -253,6 +253,13 @@ func (p *Player) Move(addr, ws, ticket string) {
 		p.moveRelease = true
 		return
 	}
+	// The seat goes at once: a RESUME that races the close must not take
+	// it (it is redirected by the Locator instead), and however the
+	// connection then ends (MOVED may never be written), it ends as moved,
+	// not as a drop whose seat would be held.
+	moved := ErrMoved
+	p.c.byeErr.CompareAndSwap(nil, &moved)
+	p.c.srv.dropSeat(p)
 	p.queue(outItem{m: &msg.Moved{Addr: addr, WS: ws, Ticket: ticket}})
 	p.queue(outItem{m: &msg.Bye{Reason: "moved"}})
 	p.queue(outItem{ctl: ctlClose, reason: ErrMoved})
