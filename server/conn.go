@@ -297,6 +297,13 @@ type reasonCloser interface{ CloseWithReason(reason string) error }
 // Stats.Closed; any other error counts as "error" (an I/O error).
 var closeReasons = []error{ErrQuit, ErrClosed, ErrTimeout, ErrSlowConsumer, ErrTooLong, ErrKicked, ErrBanned, ErrShutdown, ErrResumed, ErrSeatExpired, ErrMoved}
 
+func init() {
+	// Server.closedBy has a counter per reason and one for "error".
+	if n := len(Server{}.closedBy); n != len(closeReasons)+1 {
+		panic(fmt.Sprintf("server: closedBy has %d counters for %d close reasons", n, len(closeReasons)))
+	}
+}
+
 // closeIndex is reason's index in closeReasons, or len(closeReasons).
 func closeIndex(reason error) int {
 	for i, e := range closeReasons {

@@ -97,7 +97,7 @@ type Server struct {
 	rateDropped atomic.Uint64
 	throttled   atomic.Uint64
 	refused     atomic.Uint64
-	closedBy    [11]atomic.Uint64 // by closeIndex: closeReasons, then "error"
+	closedBy    [12]atomic.Uint64 // by closeIndex: closeReasons, then "error" (one more than closeReasons)
 
 	eng *engine // the event loop (Config.Engine), started on first use
 }
