@@ -458,6 +458,10 @@ func (ws *wsState) header(data []byte) (n int, done bool, err error) {
 	need := 2
 	for {
 		if ws.hdrLen >= 2 {
+			if ws.hdr[1]&0x80 == 0 {
+				ws.hdrLen = 0
+				return n, false, &wsError{1002, "client frame not masked"}
+			}
 			need = 2 + 4
 			switch ws.hdr[1] & 0x7F {
 			case 126:

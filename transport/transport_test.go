@@ -185,7 +185,7 @@ func start(t *testing.T, reg *msg.Registry, game server.Game, wsCfg transport.We
 		t.Fatal(err)
 	}
 	wsCfg.Logger = quiet()
-	hs := httptest.NewServer(transport.WebSocketHandler(wsCfg, srv.ServeConn))
+	hs := httptest.NewServer(srv.WebSocketHandler(wsCfg)) // the event loop when TICKWIRE_ENGINE=eventloop
 	ts := &testServer{srv: srv, tcp: ln.Addr().String(), ws: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws",
 		served: make(chan error, 1)}
 	go func() { ts.served <- srv.Serve(ln) }()

@@ -36,7 +36,9 @@ func main() {
 	maxConns := flag.Int("max-conns", 19000, "most simultaneous connections")
 	logLevel := flag.String("log-level", "warn", "log level")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	engine := flag.String("engine", "", "connection engine: goroutine or eventloop (default: $TICKWIRE_ENGINE, else goroutine)")
 	flag.Parse()
+	relayEngine = *engine
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -61,6 +63,9 @@ func main() {
 	}
 }
 
+// relayEngine is the -engine flag.
+var relayEngine string
+
 func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -72,6 +77,7 @@ func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
 		AutoLogin: true,
 		MaxConns:  maxConns,
 		Logger:    log,
+		Engine:    relayEngine,
 		// The load tool opens thousands of connections from this machine:
 		// per-address limits would refuse all but the first 128.
 		AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
@@ -90,7 +96,7 @@ func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		h := &http.Server{Handler: transport.WebSocketHandler(transport.WebSocketConfig{Logger: log}, srv.ServeConn), ReadHeaderTimeout: 5 * time.Second}
+		h := &http.Server{Handler: srv.WebSocketHandler(transport.WebSocketConfig{Logger: log}), ReadHeaderTimeout: 5 * time.Second}
 		go h.Serve(hl)
 		defer h.Close()
 		fmt.Fprintf(os.Stderr, "relay WebSocket on ws://%s/ws\n", hl.Addr())
