@@ -47,6 +47,9 @@ type prepareReq struct {
 	From  string          `json:"from"` // the source zone
 	Ident server.Identity `json:"ident"`
 	Data  []byte          `json:"data"`
+	// Node is set by SendTo: the target is this node, not a zone's owner,
+	// and there is no zone to check or commit (a room).
+	Node string `json:"node,omitempty"`
 }
 
 // prepareResp is the target's answer.
@@ -163,7 +166,12 @@ func (n *Node) prepareHere(m *nats.Msg) {
 		answer(prepareResp{Error: "bad request"})
 		return
 	}
-	if !n.Owns(req.Zone) {
+	direct := req.Node != ""
+	if direct && req.Node != n.cfg.Node {
+		answer(prepareResp{Error: "bad request"})
+		return
+	}
+	if !direct && !n.Owns(req.Zone) {
 		answer(prepareResp{Error: ErrNotOwner.Error()})
 		return
 	}
@@ -171,6 +179,10 @@ func (n *Node) prepareHere(m *nats.Msg) {
 		Until: time.Now().Add(n.cfg.ArrivalHold)})
 	if err != nil {
 		answer(prepareResp{Error: err.Error()})
+		return
+	}
+	if direct {
+		answer(prepareResp{Ticket: ticket, Owner: n.Self()})
 		return
 	}
 	// The arrival must survive this node's death before the source

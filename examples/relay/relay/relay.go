@@ -8,16 +8,23 @@
 package relay
 
 import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tickwire/tickwire/cluster"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/relayproto"
 	"github.com/tickwire/tickwire/server"
 )
 
 type member struct {
-	p     *server.Player
-	room  *room
-	pos   relayproto.Pos
-	moved bool
+	p       *server.Player
+	room    *room
+	pos     relayproto.Pos
+	moved   bool
+	placing bool // a JOIN waits for the room directory
+	gone    bool // left the game
 }
 
 type room struct {
@@ -32,14 +39,102 @@ type Game struct {
 	h     server.Handlers
 	rooms map[string]*room
 	dirty []*room
+
+	// In a cluster (WithRooms): the room directory, and the rooms this
+	// node hosts (placed here by the directory).
+	node   *cluster.Node
+	hosted map[string]bool
 }
 
+// Option configures New.
+type Option func(*Game)
+
+// WithRooms spreads rooms over the nodes of a cluster: JOIN <room> on any
+// node asks the cluster's room directory which node hosts the room (a new
+// room goes to the node with the fewest players) and, if it is another,
+// moves the player there (MOVED; the client resumes there and gets
+// JOINED). Players must log in (AUTH guest) rather than be logged in on
+// connect: RESUME needs a connection that is not logged in yet.
+func WithRooms(n *cluster.Node) Option { return func(g *Game) { g.node = n } }
+
 // New returns a relay with no rooms.
-func New() *Game {
-	g := &Game{rooms: map[string]*room{}}
+func New(opts ...Option) *Game {
+	g := &Game{rooms: map[string]*room{}, hosted: map[string]bool{}}
+	for _, o := range opts {
+		o(g)
+	}
 	server.Handle(&g.h, g.join)
 	server.Handle(&g.h, g.move)
 	return g
+}
+
+// roomTag is the Arrival tag of a player sent here to join room.
+const roomTag = "room:"
+
+// Arrive takes a player another node sent here to join a room
+// (server.Arriver).
+func (g *Game) Arrive(t *server.Tick, p *server.Player, a server.Arrival) error {
+	if err := g.Join(t, p); err != nil {
+		return err
+	}
+	name, ok := strings.CutPrefix(a.Tag, roomTag)
+	if !ok || !relayproto.ValidRoom(name) {
+		return server.Refuse("bad_arrival", "no room in %q", a.Tag)
+	}
+	g.hosted[name] = true
+	g.enter(p, name)
+	return nil
+}
+
+// ArrivalExpired: a player sent here never came; nothing was kept for it.
+func (g *Game) ArrivalExpired(t *server.Tick, a server.Arrival) {}
+
+// Zones: a relay has no zones, only rooms (cluster.Game).
+func (g *Game) Zones() []string { return nil }
+
+// Checkpoint is never called: the relay has no zones (cluster.Game).
+func (g *Game) Checkpoint(t *server.Tick, zone string) ([]byte, error) { return nil, nil }
+
+// Restore is never called: the relay has no zones (cluster.Game).
+func (g *Game) Restore(t *server.Tick, zone string, state []byte) error { return nil }
+
+// Release is never called: the relay has no zones (cluster.Game).
+func (g *Game) Release(t *server.Tick, zone string, to cluster.Owner) {}
+
+// joinElsewhere asks the room directory where room lives and, on the
+// tick, joins it here or sends the player there.
+func (g *Game) joinElsewhere(srv *server.Server, p *server.Player, room string) {
+	id := p.ID()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		host, err := g.node.PlaceRoom(ctx, room)
+		_ = srv.Call(ctx, func(t *server.Tick) {
+			m, ok := p.Data.(*member)
+			if !ok || m.gone || p.ID() != id {
+				return
+			}
+			m.placing = false
+			switch {
+			case err != nil:
+				p.Send(&msg.Err{Code: "unavailable", Text: "the room directory did not answer; try again"})
+			case host.Node == g.node.Self().Node:
+				g.hosted[room] = true
+				g.enter(p, room)
+			default:
+				g.node.SendTo(t, p, host, roomTag+room, nil, func(t *server.Tick, h cluster.Prepared, err error) {
+					if m.gone {
+						return
+					}
+					if err != nil {
+						p.Send(&msg.Err{Code: "unavailable", Text: "the room's server did not answer; try again"})
+						return
+					}
+					_ = g.node.Depart(t, p, "", h)
+				})
+			}
+		})
+	}()
 }
 
 // Join admits every player; they pick a room with JOIN.
@@ -75,6 +170,7 @@ func (g *Game) Update(t *server.Tick) {
 // Leave removes the player from its room.
 func (g *Game) Leave(t *server.Tick, p *server.Player, reason error) {
 	m := p.Data.(*member)
+	m.gone = true
 	if m.room != nil {
 		g.leaveRoom(m)
 	}
@@ -97,6 +193,10 @@ func (g *Game) leaveRoom(m *member) {
 	m.room, m.moved = nil, false
 	if len(r.members) == 0 && !r.dirty {
 		delete(g.rooms, r.name)
+		if g.node != nil && g.hosted[r.name] {
+			delete(g.hosted, r.name)
+			g.node.ReleaseRoom(r.name)
+		}
 	}
 }
 
@@ -108,15 +208,29 @@ func (g *Game) join(t *server.Tick, p *server.Player, j *relayproto.Join) error 
 	if m.room != nil {
 		g.leaveRoom(m)
 	}
-	r := g.rooms[j.Room]
+	if g.node != nil && !g.hosted[j.Room] {
+		if m.placing {
+			return server.Refuse("busy", "a JOIN is already on its way")
+		}
+		m.placing = true
+		g.joinElsewhere(g.node.Server(), p, j.Room)
+		return nil
+	}
+	g.enter(p, j.Room)
+	return nil
+}
+
+// enter puts p's member in room name here and confirms it.
+func (g *Game) enter(p *server.Player, name string) {
+	m := p.Data.(*member)
+	r := g.rooms[name]
 	if r == nil {
-		r = &room{name: j.Room}
-		g.rooms[j.Room] = r
+		r = &room{name: name}
+		g.rooms[name] = r
 	}
 	r.members = append(r.members, m)
 	m.room = r
 	p.Send(&relayproto.Joined{Room: r.name, ID: p.ID()})
-	return nil
 }
 
 func (g *Game) move(t *server.Tick, p *server.Player, mv *relayproto.Move) error {
