@@ -319,12 +319,18 @@ func (s *Service) handleLogin(ctx context.Context, w http.ResponseWriter, r *htt
 		return err
 	}
 	s.log.Info("auth login", "name", acct.Name, "account_id", acct.ID, ipAttr(ip), "token_expires", exp.Format(time.RFC3339))
+	gameAddr := s.cfg.GameAddr
+	if s.cfg.LocateGame != nil {
+		if a := s.cfg.LocateGame(ctx); a != "" {
+			gameAddr = a
+		}
+	}
 	writeJSON(w, http.StatusOK, LoginResponse{
 		Name:      acct.Name,
 		Token:     tok,
 		ExpiresAt: exp,
 		ExpiresIn: int(s.cfg.TokenTTL.Seconds()),
-		GameAddr:  s.cfg.GameAddr,
+		GameAddr:  gameAddr,
 	})
 	return nil
 }

@@ -138,6 +138,12 @@ type Config struct {
 	// GameAddr, if set, is returned in login responses as "game_addr" so a
 	// client knows where to send AUTH. Default: empty (omitted).
 	GameAddr string
+	// LocateGame, if set, is asked for the game address at each login
+	// instead of GameAddr (a cluster answers with the node that runs the
+	// zone new players enter); "" falls back to GameAddr. It is called on
+	// the request's goroutine and should answer within milliseconds.
+	// Default nil.
+	LocateGame func(ctx context.Context) string
 	// Params are the argon2id parameters for new hashes. Default:
 	// DefaultParams.
 	Params Params

@@ -639,3 +639,24 @@ func TestTakenNamesCostNoRegistration(t *testing.T) {
 		t.Fatalf("a free name after taken ones: %d %s", r.status, r.raw)
 	}
 }
+
+func TestLoginAnswersWithTheLocatedGameServer(t *testing.T) {
+	where := "10.0.0.7:7001"
+	sf := startSvc(t, func(c *Config) {
+		c.GameAddr = "127.0.0.1:5001"
+		c.LocateGame = func(ctx context.Context) string { return where }
+	})
+	if r := sf.post(t, "/v1/register", RegisterRequest{Name: "bob", Password: "bob-password-12"}); r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	r := sf.post(t, "/v1/login", LoginRequest{Name: "bob", Password: "bob-password-12"})
+	if r.status != http.StatusOK || r.body["game_addr"] != "10.0.0.7:7001" {
+		t.Fatalf("login with a locator: %d %s", r.status, r.raw)
+	}
+	// A locator that knows nothing falls back to GameAddr.
+	where = ""
+	r = sf.post(t, "/v1/login", LoginRequest{Name: "bob", Password: "bob-password-12"})
+	if r.status != http.StatusOK || r.body["game_addr"] != "127.0.0.1:5001" {
+		t.Fatalf("login with an empty locator: %d %s", r.status, r.raw)
+	}
+}

@@ -522,3 +522,38 @@ func TestFail2banRegexTakesTheFirstAddress(t *testing.T) {
 		t.Fatalf("matched %q", m)
 	}
 }
+
+func TestApplyBansFromOtherNodes(t *testing.T) {
+	e := newEnv(t)
+	st := e.open(t)
+	defer st.Close()
+	g := e.guard(t, st, nil)
+	ip := netip.MustParseAddr("198.51.100.4")
+	now := e.clock.Now()
+	v := g.BansVersion()
+	g.Apply(store.Ban{IP: ip, Reason: "strikes:flood", CreatedAt: now, ExpiresAt: now.Add(time.Minute), Offences: 1})
+	if err := g.Admit(ip); err == nil {
+		t.Fatal("an applied ban does not refuse the address")
+	}
+	if g.BansVersion() == v {
+		t.Fatal("BansVersion did not change: the server's sweep would not end the address's sessions")
+	}
+	// An expired ban, or a shorter one than held, changes nothing.
+	v = g.BansVersion()
+	g.Apply(store.Ban{IP: ip, CreatedAt: now, ExpiresAt: now.Add(time.Second)})
+	g.Apply(store.Ban{IP: netip.MustParseAddr("198.51.100.5"), CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Minute)})
+	if g.BansVersion() != v || g.Admit(netip.MustParseAddr("198.51.100.5")) != nil {
+		t.Fatal("an expired or shorter ban was applied")
+	}
+	// A refresh keeps a peer's ban the store has not got yet.
+	if err := g.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if g.Admit(ip) == nil {
+		t.Fatal("a refresh dropped the applied ban")
+	}
+	// Not written: the node that made it writes it.
+	if bans, _ := st.ListBans(context.Background(), now); len(bans) != 0 {
+		t.Fatalf("Apply wrote to the store: %v", bans)
+	}
+}

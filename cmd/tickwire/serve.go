@@ -318,6 +318,7 @@ flags:
 			TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, ACMEDomains: f.acme,
 			TokenTTL: f.tokenTTL, GameAddr: ln.Addr().String(), Guard: ops.strikes, HashPool: hashPool, TrustedProxies: f.trustedProxies,
 			AllowedOrigins: authOrigins(hl, f.publicOrigins, f.httpTLS),
+			LocateGame:     entryNode(node),
 		})
 		if err == nil {
 			// Copied before Start: serving HTTPS adjusts the service's own config.
@@ -523,4 +524,20 @@ func authOrigins(hl net.Listener, public []string, httpsPage bool) []string {
 		add(o)
 	}
 	return origins
+}
+
+// entryNode answers the account service's login with the node that runs
+// the zone new players enter (the arena's zone 1), or nil without a
+// cluster (the service then answers with this node's address).
+func entryNode(n *cluster.Node) func(ctx context.Context) string {
+	if n == nil {
+		return nil
+	}
+	return func(ctx context.Context) string {
+		o, live, err := n.Owner(ctx, "1")
+		if err != nil || !live {
+			return ""
+		}
+		return o.Addr
+	}
 }
