@@ -583,9 +583,13 @@ func (n *Node) claimRound(orphanSince map[string]time.Time) {
 		if n.Owns(zone) {
 			// A zone configured for another live node, and not for us,
 			// goes to that node: hand it over cleanly.
-			if _, other := n.configuredElsewhere(zone); other && !configuredHere {
+			if r, other := n.configuredElsewhere(zone); other && !configuredHere {
+				// Its players go straight to that node, which claims the
+				// zone at its next round; until then it answers their
+				// RESUME with "unavailable", and they retry. The tick
+				// does not wait.
 				ctx, cancel := context.WithTimeout(context.Background(), 2*n.cfg.LeaseTTL)
-				_ = n.srv.Call(ctx, func(t *server.Tick) { n.handOver(t, zone) })
+				_ = n.srv.Call(ctx, func(t *server.Tick) { n.handOver(t, zone, r.Owner) })
 				cancel()
 			}
 			continue
@@ -716,7 +720,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.wg.Wait()
 	err := n.srv.Call(ctx, func(t *server.Tick) {
 		for _, z := range n.Owned() {
-			n.handOver(t, z)
+			n.handOver(t, z, Owner{})
 		}
 	})
 	n.unsubscribe()
@@ -729,10 +733,11 @@ func (n *Node) Close(ctx context.Context) error {
 	return err
 }
 
-// handOver writes zone's last checkpoint with a released lease, waits
-// (briefly) for another node to claim it, and releases it to that node.
-// Tick only.
-func (n *Node) handOver(t *server.Tick, zone string) {
+// handOver writes zone's last checkpoint with a released lease and
+// releases the zone to node to, or, if to is zero (a node leaving), waits
+// briefly on the tick for another node to claim it and releases it to
+// that one. Tick only.
+func (n *Node) handOver(t *server.Tick, zone string, to Owner) {
 	n.mu.Lock()
 	l := n.leases[zone]
 	n.mu.Unlock()
@@ -766,7 +771,9 @@ func (n *Node) handOver(t *server.Tick, zone string) {
 	// Wait up to two claim rounds for the new owner, so the players can be
 	// sent straight there.
 	deadline := time.Now().Add(2*n.cfg.ClaimEvery + n.cfg.OpTimeout)
-	to := Owner{}
+	if to.Node != "" {
+		deadline = time.Now()
+	}
 	for time.Now().Before(deadline) {
 		o, live, err := n.Owner(context.Background(), zone)
 		if err == nil && live && o.Node != n.cfg.Node {
