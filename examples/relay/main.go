@@ -6,6 +6,14 @@
 // JOINED <room> <id> and POS <id> <x> <y> <t>), may switch to JSON or
 // MessagePack with USE, or connect over WebSocket at ws://<http>/ws. Every
 // connection is logged in as a guest on connect, so no AUTH is needed.
+//
+// With -nats and -node, several relays share their rooms (a room lives on
+// one node; JOIN on another is answered with MOVED to it):
+//
+//	go run ./examples/relay -addr 127.0.0.1:7777 -nats nats://127.0.0.1:4222 -node a
+//	go run ./examples/relay -addr 127.0.0.1:7778 -nats nats://127.0.0.1:4222 -node b
+//
+// Clients then log in with AUTH guest first.
 package main
 
 import (
@@ -22,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tickwire/tickwire/cluster"
 	"github.com/tickwire/tickwire/examples/relay/relay"
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/relayproto"
@@ -37,6 +46,8 @@ func main() {
 	logLevel := flag.String("log-level", "warn", "log level")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until exit")
 	engine := flag.String("engine", "", "connection engine: goroutine or eventloop (default: $TICKWIRE_ENGINE, else goroutine)")
+	flag.StringVar(&relayNATS, "nats", "", "spread rooms over a cluster through this NATS server (nats://host:4222); clients then log in with AUTH guest")
+	flag.StringVar(&relayNode, "node", "", "this node's name in the cluster (with -nats)")
 	flag.Parse()
 	relayEngine = *engine
 	if *cpuProfile != "" {
@@ -63,15 +74,15 @@ func main() {
 	}
 }
 
-// relayEngine is the -engine flag.
-var relayEngine string
+// relayEngine is the -engine flag; relayNATS and relayNode the cluster's.
+var relayEngine, relayNATS, relayNode string
 
-func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
+func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	reg := msg.NewRegistry()
 	relayproto.Register(reg)
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		TickRate:  tick,
 		Registry:  reg,
 		AutoLogin: true,
@@ -81,9 +92,36 @@ func run(addr, httpAddr string, tick, maxConns int, log *slog.Logger) error {
 		// The load tool opens thousands of connections from this machine:
 		// per-address limits would refuse all but the first 128.
 		AddrLimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-	}, relay.New())
+	}
+	var node *cluster.Node
+	var opts []relay.Option
+	if relayNATS != "" {
+		// Rooms over a cluster: a player may be sent to another node,
+		// where it RESUMEs, so connections are not logged in on connect.
+		ws := ""
+		if httpAddr != "" {
+			ws = "ws://" + httpAddr + "/ws"
+		}
+		node, err = cluster.New(ctx, cluster.Config{URL: relayNATS, Name: "relay", Node: relayNode, Addr: addr, WS: ws, Logger: log})
+		if err != nil {
+			return err
+		}
+		cfg.AutoLogin = false
+		cfg.GuestPrefix = "guest-" + relayNode + "-"
+		cfg.Locate = node.Locate
+		opts = append(opts, relay.WithRooms(node))
+	}
+	game := relay.New(opts...)
+	srv, err := server.New(cfg, game)
 	if err != nil {
 		return err
+	}
+	if node != nil {
+		srv.Start()
+		if err := node.Start(srv, game); err != nil {
+			return err
+		}
+		defer node.Close(context.Background())
 	}
 	ln, err := transport.ListenTCP(ctx, addr)
 	if err != nil {
