@@ -117,23 +117,27 @@ type conn struct {
 	// Write deadlines on TCP sockets are refreshed at most every
 	// deadlineRefresh rather than on every write: setting one is a timer
 	// operation, and there are tens of thousands a second under load.
-	wdSetAt time.Time // writer only: when the write deadline was set
-	lazyDL  bool      // the write deadline may be refreshed lazily (TCP)
+	wdSetAt int64  // writer only: unix ns the write deadline was set
+	lazyDL  bool   // the write deadline may be refreshed lazily (TCP)
+	lastOut uint32 // tick goroutine only: the last tick (mod 2^32) that sent it output
 
 	// Outbound byte budget (Config.MaxOutboundBytesPerSec); writer only.
-	budgetStart  time.Time // when budgetTokens was last brought up to date
-	budgetTokens float64   // bytes that may be written now; negative: debt
+	budgetStart  int64   // unix ns budgetTokens was last brought up to date; 0: never
+	budgetTokens float64 // bytes that may be written now; negative: debt
 
 	// Per-message-type rate limits; reader only, created on first use.
-	limits         map[*msg.Type]*rate.Limiter
-	rateDropped    int
-	decodeErrors   int // refused (undecodable) messages so far
-	lastRateErr    time.Time
-	lastRateStrike time.Time
+	// A slice, not a map: a connection uses few types, and an idle
+	// connection's memory counts (BENCHMARKS.md, Idle).
+	limits         []typeLimit
+	rateDropped    int32
+	decodeErrors   int32 // refused (undecodable) messages so far
+	lastRateErr    int64 // unix ns
+	lastRateStrike int64 // unix ns
 
 	// Per-address accounting; guarded by Server.mu.
 	countedAddr     bool
 	countedPreLogin bool
+	trimmed         uint32 // tick goroutine only: lastOut when trimIdle last trimmed it
 
 	closeOnce sync.Once
 	byeErr    atomic.Pointer[error] // a BYE that releases the seat was queued: the reason it ends for
@@ -147,8 +151,14 @@ type conn struct {
 	// The event-loop engine (engine.go); nil on the goroutine engine.
 	lc           *transport.LoopConn
 	lp           *loopState
-	stallSince   time.Time // writer only: when the socket last took bytes while output waited
-	stallWritten int64     // writer only: the socket's byte count then
+	stallSince   int64 // writer only: unix ns the socket last took bytes while output waited; 0: none waits
+	stallWritten int64 // writer only: the socket's byte count then
+}
+
+// typeLimit is the rate limit of one message type on one connection.
+type typeLimit struct {
+	t   *msg.Type
+	lim *rate.Limiter
 }
 
 func (s *Server) newConn(nc net.Conn, id uint64, remote netip.Addr) *conn {
@@ -158,11 +168,15 @@ func (s *Server) newConn(nc net.Conn, id uint64, remote netip.Addr) *conn {
 		nc:         nc,
 		id:         id,
 		remote:     remote,
-		inSpace:    make(chan struct{}, 1),
-		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		acceptedAt: now,
 		lastReadAt: now,
+	}
+	if _, loop := nc.(*transport.LoopConn); !loop {
+		// Only the goroutine engine blocks on these; on the event loop an
+		// idle connection should not carry them.
+		c.inSpace = make(chan struct{}, 1)
+		c.wake = make(chan struct{}, 1)
 	}
 	c.encoding.Store(uint32(c.initialEncoding()))
 	c.outEnc = c.initialEncoding()
@@ -655,17 +669,20 @@ func (c *conn) authDone(m *msg.Auth, rid uint32, ident Identity, err error, join
 // ERR rate_limited <NAME> at most once a second, and every RateStrikeDrops
 // drops are a strike.
 func (c *conn) allowMsg(t *msg.Type, rid uint32) bool {
-	lim := c.limits[t]
+	var lim *rate.Limiter
+	for _, l := range c.limits {
+		if l.t == t {
+			lim = l.lim
+			break
+		}
+	}
 	if lim == nil {
 		r, b := t.Rate, t.Burst
 		if r == 0 {
 			r, b = c.srv.cfg.MessageRate, c.srv.cfg.MessageBurst
 		}
-		if c.limits == nil {
-			c.limits = make(map[*msg.Type]*rate.Limiter, 2)
-		}
 		lim = rate.NewLimiter(rate.Limit(r), b)
-		c.limits[t] = lim
+		c.limits = append(c.limits, typeLimit{t, lim})
 	}
 	now := time.Now()
 	if lim.AllowN(now, 1) {
@@ -673,13 +690,13 @@ func (c *conn) allowMsg(t *msg.Type, rid uint32) bool {
 	}
 	c.rateDropped++
 	c.srv.rateDropped.Add(1)
-	if now.Sub(c.lastRateErr) >= time.Second {
-		c.lastRateErr = now
+	if now.UnixNano()-c.lastRateErr >= int64(time.Second) {
+		c.lastRateErr = now.UnixNano()
 		c.send(&msg.Err{Code: msg.CodeRateLimited, Text: t.Name}, rid)
 	}
-	if c.rateDropped >= RateStrikeDrops && now.Sub(c.lastRateStrike) >= RateStrikeSpacing {
+	if c.rateDropped >= RateStrikeDrops && now.UnixNano()-c.lastRateStrike >= int64(RateStrikeSpacing) {
 		c.rateDropped = 0
-		c.lastRateStrike = now
+		c.lastRateStrike = now.UnixNano()
 		c.logger().Info("rate limits exceeded", "type", t.Name)
 		c.strike("rate_limited")
 	}
@@ -838,14 +855,14 @@ func (c *conn) write(buf []byte) bool {
 		return true
 	}
 	now := time.Now()
-	if !c.lazyDL || now.Sub(c.wdSetAt) > deadlineRefresh(c.srv.cfg.WriteTimeout) {
+	if !c.lazyDL || time.Duration(now.UnixNano()-c.wdSetAt) > deadlineRefresh(c.srv.cfg.WriteTimeout) {
 		// A lazily refreshed write deadline gives a stalled write between
 		// WriteTimeout minus deadlineRefresh and WriteTimeout.
 		if err := c.nc.SetWriteDeadline(now.Add(c.srv.cfg.WriteTimeout)); err != nil {
 			c.close(fmt.Errorf("write: %w", err))
 			return false
 		}
-		c.wdSetAt = now
+		c.wdSetAt = now.UnixNano()
 	}
 	if _, err := c.nc.Write(buf); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -874,12 +891,12 @@ func (c *conn) spend(n int) bool {
 		return true
 	}
 	now := time.Now()
-	if c.budgetStart.IsZero() {
+	if c.budgetStart == 0 {
 		c.budgetTokens = limit
 	} else {
-		c.budgetTokens = min(limit, c.budgetTokens+now.Sub(c.budgetStart).Seconds()*limit)
+		c.budgetTokens = min(limit, c.budgetTokens+time.Duration(now.UnixNano()-c.budgetStart).Seconds()*limit)
 	}
-	c.budgetStart = now
+	c.budgetStart = now.UnixNano()
 	if c.budgetTokens < 0 {
 		c.srv.throttled.Add(1)
 		wait := time.Duration(-c.budgetTokens / limit * float64(time.Second))
@@ -890,7 +907,7 @@ func (c *conn) spend(n int) bool {
 			t.Stop()
 			return false
 		}
-		c.budgetStart, c.budgetTokens = time.Now(), 0
+		c.budgetStart, c.budgetTokens = time.Now().UnixNano(), 0
 	}
 	c.budgetTokens -= float64(n)
 	return true

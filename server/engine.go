@@ -456,11 +456,11 @@ func (c *conn) loopWrite(buf []byte, room int) bool {
 		c.close(ErrSlowConsumer)
 		return false
 	case pending <= 0:
-		c.stallSince = time.Time{}
+		c.stallSince = 0
 	default:
-		if w := lc.Written(); w != c.stallWritten || c.stallSince.IsZero() {
-			c.stallWritten, c.stallSince = w, now
-		} else if now.Sub(c.stallSince) > c.srv.cfg.WriteTimeout {
+		if w := lc.Written(); w != c.stallWritten || c.stallSince == 0 {
+			c.stallWritten, c.stallSince = w, now.UnixNano()
+		} else if now.UnixNano()-c.stallSince > int64(c.srv.cfg.WriteTimeout) {
 			c.close(ErrSlowConsumer)
 			return false
 		}
@@ -476,12 +476,12 @@ func (c *conn) budgetWait() time.Duration {
 		return 0
 	}
 	now := time.Now()
-	if c.budgetStart.IsZero() {
+	if c.budgetStart == 0 {
 		c.budgetTokens = limit
 	} else {
-		c.budgetTokens = min(limit, c.budgetTokens+now.Sub(c.budgetStart).Seconds()*limit)
+		c.budgetTokens = min(limit, c.budgetTokens+time.Duration(now.UnixNano()-c.budgetStart).Seconds()*limit)
 	}
-	c.budgetStart = now
+	c.budgetStart = now.UnixNano()
 	if c.budgetTokens < 0 {
 		c.srv.throttled.Add(1)
 		return max(time.Millisecond, time.Duration(-c.budgetTokens/limit*float64(time.Second)))

@@ -428,6 +428,7 @@ func (s *Server) tickLoop() {
 		case now := <-ticker.C:
 			s.tick(now, period)
 			if s.tickN%uint64(s.cfg.TickRate) == 0 {
+				s.trimIdle()
 				next := make(chan struct{})
 				close(*s.sweep.Swap(&next))
 			}
@@ -663,6 +664,7 @@ func (s *Server) flush() {
 	for _, p := range s.dirty {
 		if len(p.pending) > 0 {
 			p.c.enqueue(p.pending...)
+			p.c.lastOut = uint32(s.tickN)
 		}
 		clear(p.pending)
 		p.pending = p.pending[:0]
@@ -671,6 +673,33 @@ func (s *Server) flush() {
 	}
 	clear(s.dirty)
 	s.dirty = s.dirty[:0]
+}
+
+// trimIdle runs once a second on the tick goroutine: players sent nothing
+// for a second give back their output queues' memory (the pending slice,
+// the SendLatest index, the connection's queue and its spare), which a
+// busy player keeps from tick to tick. Idle connections are most
+// connections, and each would otherwise keep its largest burst's arrays.
+func (s *Server) trimIdle() {
+	now := uint32(s.tickN)
+	for _, p := range s.playerList {
+		c := p.c
+		if now-c.lastOut < uint32(s.cfg.TickRate) || p.dirty || c.trimmed == c.lastOut {
+			continue
+		}
+		c.trimmed = c.lastOut
+		if len(p.pending) == 0 {
+			p.pending = nil
+		}
+		if len(p.latestIx) == 0 {
+			p.latestIx = nil
+		}
+		c.outMu.Lock()
+		if !c.writing && len(c.out) == 0 {
+			c.out, c.spare = nil, nil
+		}
+		c.outMu.Unlock()
+	}
 }
 
 // finalTick runs when Shutdown starts: every connection gets BYE shutdown,
