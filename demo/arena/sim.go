@@ -567,6 +567,11 @@ func (g *sim) move(pl *player, to Point, seq uint32) error {
 		}
 		t.zone = nz
 		g.w.SetZone(t.id, nz.id, p.x, p.y)
+		if n := g.opts.node; n != nil {
+			// Both zones run here: no handoff, but the cluster must know
+			// where to send this player if it reconnects elsewhere.
+			n.Track(pl.peer.Name(), zoneName(nz.id))
+		}
 		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("through portal %c to zone %d (%s)", p.letter, nz.id, nz.name)})
 		g.tellSpawn(pl)
 	}
@@ -706,6 +711,11 @@ func (g *sim) damage(shooter, target *tank, dmg int32) int32 {
 		g.w.Set(shooter.id, TankScore, g.w.Get(shooter.id, TankScore)+1)
 		target.respawnAt = g.n + g.respawnTicks
 		target.aim, target.shells = 0, 0
+		if g.opts.node != nil && g.tick != nil {
+			// A kill changes a score: committed like an item, so a
+			// failover never takes a point back.
+			g.commit(g.tick, shooter.zone)
+		}
 		if target.owner != nil {
 			g.closeChest(target.owner, true)
 			target.owner.peer.Send(&msg.Notice{Text: fmt.Sprintf("destroyed by %s; respawning in %s", g.w.Name(shooter.id), human(RespawnDelay))})
