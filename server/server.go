@@ -502,6 +502,13 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 	clear(ready)
 
 	for _, p := range sc.joins {
+		// The seat token exists before the game hears of the player, so
+		// that a checkpoint the game writes in Join or Arrive (a cluster
+		// commit) already carries the player's SeatKeys.
+		var seat *msg.Seat
+		if s.cfg.SeatHold > 0 && !s.cfg.AutoLogin {
+			seat = s.newSeat(p)
+		}
 		var err error
 		if a := p.arriving; a != nil {
 			p.arriving = nil
@@ -514,6 +521,7 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 			err = s.game.Join(t, p)
 		}
 		if err != nil {
+			s.dropSeat(p)
 			p.Send(&msg.Err{Code: "join_refused", Text: err.Error()})
 			p.Kick("join_refused")
 			continue
@@ -522,10 +530,8 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		s.playerList = append(s.playerList, p)
 		// WELCOME, SEAT and LIMITS go before whatever Join sent.
 		prefix := []outItem{{m: &msg.Welcome{ID: p.id, Name: p.ident.Name}}}
-		if s.cfg.SeatHold > 0 && !s.cfg.AutoLogin {
-			if seat := s.newSeat(p); seat != nil {
-				prefix = append(prefix, outItem{m: seat})
-			}
+		if seat != nil {
+			prefix = append(prefix, outItem{m: seat})
 		}
 		prefix = append(prefix, outItem{m: s.limits()})
 		p.pending = append(prefix, p.pending...)
