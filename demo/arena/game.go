@@ -120,8 +120,16 @@ func (g *Game) TickRate() int { return g.rate }
 
 // Join gives the player a tank at a spawn point of the first zone.
 func (g *Game) Join(t *server.Tick, p *server.Player) error {
-	if g.opts.node != nil && !g.running[1] {
-		return g.joinElsewhere(t, p)
+	if n := g.opts.node; n != nil {
+		if !g.running[1] {
+			return g.joinElsewhere(t, p)
+		}
+		g.join(p)
+		// Recorded and committed at once: if this node dies, the player
+		// is in the zone's checkpoint, and any node can send it there.
+		n.Track(p.Name(), zoneName(1))
+		g.commit(t, g.zones[1])
+		return nil
 	}
 	g.join(p)
 	return nil
