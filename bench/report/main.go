@@ -72,6 +72,13 @@ func run() error {
 		}
 		return args
 	}}
+	twEngine := func(engine string) serverKind {
+		k := tw
+		k.name = "tickwire " + engine
+		k.args = func(a, h string) []string { return append(tw.args(a, h), "-engine", engine) }
+		return k
+	}
+	twGo, twLoop := twEngine("goroutine"), twEngine("eventloop")
 	for pkg, bin := range map[string]string{"./bench/refserver": ref.bin, "./examples/relay": tw.bin} {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
@@ -128,6 +135,40 @@ func run() error {
 			s.Server.CPUCores, perM(s), s.Latency.P99, s.BotCPUCores)
 	}
 
+	// 2b. Engines: the WebSocket + MessagePack path against TCP text, on
+	// each engine, interleaved run by run.
+	engineSizes := []int{1000, 2000}
+	if *quick {
+		engineSizes = []int{500}
+	}
+	fmt.Fprintf(&rep, "\n### Engines: WebSocket + MessagePack against TCP text (issue 14)\n\n")
+	fmt.Fprintf(&rep, "Each row is one run of %v; for each N the four runs are interleaved (goroutine TCP, goroutine WebSocket, event loop TCP, event loop WebSocket), each server in a fresh process. \"goroutine\" is `Config.Engine = \"goroutine\"` (a reader goroutine per connection), \"eventloop\" is the nbio event loop.\n\n", *window)
+	fmt.Fprintln(&rep, "| N | engine | transport / encoding | delivered / expected | final state | server CPU (cores) | CPU s per M delivered | p50 ms | p99 ms | server RSS MB | bots CPU (cores) |")
+	fmt.Fprintln(&rep, "|---|---|---|---|---|---|---|---|---|---|---|")
+	var engRatios []string
+	for _, n := range engineSizes {
+		var res [2][2]loadtest.Summary // [engine][tcp, ws]
+		for e, k := range []serverKind{twGo, twLoop} {
+			for i, c := range [][2]string{{"tcp", "text"}, {"ws", "msgpack"}} {
+				s, err := relayRun(k, n, c[0], c[1], "", "")
+				if err != nil {
+					return err
+				}
+				res[e][i] = s
+				fmt.Fprintf(&rep, "| %d | %s | %s / %s | %.4f | %v | %.3f | %.2f | %.1f | %.1f | %.1f | %.3f |\n", n, strings.TrimPrefix(k.name, "tickwire "), c[0], c[1],
+					s.DeliveredRatio, s.FinalStateCorrect, s.Server.CPUCores, perM(s), s.Latency.P50, s.Latency.P99, float64(s.Server.RSSBytes)/1e6, s.BotCPUCores)
+			}
+		}
+		engRatios = append(engRatios, fmt.Sprintf("| %d | %.2f | %.2f | %.2f | %.2f | %.2f / %.2f |", n,
+			safeDiv(perM(res[0][1]), perM(res[0][0])), safeDiv(perM(res[1][1]), perM(res[1][0])),
+			safeDiv(perM(res[1][0]), perM(res[0][0])), safeDiv(perM(res[1][1]), perM(res[0][1])),
+			safeDiv(res[1][0].Latency.P99, res[0][0].Latency.P99), safeDiv(res[1][1].Latency.P99, res[0][1].Latency.P99)))
+	}
+	fmt.Fprintln(&rep, "\nRatios of CPU per delivered update, same run (target: WebSocket + MessagePack at most 1.15x TCP text):\n\n| N | WS / TCP, goroutine | WS / TCP, event loop | event loop / goroutine, TCP | event loop / goroutine, WS | p99 event loop / goroutine, TCP / WS |\n|---|---|---|---|---|---|")
+	for _, l := range engRatios {
+		fmt.Fprintln(&rep, l)
+	}
+
 	// 3. Pinned: server on CPU 0, load generator on CPU 1.
 	fmt.Fprintf(&rep, "\n### Pinned: server on CPU 0, load generator on CPU 1, N = %d\n\n", mid)
 	fmt.Fprintln(&rep, "| server | delivered / expected | server CPU (cores) | CPU s per M delivered | p99 ms | bots CPU (cores) |\n|---|---|---|---|---|---|")
@@ -154,15 +195,23 @@ func run() error {
 	// 4. Ladder: the largest N each server holds.
 	fmt.Fprintln(&rep, "\n### Largest N held\n\n\"Held\" means: every client connected, no errors, final state correct, at least 99% of expected POS lines delivered (the rest superseded within a tick), and p99 latency at most two tick periods (100 ms).\n\n| N | server | held | delivered / expected | p99 ms | server CPU (cores) | bots CPU (cores) |\n|---|---|---|---|---|---|---|")
 	for _, n := range append(append([]int{}, sizes...), ladder...) {
-		for _, k := range []serverKind{ref, tw} {
-			if n <= sizes[len(sizes)-1] {
-				continue // already measured above
-			}
-			s, err := relayRun(k, n, "tcp", "text", "", "")
+		if n <= sizes[len(sizes)-1] {
+			continue // already measured above
+		}
+		for _, r := range []struct {
+			k         serverKind
+			transport string
+			encoding  string
+		}{{ref, "tcp", "text"}, {tw, "tcp", "text"}, {twLoop, "tcp", "text"}, {twGo, "ws", "msgpack"}, {twLoop, "ws", "msgpack"}} {
+			s, err := relayRun(r.k, n, r.transport, r.encoding, "", "")
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(&rep, "| %d | %s | %v | %.4f | %.1f | %.3f | %.3f |\n", n, k.name, held(s, n), s.DeliveredRatio, s.Latency.P99, s.Server.CPUCores, s.BotCPUCores)
+			name := r.k.name
+			if r.transport == "ws" {
+				name += ", WebSocket + MessagePack"
+			}
+			fmt.Fprintf(&rep, "| %d | %s | %v | %.4f | %.1f | %.3f | %.3f |\n", n, name, held(s, n), s.DeliveredRatio, s.Latency.P99, s.Server.CPUCores, s.BotCPUCores)
 		}
 	}
 
@@ -171,12 +220,21 @@ func run() error {
 	fmt.Fprintln(&rep, "| server | connected | server CPU (% of a core) | RSS growth per connection (KB) | server RSS MB |\n|---|---|---|---|---|")
 	twLowGC := tw
 	twLowGC.name, twLowGC.env = "tickwire (GOGC=50)", []string{"GOGC=50"}
-	for _, k := range []serverKind{ref, tw, twLowGC} {
-		s, base, err := idleRun(k, idleN)
+	for _, r := range []struct {
+		k         serverKind
+		transport string
+	}{{ref, "tcp"}, {tw, "tcp"}, {twLowGC, "tcp"}, {twLoop, "tcp"}, {twGo, "ws"}, {twLoop, "ws"}} {
+		s, base, err := idleRun(r.k, idleN, r.transport)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&rep, "| %s | %d | %.2f | %.1f | %.1f |\n", k.name, s.Connected, 100*s.Server.CPUCores,
+		name := r.k.name
+		if r.transport == "ws" {
+			name += ", WebSocket"
+		} else if r.k.name != ref.name {
+			name += ", TCP"
+		}
+		fmt.Fprintf(&rep, "| %s | %d | %.2f | %.1f | %.1f |\n", name, s.Connected, 100*s.Server.CPUCores,
 			float64(s.Server.RSSBytes-base)/float64(max(s.Connected, 1))/1024, float64(s.Server.RSSBytes)/1e6)
 	}
 
@@ -352,20 +410,24 @@ func relayRun(k serverKind, n int, transport, encoding, pin, _ string) (loadtest
 	return s, nil
 }
 
-func idleRun(k serverKind, n int) (loadtest.Summary, int64, error) {
-	cmd, addr, _, err := startServer(k, "", false)
+func idleRun(k serverKind, n int, transport string) (loadtest.Summary, int64, error) {
+	ws := transport == loadtest.TransportWS
+	cmd, addr, httpAddr, err := startServer(k, "", ws)
 	if err != nil {
 		return loadtest.Summary{}, 0, err
 	}
 	defer stop(cmd)
+	if ws {
+		addr = httpAddr
+	}
 	base := rss(cmd.Process.Pid)
-	fmt.Fprintf(os.Stderr, "run: %s idle N=%d\n", k.name, n)
+	fmt.Fprintf(os.Stderr, "run: %s idle N=%d %s\n", k.name, n, transport)
 	dur, keepalive := 60*time.Second, 30*time.Second
 	if *quick {
 		dur, keepalive = 5*time.Second, 2*time.Second
 	}
 	s, err := loadtest.Run(context.Background(), loadtest.Config{
-		Addr: addr, N: n, RoomSize: 10, Duration: dur, Idle: true, KeepAlive: keepalive,
+		Addr: addr, N: n, RoomSize: 10, Duration: dur, Idle: true, KeepAlive: keepalive, Transport: transport,
 		RampUp: time.Duration(n) * time.Millisecond, ServerPID: cmd.Process.Pid, MaxConnecting: 128,
 	})
 	if s.Server == nil {
