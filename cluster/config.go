@@ -44,12 +44,12 @@ const (
 	// maxPreparing bounds the handoffs a node prepares at once; beyond
 	// it a source hears "busy" and its player stays where it is.
 	maxPreparing = 256
-	// maxDeparted is how many recent handoffs a zone's record remembers,
-	// so that a restored zone can still send a player whose MOVED was
-	// lost to where it went.
-	maxDeparted = 256
+	// maxDeparted is how many recent handoffs a zone's record remembers
+	// (for operators and tests: every committed handoff is accounted
+	// for). It is rewritten with every checkpoint, so it is kept small.
+	maxDeparted = 64
 	// departedKeep is how long a zone remembers a departure.
-	departedKeep = 2 * time.Minute
+	departedKeep = time.Minute
 )
 
 // Config configures a Node. Zero fields take the defaults above; Verify

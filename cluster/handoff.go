@@ -89,12 +89,12 @@ func (n *Node) Handoff(t *server.Tick, p *server.Player, from, to string, data [
 			n.handoffsFailed.Add(1)
 			n.log.Info("handoff not prepared; the player stays", "id", id, "player", req.Ident.Name, "to_zone", to, "err", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
-		defer cancel()
-		if cerr := n.srv.Call(ctx, func(t *server.Tick) { done(t, h, err) }); cerr != nil {
-			// The tick never ran the answer: the player stays frozen on
-			// this node until it leaves; the target's arrival expires.
-			n.log.Warn("handoff answer not delivered to the tick", "id", id, "err", cerr)
+		// Posted, not called: answers to many handoffs at once must all
+		// reach the game, or their players would stay frozen.
+		if perr := n.srv.Post(func(t *server.Tick) { done(t, h, err) }); perr != nil {
+			// Only when the server is closing or 4096 functions wait:
+			// the target's arrival expires unclaimed.
+			n.log.Warn("handoff answer not delivered to the tick", "id", id, "err", perr)
 			if err == nil {
 				n.abort(h)
 			}

@@ -118,9 +118,7 @@ func (n *Node) SendTo(t *server.Tick, p *server.Player, to Owner, tag string, da
 	req := prepareReq{ID: newID(), Zone: tag, Ident: p.Identity(), Data: data, Node: to.Node}
 	go func() {
 		h, err := n.prepareAt(to.Node, req)
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
-		defer cancel()
-		if cerr := n.srv.Call(ctx, func(t *server.Tick) { done(t, h, err) }); cerr != nil && err == nil {
+		if perr := n.srv.Post(func(t *server.Tick) { done(t, h, err) }); perr != nil && err == nil {
 			n.abort(h)
 		}
 	}()

@@ -112,12 +112,18 @@ var ErrBusy = errors.New("server: too many calls waiting for the tick")
 func (s *Server) Call(ctx context.Context, fn func(t *Tick)) error {
 	done := make(chan struct{})
 	s.callMu.Lock()
-	if len(s.calls) >= maxCalls {
+	if s.waiting >= maxCalls || len(s.calls) >= maxPosts {
 		s.callMu.Unlock()
 		return ErrBusy
 	}
+	s.waiting++
 	s.calls = append(s.calls, call{fn: fn, done: done})
 	s.callMu.Unlock()
+	defer func() {
+		s.callMu.Lock()
+		s.waiting--
+		s.callMu.Unlock()
+	}()
 	select {
 	case <-done:
 		return nil
@@ -128,9 +134,34 @@ func (s *Server) Call(ctx context.Context, fn func(t *Tick)) error {
 	}
 }
 
+// maxPosts bounds the functions posted for the next tick (Server.Post),
+// calls included.
+const maxPosts = 4096
+
+// Post runs fn on the tick goroutine at the start of the next tick, like
+// Call, but does not wait for it: for completions that arrive on other
+// goroutines (a cluster's handoff answer) and must reach the game even
+// when many arrive at once. It fails with ErrBusy when maxPosts functions
+// wait, and with ErrServerClosed after Shutdown; a function posted while
+// the server shuts down may not run.
+func (s *Server) Post(fn func(t *Tick)) error {
+	select {
+	case <-s.tickDone:
+		return ErrServerClosed
+	default:
+	}
+	s.callMu.Lock()
+	defer s.callMu.Unlock()
+	if len(s.calls) >= maxPosts {
+		return ErrBusy
+	}
+	s.calls = append(s.calls, call{fn: fn})
+	return nil
+}
+
 type call struct {
 	fn   func(t *Tick)
-	done chan struct{}
+	done chan struct{} // nil for Post
 }
 
 // runCalls runs the waiting calls. Tick goroutine only.
@@ -141,7 +172,9 @@ func (s *Server) runCalls(t *Tick) {
 	s.callMu.Unlock()
 	for _, c := range calls {
 		c.fn(t)
-		close(c.done)
+		if c.done != nil {
+			close(c.done)
+		}
 	}
 }
 

@@ -211,3 +211,29 @@ func TestConfigHelpReplacesTheGeneratedList(t *testing.T) {
 	c.write("PING end\n")
 	c.expect("PONG end")
 }
+
+func TestPostRunsOnTheNextTickWithoutWaiting(t *testing.T) {
+	srv, err := server.New(server.Config{}, &funcGame{update: func(*server.Tick) {}, init: noInit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ManualTicks()
+	manual := srv
+	ran := 0
+	for i := 0; i < 100; i++ { // more than Call allows to wait
+		if err := srv.Post(func(t *server.Tick) { ran++ }); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	if ran != 0 {
+		t.Fatal("a posted function ran before a tick")
+	}
+	manual.RunTick()
+	if ran != 100 {
+		t.Fatalf("after a tick %d of 100 posted functions ran", ran)
+	}
+	srv.Shutdown(context.Background())
+	if err := srv.Post(func(t *server.Tick) {}); !errors.Is(err, server.ErrServerClosed) {
+		t.Fatalf("Post after Shutdown: %v", err)
+	}
+}

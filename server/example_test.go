@@ -141,3 +141,22 @@ func ExampleHandle() {
 	// ERR unhandled WAVE is not handled by this game
 	// BYE quit
 }
+
+// Post hands work from another goroutine (a network answer, say) to the
+// tick, without waiting for it.
+func ExampleServer_Post() {
+	srv, err := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)}, &greeter{})
+	if err != nil {
+		panic(err)
+	}
+	srv.ManualTicks() // this example runs the ticks itself
+	answered := make(chan struct{})
+	go func() {
+		srv.Post(func(t *server.Tick) { fmt.Println("on the tick: the world is ours to change") })
+		close(answered)
+	}()
+	<-answered
+	srv.RunTick()
+	srv.Shutdown(context.Background())
+	// Output: on the tick: the world is ours to change
+}

@@ -74,7 +74,8 @@ type Server struct {
 
 	seats     seats // seat tokens (seat.go)
 	callMu    sync.Mutex
-	calls     []call // Call's functions for the next tick (admin.go)
+	calls     []call // Call's and Post's functions for the next tick (admin.go)
+	waiting   int    // Calls waiting for their function to run; guarded by callMu
 	heldTotal int    // seats held, counted against MaxConns; guarded by mu
 
 	// Tick goroutine state.
@@ -690,19 +691,22 @@ func (s *Server) trimIdle() {
 	now := uint32(s.tickN)
 	for _, p := range s.playerList {
 		c := p.c
-		if now-c.lastOut < uint32(s.cfg.TickRate) || p.dirty || c.trimmed == c.lastOut {
+		if now-c.lastOut < uint32(s.cfg.TickRate) || p.dirty {
 			continue
 		}
-		c.trimmed = c.lastOut
 		if len(p.pending) == 0 {
 			p.pending = nil
 		}
 		if len(p.latestIx) == 0 {
 			p.latestIx = nil
 		}
+		if !c.outCap.Load() {
+			continue // nothing to give back: skip the lock
+		}
 		c.outMu.Lock()
 		if !c.writing && len(c.out) == 0 {
 			c.out, c.spare = nil, nil
+			c.outCap.Store(false)
 		}
 		c.outMu.Unlock()
 	}
