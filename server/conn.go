@@ -608,23 +608,20 @@ func (c *conn) handle(dec *msg.Codec, fr modeSetter, data []byte, joined *bool) 
 				return true
 			}
 			if loc := c.srv.cfg.Locate; loc != nil {
-				if at, ok := loc(m.User); ok {
-					// The player lives on another server: send the client
-					// there with its own token. Not a strike: a failover
-					// or a lost MOVED sends honest clients here.
-					if at.Retry {
-						c.send(&msg.Err{Code: "resume", Text: codeResumeUnavailable + " your seat is moving between servers; retry in a second"}, env.RID)
-						return true
+				// The lookup waits for the cluster (milliseconds, at most
+				// its timeout): off this goroutine, which may be an event
+				// loop's. RESUME's rate limit bounds how many run.
+				user, rid := m.User, env.RID
+				go func() {
+					if at, ok := loc(user); ok {
+						c.relocate(user, rid, at)
+						return
 					}
-					c.logger().Info("resume redirected", "user", m.User, "to", at.Addr)
-					c.enqueue(outItem{m: &msg.Moved{Addr: at.Addr, WS: at.WS, Ticket: "-"}, rid: env.RID})
-					c.bye("moved", ErrMoved)
-					return true
-				}
+					c.resumeRefused(user, rid)
+				}()
+				return true
 			}
-			c.send(&msg.Err{Code: "resume", Text: codeBadToken + " no seat is held for that name and token: it was used, released, or never issued; log in again"}, env.RID)
-			c.logger().Info("resume refused", "user", m.User)
-			c.strike("resume_failed")
+			c.resumeRefused(m.User, env.RID)
 			return true
 		}
 		*joined = c.enter(p.ident, event{kind: evResume, player: p})

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -72,6 +73,10 @@ func (s *Server) guestName(id uint64) string {
 	return prefix + strconv.FormatUint(id, 10)
 }
 
+// MaxArrivalKeys caps the keys that may claim one arrival (its ticket, the
+// player's seat tokens, a restore's tokens).
+const MaxArrivalKeys = 8
+
 // MinArrivalHold is the least time an arrival waits for its player.
 const MinArrivalHold = 30 * time.Second
 
@@ -101,8 +106,16 @@ func (s *Server) Expect(a Arrival) (ticket string, err error) {
 	}
 	s.seats.mu.Lock()
 	defer s.seats.mu.Unlock()
+	if len(a.Keys) > MaxArrivalKeys {
+		return "", fmt.Errorf("server: Expect: %d keys, at most %d", len(a.Keys), MaxArrivalKeys)
+	}
 	if a.ID != "" {
 		if old := s.seats.arrivals[a.ID]; old != nil {
+			// A retry of the same arrival gets the same ticket; anything
+			// else naming its id gets nothing.
+			if old.Ident != a.Ident || old.Tag != a.Tag {
+				return "", errors.New("server: Expect: that arrival id is taken")
+			}
 			return old.ticket, nil
 		}
 	}
@@ -117,13 +130,15 @@ func (s *Server) Expect(a Arrival) (ticket string, err error) {
 	if a.Until.IsZero() {
 		a.Until = time.Now().Add(max(s.cfg.SeatHold, MinArrivalHold))
 	}
+	// The ticket's key is one of the arrival's keys, so a checkpoint that
+	// keeps the arrival keeps what claims it.
+	a.Keys = append(append([]SeatKey(nil), a.Keys...), KeyOf(ticket))
 	ar := &arrival{Arrival: a, ticket: ticket}
 	if s.seats.arrivals == nil {
 		s.seats.arrivals = map[string]*arrival{}
 		s.seats.arrivalKeys = map[SeatKey]*arrival{}
 	}
 	s.seats.arrivals[a.ID] = ar
-	s.seats.arrivalKeys[KeyOf(ticket)] = ar
 	for _, k := range a.Keys {
 		s.seats.arrivalKeys[k] = ar
 	}
@@ -153,6 +168,9 @@ func (s *Server) AddKeys(id string, keys []SeatKey) bool {
 		return false
 	}
 	for _, k := range keys {
+		if len(a.Keys) >= MaxArrivalKeys {
+			break
+		}
 		if _, taken := s.seats.arrivalKeys[k]; !taken {
 			a.Keys = append(a.Keys, k)
 			s.seats.arrivalKeys[k] = a
@@ -249,8 +267,10 @@ func (p *Player) Move(addr, ws, ticket string) {
 	}
 	if p.held {
 		// Released at the end of the tick (expireSeats), not from inside
-		// the game's own call.
+		// the game's own call; its seat goes now, so no RESUME takes it
+		// meanwhile (the client resumes where it was moved).
 		p.moveRelease = true
+		p.c.srv.dropSeat(p)
 		return
 	}
 	// The seat goes at once: a RESUME that races the close must not take
@@ -281,6 +301,26 @@ type Location struct {
 	// no other has taken its zone over yet): the client gets ERR resume
 	// unavailable and should retry shortly. Not a strike.
 	Retry bool
+}
+
+// relocate answers a RESUME for a player the Locator found elsewhere: the
+// client is sent there with its own token, or told to retry. Not a
+// strike: a failover or a lost MOVED sends honest clients here.
+func (c *conn) relocate(user string, rid uint32, at Location) {
+	if at.Retry {
+		c.send(&msg.Err{Code: "resume", Text: codeResumeUnavailable + " your seat is moving between servers; retry in a second"}, rid)
+		return
+	}
+	c.logger().Info("resume redirected", "user", user, "to", at.Addr)
+	c.enqueue(outItem{m: &msg.Moved{Addr: at.Addr, WS: at.WS, Ticket: "-"}, rid: rid})
+	c.bye("moved", ErrMoved)
+}
+
+// resumeRefused answers a RESUME that names no seat here or elsewhere.
+func (c *conn) resumeRefused(user string, rid uint32) {
+	c.send(&msg.Err{Code: "resume", Text: codeBadToken + " no seat is held for that name and token: it was used, released, or never issued; log in again"}, rid)
+	c.logger().Info("resume refused", "user", user)
+	c.strike("resume_failed")
 }
 
 // codeUnavailable is the subcode of ERR resume when the player's seat is

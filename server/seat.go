@@ -232,7 +232,7 @@ func (s *Server) expireSeats(t *Tick) {
 // (and tells the client) when the seat went away after the token was
 // claimed.
 func (s *Server) resume(c *conn, p *Player) bool {
-	if s.players[p.id] != p || p.gone {
+	if s.players[p.id] != p || p.gone || p.moveRelease {
 		c.send(&msg.Err{Code: "resume", Text: codeBadToken + " the seat was released"}, 0)
 		c.bye("seat_expired", ErrSeatExpired)
 		return false
