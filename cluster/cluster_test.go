@@ -235,9 +235,7 @@ func TestCleanLeaveHandsZonesOver(t *testing.T) {
 	if moved[1] != n2.addr || moved[3] != "-" {
 		t.Fatalf("MOVED %v, want to n2 with -", moved)
 	}
-	c2 := servertest.DialLine(t, n2.addr)
-	c2.Send("RESUME " + name + " " + token)
-	c2.SkipTo("WELCOME ")
+	c2 := resume(t, n2.addr, name, token)
 	if got := c2.SkipTo("COINS "); got != "COINS 1 a" {
 		t.Fatalf("after hand-over: %q", got)
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -81,7 +83,9 @@ type Prepared struct {
 // the player stays). On success the game must take the player out of its
 // zone and call Depart, which commits and sends MOVED. Tick only.
 func (n *Node) Handoff(t *server.Tick, p *server.Player, from, to string, data []byte, done func(t *server.Tick, h Prepared, err error)) {
-	id := newID()
+	// The id names the source zone, so that a target can later tell
+	// whether the source committed (Committed).
+	id := from + "/" + newID()
 	req := prepareReq{ID: id, Zone: to, From: from, Ident: p.Identity(), Data: data}
 	go func() {
 		h, err := n.prepare(req)
@@ -104,8 +108,18 @@ func (n *Node) Handoff(t *server.Tick, p *server.Player, from, to string, data [
 
 // prepare sends step 1, retrying once if the target zone's owner changed
 // under it.
-func (n *Node) prepare(req prepareReq) (Prepared, error) {
+func (n *Node) prepare(req prepareReq) (h Prepared, err error) {
 	var lastErr error
+	asked := map[string]bool{}
+	defer func() {
+		if err != nil {
+			// A node that got the request may have stored the arrival
+			// although its answer was lost: tell it to drop it.
+			for node := range asked {
+				n.abort(Prepared{ID: req.ID, To: Owner{Node: node}})
+			}
+		}
+	}()
 	for attempt := 0; attempt < 3; attempt++ {
 		o, live, err := n.Owner(context.Background(), req.Zone)
 		if err != nil {
@@ -117,6 +131,7 @@ func (n *Node) prepare(req prepareReq) (Prepared, error) {
 			continue
 		}
 		body, _ := json.Marshal(req)
+		asked[o.Node] = true
 		reply, err := n.nc.Request(n.subject("node", o.Node, "prepare"), body, 2*n.cfg.OpTimeout)
 		if err != nil {
 			lastErr = fmt.Errorf("node %s: %w", o.Node, err)
@@ -216,7 +231,13 @@ func (n *Node) saveSoon(zone string) error {
 	n.mu.Unlock()
 	if start {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
+		var once atomic.Int32 // 0 queued, 1 ran, 2 abandoned (see claim)
+		finished := make(chan struct{})
 		err := n.srv.Call(ctx, func(t *server.Tick) {
+			if !once.CompareAndSwap(0, 1) {
+				return
+			}
+			defer close(finished)
 			n.mu.Lock()
 			delete(n.saving, zone)
 			n.mu.Unlock()
@@ -224,12 +245,16 @@ func (n *Node) saveSoon(zone string) error {
 		})
 		cancel()
 		if err != nil {
-			n.mu.Lock()
-			if n.saving[zone] == w {
-				delete(n.saving, zone)
+			if once.CompareAndSwap(0, 2) {
+				n.mu.Lock()
+				if n.saving[zone] == w {
+					delete(n.saving, zone)
+				}
+				n.mu.Unlock()
+				w.err = err
+			} else {
+				<-finished
 			}
-			n.mu.Unlock()
-			w.err = err
 		}
 		close(w.done)
 	}
@@ -292,6 +317,41 @@ func (n *Node) move(p *server.Player, h Prepared) {
 		n.log.Warn("handoff commit note not sent; the client still has its ticket", "id", h.ID, "err", err)
 	}
 	n.Track(p.Name(), h.Zone)
+}
+
+// Abort abandons a prepared handoff whose player the game will not move
+// after all (it left, or its zone was released, before the answer came):
+// the target drops the arrival. Any goroutine.
+func (n *Node) Abort(h Prepared) { n.abort(h) }
+
+// Committed reports whether the handoff that made arrival a was committed
+// by its source (the source zone's record lists it as departed), for a
+// game deciding what an unclaimed arrival's expiry means: a committed
+// player leaves the world; an uncommitted one still lives in its source
+// zone. Arrivals that are not handoffs (restored players, rooms) count as
+// committed. It reads NATS (up to OpTimeout); an unreadable record counts
+// as committed.
+func (n *Node) Committed(a server.Arrival) bool {
+	from, _, ok := strings.Cut(a.ID, "/")
+	if !ok || from == "" {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
+	defer cancel()
+	e, err := n.zkv.Get(ctx, zoneKey(from))
+	if err != nil {
+		return true
+	}
+	var rec zoneRecord
+	if json.Unmarshal(e.Value(), &rec) != nil {
+		return true
+	}
+	for _, d := range rec.Departed {
+		if d.ID == a.ID {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *Node) abort(h Prepared) {

@@ -385,3 +385,27 @@ func login(t *testing.T, addr string) (c *servertest.LineConn, name, token strin
 }
 
 var _ = io.EOF
+
+// resume sends RESUME name token to addr as a client does: it retries
+// while the server answers "unavailable" (the zone is between owners), for
+// up to 5 s, and returns the connection once WELCOME arrives.
+func resume(t *testing.T, addr, name, token string) *servertest.LineConn {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := servertest.DialLine(t, addr)
+		c.Send("RESUME " + name + " " + token)
+		l := c.SkipTo("")
+		for !strings.HasPrefix(l, "WELCOME ") && !strings.HasPrefix(l, "ERR ") {
+			l = c.ReadLine()
+		}
+		if strings.HasPrefix(l, "WELCOME ") {
+			return c
+		}
+		if !strings.HasPrefix(l, "ERR resume unavailable") || time.Now().After(deadline) {
+			t.Fatalf("RESUME %s at %s: %s", name, addr, l)
+		}
+		c.Conn().Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+}

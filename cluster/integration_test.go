@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tickwire/tickwire/cluster"
 	"github.com/tickwire/tickwire/demo/arena"
 )
 
@@ -180,6 +181,19 @@ func TestThreeNodeProcesses(t *testing.T) {
 		if err != nil {
 			data, _ := os.ReadFile(filepath.Join(dir, "play.log"))
 			t.Errorf("tickwire play: %v\n%s", err, data)
+			rep, _ := os.ReadFile(report)
+			var r struct {
+				Bots []struct {
+					Name       string   `json:"name"`
+					Mismatches []string `json:"resume_mismatches"`
+				} `json:"bots"`
+			}
+			_ = json.Unmarshal(rep, &r)
+			for _, b := range r.Bots {
+				for _, m := range b.Mismatches {
+					t.Logf("bot %s: %s", b.Name, m)
+				}
+			}
 		}
 	case <-time.After(run + time.Minute):
 		_ = play.Process.Kill()
@@ -224,6 +238,28 @@ func TestThreeNodeProcesses(t *testing.T) {
 		t.Errorf("the bots visited zones %v, want all 3", zonesSeen)
 	}
 	t.Logf("moves (handoffs and redirects followed by clients): %d", rep.Moves)
+	// Every handoff a zone committed is accounted for: one id each, a
+	// player of ours, a zone of the world, and no more than the moves the
+	// clients followed (a move is a handoff or a redirect).
+	deps := departures(t, kv)
+	ids := map[string]bool{}
+	names := map[string]bool{}
+	for _, b := range rep.Bots {
+		names[b.Name] = true
+	}
+	for _, d := range deps {
+		if ids[d.ID] {
+			t.Errorf("handoff %s committed twice", d.ID)
+		}
+		ids[d.ID] = true
+		if !names[d.Player] || (d.Zone != "1" && d.Zone != "2" && d.Zone != "3") {
+			t.Errorf("handoff %+v: not one of our players or zones", d)
+		}
+	}
+	if len(deps) > rep.Moves || len(deps) == 0 {
+		t.Errorf("%d committed handoffs, %d moves followed by the bots", len(deps), rep.Moves)
+	}
+	t.Logf("committed handoffs remembered by the zones: %d", len(deps))
 
 	// The bots quit: what they carried left the world, in the ledgers.
 	time.Sleep(2 * time.Second)
@@ -246,9 +282,27 @@ func freeAddr(t *testing.T) string {
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
 type zoneRec struct {
-	Owner      string `json:"owner"`
-	LeaseUntil int64  `json:"lease_until"`
-	State      []byte `json:"state"`
+	Owner      string              `json:"owner"`
+	LeaseUntil int64               `json:"lease_until"`
+	State      []byte              `json:"state"`
+	Departed   []cluster.Departure `json:"departed"`
+}
+
+// departures lists the committed handoffs the zones remember.
+func departures(t *testing.T, kv jetstream.KeyValue) []cluster.Departure {
+	var out []cluster.Departure
+	for _, z := range []string{"1", "2", "3"} {
+		e, err := kv.Get(context.Background(), "zone."+z)
+		if err != nil {
+			t.Fatalf("zone %s: %v", z, err)
+		}
+		var r zoneRec
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.Departed...)
+	}
+	return out
 }
 
 // zoneOwners maps each zone to the node whose lease on it is live.

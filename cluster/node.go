@@ -344,11 +344,14 @@ func (n *Node) save(t *server.Tick, zone string) error {
 		return ErrNotOwner
 	}
 	state, err := n.game.Checkpoint(t, zone)
-	if err != nil {
-		return fmt.Errorf("cluster: checkpoint of zone %s: %w", zone, err)
+	if err == nil && len(state) > MaxStateBytes {
+		err = fmt.Errorf("%d bytes, more than %d", len(state), MaxStateBytes)
 	}
-	if len(state) > MaxStateBytes {
-		return fmt.Errorf("cluster: checkpoint of zone %s is %d bytes, more than %d", zone, len(state), MaxStateBytes)
+	if err != nil {
+		// Nothing can be written: the lease is not renewed either.
+		n.cpErrors.Add(1)
+		n.fenceIfLapsing(t, zone, l)
+		return fmt.Errorf("cluster: checkpoint of zone %s: %w", zone, err)
 	}
 	now := time.Now()
 	rec := l.rec
@@ -361,9 +364,22 @@ func (n *Node) save(t *server.Tick, zone string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
+	// The write must land before the lease it renews lapses.
+	deadline := now.Add(n.cfg.OpTimeout)
+	if lapse := time.UnixMilli(l.rec.LeaseUntil); lapse.Before(deadline) {
+		deadline = lapse
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	rev, err := n.zkv.Update(ctx, zoneKey(zone), data, l.rev)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		// A timeout does not say whether the write landed: read the key
+		// back. Taking a landed write for a lost one would abort a
+		// committed handoff and lose its player.
+		if landed, r := n.landed(zone, rec); landed {
+			rev, err = r, nil
+		}
+	}
 	if err != nil {
 		n.cpErrors.Add(1)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -372,12 +388,7 @@ func (n *Node) save(t *server.Tick, zone string) error {
 			n.release(t, zone)
 			return ErrFenced
 		}
-		if now.Sub(l.lastWrite) >= n.cfg.LeaseTTL-n.cfg.CheckpointEvery/2 {
-			// Our lease lapses before we could renew it: another node may
-			// take the zone at any moment, so stop running it now.
-			n.selfFenced.Add(1)
-			n.log.Error("zone lease could not be renewed: releasing it", "zone", zone, "err", err)
-			n.release(t, zone)
+		if n.fenceIfLapsing(t, zone, l) {
 			return ErrFenced
 		}
 		return fmt.Errorf("cluster: checkpoint of zone %s not written: %w", zone, err)
@@ -387,6 +398,41 @@ func (n *Node) save(t *server.Tick, zone string) error {
 	n.checkpoints.Add(1)
 	n.cpBytes.Add(uint64(len(data)))
 	return nil
+}
+
+// landed reports whether the key holds rec (our write, whose answer was
+// lost), and its revision.
+func (n *Node) landed(zone string, rec zoneRecord) (bool, uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
+	defer cancel()
+	e, err := n.zkv.Get(ctx, zoneKey(zone))
+	if err != nil {
+		return false, 0
+	}
+	var cur zoneRecord
+	if json.Unmarshal(e.Value(), &cur) != nil {
+		return false, 0
+	}
+	return cur.Owner == rec.Owner && cur.Epoch == rec.Epoch && cur.Seq == rec.Seq, e.Revision()
+}
+
+// fenceIfLapsing releases zone if its lease could lapse before the next
+// checkpoint round lands (this write failed, the next may take up to
+// OpTimeout, CheckpointEvery from now): another node may claim it then, so
+// this node stops first. Tick only.
+func (n *Node) fenceIfLapsing(t *server.Tick, zone string, l *lease) bool {
+	if time.Now().Add(n.cfg.CheckpointEvery+n.cfg.OpTimeout).UnixMilli() < l.rec.LeaseUntil {
+		return false
+	}
+	n.selfFenced.Add(1)
+	n.log.Error("zone lease could not be renewed: releasing it before it lapses", "zone", zone)
+	n.mu.Lock()
+	delete(n.leases, zone)
+	n.mu.Unlock()
+	// No NATS lookup here: NATS is what failed. Players go to another live
+	// node, which redirects them once the zone has a new owner.
+	n.game.Release(t, zone, n.anyOtherNode())
+	return true
 }
 
 func pruneDeparted(d []Departure, now time.Time) []Departure {
@@ -667,7 +713,16 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 	ctx, cancel = context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
 	defer cancel()
 	var rerr error
+	// Call may give up waiting (ctx) after the function was queued: the
+	// function then must not run late, or a zone left to lapse would be
+	// restored after all. once decides which of the two happens.
+	var once atomic.Int32 // 0 queued, 1 ran, 2 abandoned
+	finished := make(chan struct{})
 	err = n.srv.Call(ctx, func(t *server.Tick) {
+		if !once.CompareAndSwap(0, 1) {
+			return
+		}
+		defer close(finished)
 		n.mu.Lock()
 		n.leases[zone] = l
 		n.mu.Unlock()
@@ -683,6 +738,10 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 			n.log.Warn("first checkpoint after claim failed", "zone", zone, "err", err)
 		}
 	})
+	if err != nil && !once.CompareAndSwap(0, 2) {
+		<-finished // it runs now: wait for its outcome
+		err = nil
+	}
 	if err == nil {
 		err = rerr
 	}
@@ -718,9 +777,14 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	close(n.stop)
 	n.wg.Wait()
+	n.readNodes(ctx)
+	to := n.anyOtherNode()
 	err := n.srv.Call(ctx, func(t *server.Tick) {
+		// Every zone is written and released at once, its players sent to
+		// another live node, which redirects them once the zone has its
+		// new owner: no zone waits for another's hand-over.
 		for _, z := range n.Owned() {
-			n.handOver(t, z, Owner{})
+			n.handOver(t, z, to)
 		}
 	})
 	n.unsubscribe()
@@ -734,9 +798,8 @@ func (n *Node) Close(ctx context.Context) error {
 }
 
 // handOver writes zone's last checkpoint with a released lease and
-// releases the zone to node to, or, if to is zero (a node leaving), waits
-// briefly on the tick for another node to claim it and releases it to
-// that one. Tick only.
+// releases the zone to node to (zero: no other node is live; the players
+// are told their zone is gone). Tick only.
 func (n *Node) handOver(t *server.Tick, zone string, to Owner) {
 	n.mu.Lock()
 	l := n.leases[zone]
@@ -768,24 +831,6 @@ func (n *Node) handOver(t *server.Tick, zone string, to Owner) {
 	n.mu.Lock()
 	delete(n.leases, zone)
 	n.mu.Unlock()
-	// Wait up to two claim rounds for the new owner, so the players can be
-	// sent straight there.
-	deadline := time.Now().Add(2*n.cfg.ClaimEvery + n.cfg.OpTimeout)
-	if to.Node != "" {
-		deadline = time.Now()
-	}
-	for time.Now().Before(deadline) {
-		o, live, err := n.Owner(context.Background(), zone)
-		if err == nil && live && o.Node != n.cfg.Node {
-			to = o
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if to.Node == "" {
-		n.readNodes(context.Background())
-		to = n.anyOtherNode()
-	}
 	n.log.Info("zone handed over", "zone", zone, "to", to.Node)
 	n.game.Release(t, zone, to)
 }

@@ -43,6 +43,18 @@ func (n *Node) PlaceRoom(ctx context.Context, room string) (Owner, error) {
 		default:
 			var r roomRecord
 			if json.Unmarshal(e.Value(), &r) == nil && n.isLive(r.Node) {
+				if r.Node == n.cfg.Node {
+					// Ours: touch it, so that a ReleaseRoom of the room
+					// read before this JOIN cannot delete it (its
+					// revision is stale now).
+					data, _ := json.Marshal(roomRecord{Owner: r.Owner, Since: time.Now().UnixMilli()})
+					cctx, cancel := context.WithTimeout(ctx, n.cfg.OpTimeout)
+					_, err := n.rkv.Update(cctx, roomKey(room), data, e.Revision())
+					cancel()
+					if err != nil {
+						continue // it changed meanwhile: read it again
+					}
+				}
 				return r.Owner, nil
 			}
 			rev = e.Revision() // its host is gone: place it again
@@ -64,11 +76,13 @@ func (n *Node) PlaceRoom(ctx context.Context, room string) (Owner, error) {
 	return Owner{}, fmt.Errorf("cluster: room %q could not be placed", room)
 }
 
-// ReleaseRoom removes room from the directory if this node hosts it (the
-// room emptied). It does not wait; any goroutine.
-func (n *Node) ReleaseRoom(room string) {
+// ReleaseRoom removes room from the directory if this node hosts it and
+// empty, run on the tick, still says it is empty: a JOIN that placed the
+// room here meanwhile touched the entry, and the delete (a compare-and-set
+// on the entry's revision) then fails. It does not wait; any goroutine.
+func (n *Node) ReleaseRoom(room string, empty func() bool) {
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
 		defer cancel()
 		e, err := n.rkv.Get(ctx, roomKey(room))
 		if err != nil {
@@ -76,6 +90,10 @@ func (n *Node) ReleaseRoom(room string) {
 		}
 		var r roomRecord
 		if json.Unmarshal(e.Value(), &r) != nil || r.Node != n.cfg.Node {
+			return
+		}
+		still := false
+		if err := n.srv.Call(ctx, func(t *server.Tick) { still = empty() }); err != nil || !still {
 			return
 		}
 		_ = n.rkv.Delete(ctx, roomKey(room), jetstream.LastRevision(e.Revision()))

@@ -573,8 +573,11 @@ func (g *Guard) Unban(ctx context.Context, ip netip.Addr, forget bool) error {
 	ip = canonical(ip)
 	g.mu.Lock()
 	_, inPending := g.pending[ip]
+	_, inPeer := g.peer[ip]
+	inPending = inPending || inPeer
 	delete(g.bans, ip)
 	delete(g.pending, ip)
+	delete(g.peer, ip)
 	g.gen++
 	g.mu.Unlock()
 	g.strikeMu.Lock()

@@ -556,4 +556,14 @@ func TestApplyBansFromOtherNodes(t *testing.T) {
 	if bans, _ := st.ListBans(context.Background(), now); len(bans) != 0 {
 		t.Fatalf("Apply wrote to the store: %v", bans)
 	}
+	// An operator's unban here lifts it.
+	if err := g.Unban(context.Background(), ip, false); err != nil {
+		t.Fatalf("unban of an applied ban: %v", err)
+	}
+	if err := g.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if g.Admit(ip) != nil {
+		t.Fatal("an unbanned applied ban still refuses the address")
+	}
 }

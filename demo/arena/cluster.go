@@ -2,6 +2,7 @@ package arena
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -302,7 +303,7 @@ func (g *Game) Restore(t *server.Tick, zone string, state []byte) error {
 	until := time.Now().Add(g.opts.arrivalHold())
 	for _, p := range st.Players {
 		data, _ := json.Marshal(p.Tank)
-		if _, err := g.server().Expect(server.Arrival{ID: "restore-" + zone + "-" + p.Ident.Name, Ident: p.Ident, Keys: p.Keys,
+		if _, err := g.server().Expect(server.Arrival{ID: "restore-" + zone + "-" + rand.Text(), Ident: p.Ident, Keys: p.Keys,
 			Data: data, Tag: zone, Until: until}); err != nil {
 			return err
 		}
@@ -469,10 +470,14 @@ func (g *Game) ArrivalExpired(t *server.Tick, a server.Arrival) {
 	if err != nil || !g.live(z) {
 		return
 	}
-	var ts tankState
-	if json.Unmarshal(a.Data, &ts) == nil {
-		for _, item := range ts.Inv {
-			g.gone(z, item)
+	// A handoff its source never committed: the player still lives in
+	// the source zone, items and all. Otherwise it left the world.
+	if g.opts.node.Committed(a) {
+		var ts tankState
+		if json.Unmarshal(a.Data, &ts) == nil {
+			for _, item := range ts.Inv {
+				g.gone(z, item)
+			}
 		}
 	}
 	g.commit(t, z)
@@ -569,7 +574,10 @@ func (g *sim) crossPortal(t *server.Tick, pl *player, to *zoneMap, x, y int32) {
 	g.opts.node.Handoff(t, sp, zoneName(from.id), zoneName(to.id), data, func(t *server.Tick, h cluster.Prepared, err error) {
 		pl.leaving = false
 		if pl.dropped || g.players[sp.ID()] != pl {
-			return // gone meanwhile (quit, or the zone was released)
+			if err == nil {
+				g.opts.node.Abort(h) // gone meanwhile (quit, or the zone was released)
+			}
+			return
 		}
 		if err != nil {
 			pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("portal to zone %d is closed just now (%s); step off and try again", to.id, shortErr(err))})

@@ -569,8 +569,15 @@ func (g *sim) move(pl *player, to Point, seq uint32) error {
 		g.w.SetZone(t.id, nz.id, p.x, p.y)
 		if n := g.opts.node; n != nil {
 			// Both zones run here: no handoff, but the cluster must know
-			// where to send this player if it reconnects elsewhere.
+			// where to send this player if it reconnects elsewhere, and
+			// both zones' checkpoints must say where it is now (the new
+			// one first: a crash between the two writes leaves the player
+			// in both, never in neither).
 			n.Track(pl.peer.Name(), zoneName(nz.id))
+			if g.tick != nil {
+				g.commit(g.tick, nz)
+				g.commit(g.tick, z)
+			}
 		}
 		pl.peer.Send(&msg.Notice{Text: fmt.Sprintf("through portal %c to zone %d (%s)", p.letter, nz.id, nz.name)})
 		g.tellSpawn(pl)

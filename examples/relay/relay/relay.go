@@ -195,7 +195,8 @@ func (g *Game) leaveRoom(m *member) {
 		delete(g.rooms, r.name)
 		if g.node != nil && g.hosted[r.name] {
 			delete(g.hosted, r.name)
-			g.node.ReleaseRoom(r.name)
+			name := r.name
+			g.node.ReleaseRoom(name, func() bool { return g.rooms[name] == nil })
 		}
 	}
 }
