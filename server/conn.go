@@ -137,7 +137,7 @@ type conn struct {
 	// Per-address accounting; guarded by Server.mu.
 	countedAddr     bool
 	countedPreLogin bool
-	trimmed         uint32 // tick goroutine only: lastOut when trimIdle last trimmed it
+	outCap          atomic.Bool // out or spare may hold an array (trimIdle's hint)
 
 	closeOnce sync.Once
 	byeErr    atomic.Pointer[error] // a BYE that releases the seat was queued: the reason it ends for
@@ -369,6 +369,9 @@ func (c *conn) enqueue(items ...outItem) {
 		return
 	}
 	c.out = append(c.out, items...)
+	if !c.outCap.Load() {
+		c.outCap.Store(true)
+	}
 	start := !c.writing
 	if start {
 		c.writing = true

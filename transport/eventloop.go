@@ -278,11 +278,14 @@ func (lc *LoopConn) CloseWithReason(reason string) error {
 const closeFlushTimeout = 2 * time.Second
 
 func (lc *LoopConn) closeWhenFlushed(deadline time.Time) {
+	if closed, _ := lc.c.IsClosed(); closed {
+		return // the peer hung up: nothing more will be written
+	}
 	if lc.Pending() <= 0 || time.Now().After(deadline) {
 		lc.c.Close()
 		return
 	}
-	time.AfterFunc(20*time.Millisecond, func() { lc.closeWhenFlushed(deadline) })
+	time.AfterFunc(50*time.Millisecond, func() { lc.closeWhenFlushed(deadline) })
 }
 
 // LocalAddr returns the local address.
@@ -395,19 +398,25 @@ func (lc *LoopConn) wsFail(err error) {
 	if errors.As(err, &we) {
 		code, text = we.code, we.text
 	}
+	first := false
 	lc.closeOnce.Do(func() {
+		first = true
 		buf := make([]byte, WebSocketHeaderRoom, WebSocketHeaderRoom+2+len(text))
 		buf = binary.BigEndian.AppendUint16(buf, code)
 		buf = append(buf, text...)
 		h := wsHeader(buf[:WebSocketHeaderRoom], wsClose, len(buf)-WebSocketHeaderRoom)
 		_ = lc.write(buf[WebSocketHeaderRoom-h:])
-		lc.closeWhenFlushed(time.Now().Add(closeFlushTimeout))
 	})
 	if code == 1009 {
 		err = ErrWebSocketTooBig
 	}
+	// The handler hears why before the socket closes (which would report
+	// io.EOF); its own close finds the close frame already sent.
 	if !lc.closed.Swap(true) {
 		lc.h.OnClose(err)
+	}
+	if first {
+		lc.closeWhenFlushed(time.Now().Add(closeFlushTimeout))
 	}
 }
 
