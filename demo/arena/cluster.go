@@ -449,6 +449,7 @@ func (g *Game) Arrive(t *server.Tick, p *server.Player, a server.Arrival) error 
 	g.attach(pl)
 	g.players[p.ID()] = pl
 	g.order = append(g.order, pl)
+	p.Logger().Info("arena player arrived", "zone", z.id, "arrival", a.ID, "score", ts.Score, "inv", fmt.Sprint(ts.Inv), "hp", ts.HP)
 	if !pl.tank.dead() {
 		g.tellSpawn(pl)
 	}

@@ -568,6 +568,13 @@ func (b *bot) onResumed() {
 		b.rep.ResumedAt = append(b.rep.ResumedAt, now)
 		b.rep.ResumeTimes = append(b.rep.ResumeTimes, now.Sub(b.droppedAt))
 	}
+	// A resume that landed on another server of a cluster (its node died
+	// and a seed took the player in without a MOVED) is a move too: ids
+	// are that server's.
+	if id := b.c.ID(); id != b.rep.PlayerID {
+		b.rep.PlayerID = id
+		b.moved = true
+	}
 	b.verify, b.verifyMv = true, b.moved
 	b.moved, b.seamless = false, false
 	// The server closed any chest; the view comes anew.
@@ -606,7 +613,13 @@ func (b *bot) verifyResume() {
 	if before.id == 0 {
 		return // no tank before the drop: nothing to compare
 	}
-	if b.verifyMv && after.ok {
+	if b.verifyMv {
+		if !after.ok {
+			// On another server the tank has a new id, which only a
+			// SPAWN names, and a destroyed tank gets none until it
+			// respawns: nothing to compare with yet.
+			return
+		}
 		// Entity ids are per server: the tank is the one SPAWN named.
 		before.id = after.id
 	}
