@@ -286,6 +286,12 @@ func fastConfig(name, cl string, zones ...string) cluster.Config {
 }
 
 func startNode(t *testing.T, url string, cfg cluster.Config, allZones []string) *testNode {
+	return startNodeWith(t, url, cfg, allZones, nil)
+}
+
+// startNodeWith is startNode with a last say on the server's Config, once
+// the node exists (to wire a guard to it, say).
+func startNodeWith(t *testing.T, url string, cfg cluster.Config, allZones []string, mod func(*server.Config, *cluster.Node)) *testNode {
 	t.Helper()
 	ln, err := transport.ListenTCP(context.Background(), "127.0.0.1:0")
 	if err != nil {
@@ -293,28 +299,30 @@ func startNode(t *testing.T, url string, cfg cluster.Config, allZones []string) 
 	}
 	tn := &testNode{name: cfg.Node, addr: ln.Addr().String(), ln: ln}
 	tn.game = newCoinGame(allZones...)
-	var node *cluster.Node
-	srv, err := server.New(server.Config{Registry: registry(), Logger: slog.New(slog.DiscardHandler), TickRate: 50,
-		GuestPrefix: "guest-" + cfg.Node + "-", CheckCauses: true,
-		Locate: func(user string) (server.Location, bool) { return node.Locate(user) }}, tn.game)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn.srv = srv
-	srv.Start()
-	go srv.Serve(ln)
 	tn.nc, err = nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Conn = tn.nc
 	cfg.Addr = tn.addr
-	node, err = cluster.New(context.Background(), cfg)
+	node, err := cluster.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tn.node = node
 	tn.game.node = node
+	scfg := server.Config{Registry: registry(), Logger: slog.New(slog.DiscardHandler), TickRate: 50,
+		GuestPrefix: "guest-" + cfg.Node + "-", CheckCauses: true, Locate: node.Locate}
+	if mod != nil {
+		mod(&scfg, node)
+	}
+	srv, err := server.New(scfg, tn.game)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.srv = srv
+	srv.Start()
+	go srv.Serve(ln)
 	if err := node.Start(srv, tn.game); err != nil {
 		t.Fatal(err)
 	}
