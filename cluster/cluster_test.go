@@ -44,10 +44,7 @@ func TestEveryZoneHasExactlyOneOwner(t *testing.T) {
 }
 
 func TestHandoffMovesThePlayerOnce(t *testing.T) {
-	url, cl := natsURL(t), clusterName(t)
-	n1 := startNode(t, url, fastConfig("n1", cl, "a"), []string{"a", "b"})
-	n2 := startNode(t, url, fastConfig("n2", cl, "b"), []string{"a", "b"})
-	waitFor(t, 5*time.Second, "zones owned", func() bool { return n1.node.Owns("a") && n2.node.Owns("b") })
+	n1, n2 := pairOfNodes(t)
 
 	c, name, _ := login(t, n1.addr)
 	c.SkipTo("COINS 0 a")
@@ -85,6 +82,18 @@ func TestHandoffMovesThePlayerOnce(t *testing.T) {
 	}
 }
 
+// pairOfNodes starts nodes n1 (zone a) and n2 (zone b) of a new cluster and
+// waits until each runs its zone.
+func pairOfNodes(t *testing.T) (n1, n2 *testNode) {
+	t.Helper()
+	url, cl := natsURL(t), clusterName(t)
+	all := []string{"a", "b"}
+	n1 = startNode(t, url, fastConfig("n1", cl, "a"), all)
+	n2 = startNode(t, url, fastConfig("n2", cl, "b"), all)
+	waitFor(t, 5*time.Second, "zones owned", func() bool { return n1.node.Owns("a") && n2.node.Owns("b") })
+	return n1, n2
+}
+
 func countPlayers(n *testNode) int { return n.srv.Stats().Players }
 
 func TestHandoffToAZoneWithoutOwnerLeavesThePlayer(t *testing.T) {
@@ -110,11 +119,7 @@ func TestHandoffToAZoneWithoutOwnerLeavesThePlayer(t *testing.T) {
 }
 
 func TestFailoverRestoresPlayersFromTheCheckpoint(t *testing.T) {
-	url, cl := natsURL(t), clusterName(t)
-	all := []string{"a", "b"}
-	n1 := startNode(t, url, fastConfig("n1", cl, "a"), all)
-	n2 := startNode(t, url, fastConfig("n2", cl, "b"), all)
-	waitFor(t, 5*time.Second, "zones owned", func() bool { return n1.node.Owns("a") && n2.node.Owns("b") })
+	n1, n2 := pairOfNodes(t)
 
 	c, name, token := login(t, n1.addr)
 	c.SkipTo("COINS 0 a")
@@ -141,11 +146,7 @@ func TestFailoverRestoresPlayersFromTheCheckpoint(t *testing.T) {
 }
 
 func TestResumeOnTheWrongNodeIsRedirected(t *testing.T) {
-	url, cl := natsURL(t), clusterName(t)
-	all := []string{"a", "b"}
-	n1 := startNode(t, url, fastConfig("n1", cl, "a"), all)
-	n2 := startNode(t, url, fastConfig("n2", cl, "b"), all)
-	waitFor(t, 5*time.Second, "zones owned", func() bool { return n1.node.Owns("a") && n2.node.Owns("b") })
+	n1, n2 := pairOfNodes(t)
 	c, name, token := login(t, n1.addr)
 	c.SkipTo("COINS 0 a")
 	// The location is written in the background.
@@ -219,11 +220,7 @@ func TestAFencedNodeCannotWriteTheZone(t *testing.T) {
 }
 
 func TestCleanLeaveHandsZonesOver(t *testing.T) {
-	url, cl := natsURL(t), clusterName(t)
-	all := []string{"a", "b"}
-	n1 := startNode(t, url, fastConfig("n1", cl, "a"), all)
-	n2 := startNode(t, url, fastConfig("n2", cl, "b"), all)
-	waitFor(t, 5*time.Second, "zones owned", func() bool { return n1.node.Owns("a") && n2.node.Owns("b") })
+	n1, n2 := pairOfNodes(t)
 	c, name, token := login(t, n1.addr)
 	c.SkipTo("COINS 0 a")
 	c.Send("EARN")
@@ -242,11 +239,7 @@ func TestCleanLeaveHandsZonesOver(t *testing.T) {
 }
 
 func TestWhoAndChatSpanNodes(t *testing.T) {
-	url, cl := natsURL(t), clusterName(t)
-	all := []string{"a", "b"}
-	n1 := startNode(t, url, fastConfig("n1", cl, "a"), all)
-	n2 := startNode(t, url, fastConfig("n2", cl, "b"), all)
-	waitFor(t, 5*time.Second, "zones owned", func() bool { return n1.node.Owns("a") && n2.node.Owns("b") })
+	n1, n2 := pairOfNodes(t)
 	_, name1, _ := login(t, n1.addr)
 	_, name2, _ := login(t, n2.addr)
 	online, err := n1.node.Who(context.Background())

@@ -288,18 +288,37 @@ type zoneRec struct {
 	Departed   []cluster.Departure `json:"departed"`
 }
 
-// departures lists the committed handoffs the zones remember.
-func departures(t *testing.T, kv jetstream.KeyValue) []cluster.Departure {
-	var out []cluster.Departure
+// zoneRecords reads the three zones' records; ok is false if one cannot
+// be read.
+func zoneRecords(kv jetstream.KeyValue) (recs []zoneRec, ok bool) {
 	for _, z := range []string{"1", "2", "3"} {
 		e, err := kv.Get(context.Background(), "zone."+z)
 		if err != nil {
-			t.Fatalf("zone %s: %v", z, err)
+			return nil, false
 		}
 		var r zoneRec
-		if err := json.Unmarshal(e.Value(), &r); err != nil {
-			t.Fatal(err)
+		if json.Unmarshal(e.Value(), &r) != nil {
+			return nil, false
 		}
+		recs = append(recs, r)
+	}
+	return recs, true
+}
+
+// mustRecords is zoneRecords for checks that need every record.
+func mustRecords(t *testing.T, kv jetstream.KeyValue) []zoneRec {
+	t.Helper()
+	recs, ok := zoneRecords(kv)
+	if !ok {
+		t.Fatal("a zone record is missing or unreadable")
+	}
+	return recs
+}
+
+// departures lists the committed handoffs the zones remember.
+func departures(t *testing.T, kv jetstream.KeyValue) []cluster.Departure {
+	var out []cluster.Departure
+	for _, r := range mustRecords(t, kv) {
 		out = append(out, r.Departed...)
 	}
 	return out
@@ -323,32 +342,18 @@ func zoneOwners(kv jetstream.KeyValue) map[string]string {
 
 // checkpointed reports whether every zone has a checkpoint.
 func checkpointed(kv jetstream.KeyValue) bool {
-	for _, z := range []string{"1", "2", "3"} {
-		e, err := kv.Get(context.Background(), "zone."+z)
-		if err != nil {
-			return false
-		}
-		var r zoneRec
-		if json.Unmarshal(e.Value(), &r) != nil || r.State == nil {
-			return false
-		}
+	recs, ok := zoneRecords(kv)
+	for _, r := range recs {
+		ok = ok && r.State != nil
 	}
-	return true
+	return ok
 }
 
 // census counts the world from the zones' last checkpoints.
 func census(t *testing.T, kv jetstream.KeyValue) arena.Census {
 	t.Helper()
 	var states [][]byte
-	for _, z := range []string{"1", "2", "3"} {
-		e, err := kv.Get(context.Background(), "zone."+z)
-		if err != nil {
-			t.Fatalf("zone %s: %v", z, err)
-		}
-		var r zoneRec
-		if err := json.Unmarshal(e.Value(), &r); err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range mustRecords(t, kv) {
 		if r.State != nil {
 			states = append(states, r.State)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -555,15 +556,7 @@ func (n *Node) Nodes() []Owner {
 			out = append(out, r.Owner)
 		}
 	}
-	slices.SortFunc(out, func(a, b Owner) int {
-		if a.Node < b.Node {
-			return -1
-		}
-		if a.Node > b.Node {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Owner) int { return strings.Compare(a.Node, b.Node) })
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,15 +61,7 @@ func (n *Node) Who(ctx context.Context) ([]Online, error) {
 			out = append(out, o)
 		}
 	}
-	slices.SortFunc(out, func(a, b Online) int {
-		if a.Node < b.Node {
-			return -1
-		}
-		if a.Node > b.Node {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Online) int { return strings.Compare(a.Node, b.Node) })
 	return out, nil
 }
 
