@@ -15,6 +15,13 @@
 // keepalive): it costs no CPU per tick, since the tick only visits
 // connections that sent input or were sent output.
 //
+// With Config.Engine = EngineEventLoop, connections live on an epoll event
+// loop instead (engine.go): an idle connection has no goroutine and no
+// buffer, input is pushed through the same checks by the loop's pollers,
+// and output is written by one worker per core. Serve puts plain TCP
+// sockets on it and WebSocketHandler upgraded WebSockets; TLS, PROXY
+// protocol and ServeConn connections stay on goroutines.
+//
 // Every queue is bounded: the inbound queue of a connection (Config.
 // MaxInbound) pauses reading when full; the outbound queue (Config.
 // MaxOutbound messages, Config.MaxOutboundBytes bytes) disconnects the

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"path"
 	"runtime"
 	"strings"
@@ -25,8 +27,9 @@ import (
 // Loop is an event-loop engine: readiness-based I/O (epoll, through
 // github.com/lesismal/nbio) for TCP sockets and WebSocket connections. A
 // connection on a Loop has no goroutine and no buffer of its own while it
-// is idle: one poller goroutine per core reads every ready socket into that
-// poller's buffer and hands the bytes to the connection's LoopHandler.
+// is idle: a few poller goroutines (one per two cores) read every ready
+// socket into the poller's buffer and hand the bytes to the connection's
+// LoopHandler.
 // Writes never block: what the socket does not take at once is kept (in
 // nbio's pooled buffers) and written when it becomes writable.
 type Loop struct {
@@ -47,12 +50,13 @@ type LoopHandler interface {
 	OnClose(err error)
 }
 
-// NewLoop starts an event loop with one poller per core.
+// NewLoop starts an event loop with one poller goroutine per two cores (at
+// least one; the TICKWIRE_LOOP_POLLERS environment variable overrides it).
 func NewLoop() (*Loop, error) {
 	logging.SetLevel(logging.LevelNone)
 	eng := nbio.NewEngine(nbio.Config{
 		Name:    "tickwire",
-		NPoller: runtime.NumCPU(),
+		NPoller: loopPollers(),
 	})
 	l := &Loop{eng: eng}
 	eng.OnData(func(c *nbio.Conn, data []byte) {
@@ -757,3 +761,15 @@ func selectProtocol(r *http.Request) string {
 
 // Written returns how many bytes written to lc the kernel has taken.
 func (lc *LoopConn) Written() int64 { return lc.written.Load() }
+
+// loopPollers is how many poller goroutines a Loop runs: half the cores
+// (at least one), or TICKWIRE_LOOP_POLLERS. A poller only moves bytes to
+// the parser; fewer pollers batch more ready sockets per epoll_wait and
+// hand the runtime fewer threads blocked in it (on 2 cores one poller used
+// about a quarter less CPU per update than two: BENCHMARKS.md).
+func loopPollers() int {
+	if n, err := strconv.Atoi(os.Getenv("TICKWIRE_LOOP_POLLERS")); err == nil && n > 0 {
+		return n
+	}
+	return max(1, runtime.NumCPU()/2)
+}
