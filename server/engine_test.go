@@ -241,4 +241,3 @@ func TestEventLoopWebSocket(t *testing.T) {
 		t.Fatalf("left for %v", l.Reason)
 	}
 }
-
