@@ -1,7 +1,7 @@
 // Command report measures tickwire against the minimal reference relay and
 // rewrites the results section of BENCHMARKS.md.
 //
-//	go run ./bench/report            # full run, about 8 minutes
+//	go run ./bench/report            # full run, about 15 minutes
 //	go run ./bench/report -quick     # smaller, for trying the script
 //
 // It builds both servers, runs each as its own process, drives them with
