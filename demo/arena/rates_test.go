@@ -371,3 +371,32 @@ func TestServedAtEveryRate(t *testing.T) {
 		}
 	})
 }
+
+// WHO on one server lists its players; a flood of it is rate limited
+// (1 a second, burst 2) rather than answered line by line.
+func TestWhoListsPlayersAndIsRateLimited(t *testing.T) {
+	reg := msg.NewRegistry()
+	Register(reg)
+	g := New(WithBots(0))
+	s := servertest.New(t, server.Config{Registry: reg}, g)
+	a, b := s.Dial(msg.Text), s.Dial(msg.Text)
+	wa, wb := a.Login(), b.Login()
+	a.Drain()
+	a.SendLine("@3 WHO")
+	s.Tick()
+	l := a.SkipTo("@3 ")
+	if !strings.HasPrefix(l, "@3 INFO online: 2:") || !strings.Contains(l, wa.Name) || !strings.Contains(l, wb.Name) {
+		t.Fatalf("WHO answered %q", l)
+	}
+	for i := 0; i < 20; i++ {
+		a.SendLine("WHO")
+	}
+	s.Tick()
+	lines := a.Drain()
+	if n := countPrefix(lines, "INFO online"); n > 2 {
+		t.Fatalf("a WHO flood got %d answers, want at most the burst of 2: %q", n, lines)
+	}
+	if countPrefix(lines, "ERR rate_limited WHO") == 0 {
+		t.Fatalf("a WHO flood was not told it is rate limited: %q", lines)
+	}
+}
