@@ -93,17 +93,21 @@ func (n *Node) Handoff(t *server.Tick, p *server.Player, from, to string, data [
 			n.handoffsFailed.Add(1)
 			n.log.Info("handoff not prepared; the player stays", "id", id, "player", req.Ident.Name, "to_zone", to, "err", err)
 		}
-		// Posted, not called: answers to many handoffs at once must all
-		// reach the game, or their players would stay frozen.
-		if perr := n.srv.Post(func(t *server.Tick) { done(t, h, err) }); perr != nil {
-			// Only when the server is closing or 4096 functions wait:
-			// the target's arrival expires unclaimed.
-			n.log.Warn("handoff answer not delivered to the tick", "id", id, "err", perr)
-			if err == nil {
-				n.abort(h)
-			}
-		}
+		n.answer(id, h, err, done)
 	}()
+}
+
+// answer hands a prepare's outcome to the game on the tick. It is posted,
+// not called: answers to many handoffs at once must all reach the game,
+// or their players would stay frozen. Only a closing server or 4096
+// waiting functions refuse it; the target's arrival is then dropped.
+func (n *Node) answer(id string, h Prepared, err error, done func(t *server.Tick, h Prepared, err error)) {
+	if perr := n.srv.Post(func(t *server.Tick) { done(t, h, err) }); perr != nil {
+		n.log.Warn("handoff answer not delivered to the tick", "id", id, "err", perr)
+		if err == nil {
+			n.abort(h)
+		}
+	}
 }
 
 // prepare sends step 1, retrying once if the target zone's owner changed

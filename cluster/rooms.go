@@ -136,9 +136,7 @@ func (n *Node) SendTo(t *server.Tick, p *server.Player, to Owner, tag string, da
 	req := prepareReq{ID: newID(), Zone: tag, Ident: p.Identity(), Data: data, Node: to.Node}
 	go func() {
 		h, err := n.prepareAt(to.Node, req)
-		if perr := n.srv.Post(func(t *server.Tick) { done(t, h, err) }); perr != nil && err == nil {
-			n.abort(h)
-		}
+		n.answer(req.ID, h, err, done)
 	}()
 }
 
