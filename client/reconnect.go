@@ -370,6 +370,9 @@ func (c *Client) reconnect(cause error, mv *moveTarget) {
 	ticket := ""     // the last MOVED's ticket, for attempts at home
 	delay, last := ro.InitialDelay, cause
 	announced, made, tries := 0, 0, 0 // OnReconnecting calls; attempts; attempts at home since the last move
+	// Servers this loop could not reach, and when: a cluster that has not
+	// noticed yet that a node died redirects to it for a few seconds.
+	unreachable := map[string]time.Time{}
 	for {
 		target := home
 		if mv != nil {
@@ -421,17 +424,34 @@ func (c *Client) reconnect(cause error, mv *moveTarget) {
 			c.log.Info("seat resumed", "attempt", made, "on", target, "after", time.Since(start).Round(time.Millisecond))
 			return
 		case res.moved != nil:
+			if at, ok := unreachable[res.moved.addr]; ok && time.Since(at) < unreachableFor {
+				// A redirect to the server just found dead: ask again
+				// after the back-off (the cluster is failing it over)
+				// rather than follow it, which would count towards
+				// MaxMoves and fail again.
+				last = res.err
+				delay = min(2*delay, ro.MaxDelay)
+				continue
+			}
 			mv, last = res.moved, res.err
 			continue
 		case res.final:
 			c.lose(made, cause, res.err)
 			return
 		}
+		if !resumeUnavailable(res.err) && !errors.Is(res.err, errBadMoved) {
+			unreachable[target] = time.Now()
+		}
 		c.log.Debug("reconnect attempt failed", "attempt", made, "to", target, "err", res.err.Error())
 		last = res.err
 		delay = min(2*delay, ro.MaxDelay)
 	}
 }
+
+// unreachableFor is how long a server this client could not reach is
+// not dialled again on a redirect: about a cluster's failover time (lease
+// 3 s plus a claim round).
+const unreachableFor = 5 * time.Second
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {
