@@ -70,6 +70,7 @@ func TestServeConsole(t *testing.T) {
 	}
 	console := freeAddr(t)
 	game, web, _ := startServe(t, "--data-dir", dir, "--admin", console)
+	waitListening(t, console, nil) // bound after the game's and the page's listeners
 	c := newConsoleClient(t, "http://"+console, nil)
 	if status, body := c.do("GET", "/", ""); status != 200 || !strings.Contains(string(body), "tickwire console") {
 		t.Fatalf("page: %d", status)
@@ -218,6 +219,7 @@ func TestServeConsoleTLS(t *testing.T) {
 	dir := t.TempDir()
 	runAdminCapture(t, "correct horse battery\n", "add", "root", "--create", "--data-dir", dir)
 	startServe(t, "--data-dir", dir, "--admin", console)
+	waitListening(t, console, nil)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: devPin(t, dir)}}
 	c := newConsoleClient(t, "https://"+console, hc)
 	status, _ := c.do("POST", "/api/login", `{"name":"root","password":"correct horse battery"}`)

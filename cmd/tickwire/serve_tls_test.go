@@ -50,26 +50,35 @@ func startServe(t *testing.T, args ...string) (game, web, dir string) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
 	for _, addr := range []string{game, web} {
-		for {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-done:
-				t.Fatalf("serve exited: %v", err)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("serve is not listening on %s", addr)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitListening(t, addr, done)
 	}
 	return game, web, dir
+}
+
+// waitListening returns once something accepts connections on addr, and
+// fails the test if serve exits first (done) or 30 s pass. serve binds its
+// listeners one after another, so a test must wait for the one it uses.
+func waitListening(t *testing.T, addr string, done chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-done:
+			done <- err // for startServe's cleanup
+			t.Fatalf("serve exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve is not listening on %s", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // devPin returns the pinned TLS config for the development certificate
