@@ -543,6 +543,45 @@ func TestMoveAnswersResumeAndUnavailable(t *testing.T) {
 	waitNoClientGoroutines(t)
 }
 
+// TestMoveToUnreachable: home dies; the seed, whose cluster has not failed
+// it over yet, answers every RESUME with MOVED to home. The client does not
+// follow a redirect to the server it just failed to reach: it asks again
+// after its back-off, so more than MaxMoves such answers do not end the
+// session, and it resumes on the seed once the seed holds the seat.
+func TestMoveToUnreachable(t *testing.T) {
+	fc := newFakeCluster(t, "home.test:1", "seed.test:1")
+	opts := quietOptions()
+	opts.Reconnect.InitialDelay = time.Millisecond
+	opts.Reconnect.MaxDelay = 4 * time.Millisecond
+	opts.Reconnect.Seeds = []string{"seed.test:1"}
+	c, first := fc.client("home.test:1", opts, &testutil.LogBuffer{})
+	ev := watchMoves(c)
+	fc.nodes["home.test:1"].ln.Close() // dials to home are refused from now on
+	first.nc.Close()
+	seed := fc.nodes["seed.test:1"]
+	for i := 0; i < MaxMoves+3; i++ {
+		conn := seed.accept()
+		rid, _ := conn.expect("RESUME")
+		conn.send(fmt.Sprintf("@%d MOVED home.test:1 - -", rid), "BYE moved")
+		conn.nc.Close()
+	}
+	conn := seed.accept()
+	rid, _ := conn.expect("RESUME")
+	conn.send(fmt.Sprintf("@%d WELCOME 4 guest-7", rid), "SEAT "+fakeToken2+" 20000")
+	pollOK(t, c, "OnResumed", func() bool { return ev.count("resumed") == 1 })
+	got, _ := ev.snapshot()
+	for _, e := range got {
+		if e == "moved home.test:1" || e == "lost" {
+			t.Fatalf("events %q: followed the redirect to the dead server", got)
+		}
+	}
+	if c.Err() != nil || c.Addr() != "seed.test:1" || c.ID() != 4 {
+		t.Fatalf("Err %v, Addr %q, id %d: want the seat resumed on the seed", c.Err(), c.Addr(), c.ID())
+	}
+	c.Close()
+	waitNoClientGoroutines(t)
+}
+
 // TestMoveDisabled: with reconnection off a MOVED ends the client with
 // BYE moved, saying where it was sent.
 func TestMoveDisabled(t *testing.T) {
