@@ -186,6 +186,14 @@ export const SEAT_HELD_REASONS: readonly string[] = ["timeout", "slow_consumer"]
 export const MAX_MOVES = 8;
 /** The window of {@link MAX_MOVES}, ms. */
 export const MOVE_WINDOW_MS = 10000;
+/**
+ * How long, ms, a `MOVED` to a server the client has just failed to reach
+ * is not followed while reconnecting: a cluster that has not yet noticed
+ * that a node died redirects to it until the node's lease lapses and
+ * another claims its zones (docs/CLUSTER.md: about 3 s). The client asks
+ * again after its back-off instead, rather than spend {@link MAX_MOVES}.
+ */
+export const UNREACHABLE_MS = 5000;
 /** How long a `MOVED` with a ticket is followed when the client holds no seat (the server's least arrival hold), ms. */
 export const DEFAULT_MOVE_HOLD_MS = 30000;
 
@@ -497,6 +505,8 @@ interface Reconnect {
   attemptTimer: ReturnType<typeof setTimeout> | undefined;
   /** The request id of the running attempt's RESUME. */
   rid: number;
+  /** Servers an attempt could not reach, and when (client clock), for {@link UNREACHABLE_MS}. */
+  unreachable: Map<string, number>;
 }
 
 const textEncoder = new TextEncoder();
@@ -782,6 +792,7 @@ export class Client {
       return;
     }
     if (this.state === "reconnecting") {
+      if (!sk.opened && this.rc) this.rc.unreachable.set(sk.url, this.now());
       this.attemptFailed(reason, bye && !SEAT_HELD_REASONS.includes(bye) && bye !== "moved" ? bye : "");
       return;
     }
@@ -958,7 +969,7 @@ export class Client {
   private startReconnect(reason: string, mv?: MoveTarget): void {
     const now = this.now();
     const hold = this.#seat?.holdMs ?? DEFAULT_MOVE_HOLD_MS;
-    this.rc = { home: this.curURL, ticket: "", tries: 0, attempt: 0, reason, since: now, deadline: now + hold, timer: undefined, attemptTimer: undefined, rid: 0 };
+    this.rc = { home: this.curURL, ticket: "", tries: 0, attempt: 0, reason, since: now, deadline: now + hold, timer: undefined, attemptTimer: undefined, rid: 0, unreachable: new Map() };
     this.closeReason = ""; // not closed: dropped, and coming back
     // Nothing sent on the old connection will be answered now.
     this.rejectPending(new ClosedError(reason));
@@ -1048,6 +1059,7 @@ export class Client {
     rc.attemptTimer = setTimeout(() => {
       rc.attemptTimer = undefined;
       if (this.rc !== rc || this.sock !== sk || sk.done) return;
+      if (!sk.opened) rc.unreachable.set(url, this.now());
       this.abandon(sk);
       this.attemptFailed(`no answer to RESUME in ${this.opts.resumeTimeout} ms`, "");
     }, this.opts.resumeTimeout);
@@ -1407,8 +1419,13 @@ export class Client {
           if (rc.attemptTimer !== undefined) clearTimeout(rc.attemptTimer);
           rc.attemptTimer = undefined;
           this.abandon(sk);
+          const gone = typeof mv === "string" ? undefined : rc.unreachable.get(mv.url);
           if (typeof mv === "string") this.attemptFailed(mv, "");
-          else this.follow(rc, mv);
+          else if (gone !== undefined && this.now() - gone < UNREACHABLE_MS) {
+            // The server the cluster still names is the one just found
+            // dead: ask again after the back-off instead of following.
+            this.attemptFailed(`MOVED to ${mv.url}, unreachable ${this.now() - gone} ms ago`, "");
+          } else this.follow(rc, mv);
         } else if (this.sock && typeof mv !== "string") {
           this.sock.moved = mv;
         } else if (typeof mv === "string") {

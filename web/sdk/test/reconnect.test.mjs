@@ -647,3 +647,32 @@ test("seeds: after two failed attempts at home, the client tries each seed in tu
   client.close();
 });
 
+test("a MOVED to the server just found unreachable is not followed for UNREACHABLE_MS: the client asks again after its back-off", async (t) => {
+  const { client, ws, advance, events, clock } = await join(t, { seeds: ["ws://seed.test/ws"] });
+  ws.drop();
+  for (let i = 0; i < 2; i++) {
+    advance(2000);
+    FakeSocket.all.at(-1).drop(1006); // home is dead
+  }
+  advance(2000);
+  let s = FakeSocket.all.at(-1);
+  assert.equal(s.url, "ws://seed.test/ws");
+  s.open();
+  // The cluster has not failed the dead node over yet: it names it.
+  s.deliver(`@${resumeLine(s).rid} MOVED a:1 ws://test/ws -\n`);
+  assert.equal(client.state, "reconnecting");
+  assert.equal(FakeSocket.all.length, 4, "the dead server is not dialled at once");
+  assert.match(events.at(-1).error, /^MOVED to ws:\/\/test\/ws, unreachable \d+ ms ago$/);
+  assert.ok(!events.some((e) => e.type === "moved"));
+  // Once UNREACHABLE_MS has passed since the last failure, a MOVED there is followed.
+  clock.t += sdk.UNREACHABLE_MS;
+  advance(2000);
+  s = FakeSocket.all.at(-1);
+  s.open();
+  s.deliver(`@${resumeLine(s).rid} MOVED a:1 ws://test/ws -\n`);
+  assert.equal(FakeSocket.all.at(-1).url, "ws://test/ws", "followed at once");
+  resumeOn(FakeSocket.all.at(-1));
+  assert.equal(client.state, "joined");
+  client.close();
+});
+
