@@ -913,6 +913,80 @@ func (c *conn) spend(n int) bool {
 	return true
 }
 
+// encoded is a batch of output encoded by encodeBatch.
+type encoded struct {
+	buf        []byte
+	closeAfter error // the first close asked for: nothing after it was encoded
+	keepalive  bool  // a keepalive was asked for
+	messages   int   // messages encoded
+}
+
+// encodeBatch encodes batch's messages after the first room bytes of buf
+// (reserved for a frame header) with enc, and clears the items for the GC.
+// Both engines' writers use it. At an encoding switch on a message transport
+// (WebSocket) what precedes the switch is written as its own message first,
+// as each message carries one framing; false means that write closed the
+// connection.
+func (c *conn) encodeBatch(enc *msg.Codec, batch []outItem, buf []byte, room int) (encoded, bool) {
+	out := encoded{buf: buf}
+	for i := range batch {
+		it := &batch[i]
+		switch it.ctl {
+		case ctlSwitch:
+			var ok bool
+			if out.buf, ok = c.switchFraming(out.buf, room, it.enc.FrameMode() == frame.Binary); !ok {
+				return out, false
+			}
+			enc.SetEncoding(it.enc)
+			c.outEnc = it.enc
+		case ctlClose:
+			if out.closeAfter == nil {
+				out.closeAfter = it.reason
+			}
+		case ctlKeepalive:
+			out.keepalive = true
+		default:
+			if out.closeAfter != nil {
+				break
+			}
+			var err error
+			out.messages++
+			out.buf, err = enc.Append(out.buf, it.m, it.rid)
+			if err != nil {
+				c.logger().Error("cannot encode message; dropped (a game bug)", "err", err)
+			}
+		}
+		*it = outItem{} // drop references for the GC
+	}
+	return out, true
+}
+
+// switchFraming prepares a change of framing: on a message transport it
+// writes buf[room:] as one message, makes the next ones binary or text and
+// returns buf[:room]; a stream transport needs nothing, and buf is returned
+// as it is. False means the connection closed.
+func (c *conn) switchFraming(buf []byte, room int, binary bool) ([]byte, bool) {
+	if c.lc != nil {
+		if !c.lc.WebSocket() {
+			return buf, true
+		}
+		if !c.loopWrite(buf, room) {
+			return buf, false
+		}
+		c.lc.SetBinary(binary)
+		return buf[:room], true
+	}
+	ms, ok := c.nc.(messageTyper)
+	if !ok {
+		return buf, true
+	}
+	if !c.write(buf[room:]) {
+		return buf, false
+	}
+	ms.SetBinary(binary)
+	return buf[:room], true
+}
+
 // writeLoop runs on the connection's writer goroutine while there is
 // output: it encodes queued messages into one buffer, writes them with one
 // call, and exits when the queue has stayed empty for a moment. A write that stalls past the write
@@ -948,44 +1022,11 @@ func (c *conn) writeLoop() {
 		c.out, c.spare = c.spare[:0], nil
 		c.outMu.Unlock()
 
-		buf := c.wbuf[:0]
-		var closeAfter error
-		keepalive := false
-		messages := 0
-		for i := range batch {
-			it := &batch[i]
-			switch it.ctl {
-			case ctlSwitch:
-				if ms, ok := c.nc.(messageTyper); ok {
-					// Message transports carry one framing per message:
-					// send what precedes the switch in its own message.
-					if !c.write(buf) {
-						return
-					}
-					buf = buf[:0]
-					ms.SetBinary(it.enc.FrameMode() == frame.Binary)
-				}
-				enc.SetEncoding(it.enc)
-				c.outEnc = it.enc
-			case ctlClose:
-				if closeAfter == nil {
-					closeAfter = it.reason
-				}
-			case ctlKeepalive:
-				keepalive = true
-			default:
-				if closeAfter != nil {
-					break
-				}
-				var err error
-				messages++
-				buf, err = enc.Append(buf, it.m, it.rid)
-				if err != nil {
-					c.logger().Error("cannot encode message; dropped (a game bug)", "err", err)
-				}
-			}
-			*it = outItem{} // drop references for the GC
+		b, ok := c.encodeBatch(enc, batch, c.wbuf[:0], 0)
+		if !ok {
+			return
 		}
+		buf, closeAfter, keepalive, messages := b.buf, b.closeAfter, b.keepalive, b.messages
 		if len(buf) > c.srv.cfg.MaxOutboundBytes {
 			c.close(ErrSlowConsumer)
 			return

@@ -369,41 +369,11 @@ func (c *conn) flushLoop(enc *msg.Codec, buf []byte) []byte {
 			buf = make([]byte, room, 4096)
 		}
 		buf = buf[:room]
-		var closeAfter error
-		keepalive := false
-		for i := range batch {
-			it := &batch[i]
-			switch it.ctl {
-			case ctlSwitch:
-				if lc.WebSocket() {
-					// One framing per WebSocket message: what precedes
-					// the switch goes in its own message.
-					if !c.loopWrite(buf, room) {
-						return buf
-					}
-					buf = buf[:room]
-					lc.SetBinary(it.enc.FrameMode() == frame.Binary)
-				}
-				enc.SetEncoding(it.enc)
-				c.outEnc = it.enc
-			case ctlClose:
-				if closeAfter == nil {
-					closeAfter = it.reason
-				}
-			case ctlKeepalive:
-				keepalive = true
-			default:
-				if closeAfter != nil {
-					break
-				}
-				var err error
-				buf, err = enc.Append(buf, it.m, it.rid)
-				if err != nil {
-					c.logger().Error("cannot encode message; dropped (a game bug)", "err", err)
-				}
-			}
-			*it = outItem{}
+		b, ok := c.encodeBatch(enc, batch, buf, room)
+		if !ok {
+			return b.buf
 		}
+		buf, closeAfter, keepalive := b.buf, b.closeAfter, b.keepalive
 		if len(buf)-room > c.srv.cfg.MaxOutboundBytes {
 			c.close(ErrSlowConsumer)
 			return buf[:0]
