@@ -165,7 +165,10 @@ type Config struct {
 	// Locate, if set, is asked where a player lives when a RESUME names
 	// no seat or arrival here: a cluster answers with the server that
 	// runs the player's zone, and the client gets MOVED to it instead of
-	// ERR resume. Default nil (a single server: ERR resume).
+	// ERR resume. If an arrival for the name and token appeared here while
+	// Locate ran (the zone was being restored here), the client is told to
+	// retry (ERR resume unavailable) rather than refused. Default nil (a
+	// single server: ERR resume).
 	Locate Locator
 	// AuthTimeout bounds one Authenticator call. Default DefaultAuthTimeout.
 	AuthTimeout time.Duration

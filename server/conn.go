@@ -614,10 +614,17 @@ func (c *conn) handle(dec *msg.Codec, fr modeSetter, data []byte, joined *bool) 
 				// The lookup waits for the cluster (milliseconds, at most
 				// its timeout): off this goroutine, which may be an event
 				// loop's. RESUME's rate limit bounds how many run.
-				user, rid := m.User, env.RID
+				user, token, rid := m.User, m.Token, env.RID
 				go func() {
 					if at, ok := loc(user); ok {
 						c.relocate(user, rid, at)
+						return
+					}
+					if c.srv.expectsArrival(user, token) {
+						// The player's zone was restored here while the
+						// lookup ran (a cluster's claim): its arrival came
+						// after this RESUME looked. Not a bad token.
+						c.relocate(user, rid, Location{Retry: true})
 						return
 					}
 					c.resumeRefused(user, rid)

@@ -216,6 +216,16 @@ func (s *Server) claimArrival(user, token string) *Arrival {
 	return &a.Arrival
 }
 
+// expectsArrival reports whether an arrival for user claimable with token
+// is waiting, without claiming it.
+func (s *Server) expectsArrival(user, token string) bool {
+	k := KeyOf(token)
+	s.seats.mu.Lock()
+	defer s.seats.mu.Unlock()
+	a := s.seats.arrivalKeys[k]
+	return a != nil && a.Ident.Name == user
+}
+
 // expireArrivals drops arrivals whose time is up and tells the game.
 // Tick only.
 func (s *Server) expireArrivals(t *Tick) {

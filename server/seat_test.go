@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -432,4 +433,46 @@ func TestKickPlayerReleasesAHeldSeat(t *testing.T) {
 	if got := ts.Stats().Held; got != 0 {
 		t.Fatalf("%d seats held, want 0", got)
 	}
+}
+
+// TestResumeDuringRestoreIsRetried: a RESUME that finds no seat asks
+// Config.Locate; if the player's zone is restored here while that lookup
+// runs (a cluster node claiming it), the arrival appears after the RESUME
+// looked. The client is told to retry (ERR resume unavailable, no strike),
+// and its next RESUME claims the arrival. A token no arrival expects is
+// still refused and struck.
+func TestResumeDuringRestoreIsRetried(t *testing.T) {
+	cfg := seatConfig(time.Minute)
+	g := &fakeGuard{}
+	cfg.Guard = g
+	token := strings.Repeat("C", 43)
+	var ts *testServer
+	var once sync.Once
+	cfg.Locate = func(user string) (server.Location, bool) {
+		once.Do(func() {
+			if _, err := ts.Expect(server.Arrival{Ident: server.Identity{Name: user, Guest: true}, Keys: []server.SeatKey{server.KeyOf(token)}}); err != nil {
+				t.Error(err)
+			}
+		})
+		return server.Location{}, false // "here, and no seat": the zone is ours now
+	}
+	ts = startTCP(t, cfg, newSeatGame())
+	x := dial(t, ts)
+	x.write("RESUME guest-9 " + token + "\n")
+	if l := x.expect("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
+		t.Fatalf("got %q, want ERR resume unavailable", l)
+	}
+	x.write("RESUME guest-9 " + token + "\n")
+	if w := strings.Fields(x.skipTo("WELCOME ")); len(w) != 3 || w[2] != "guest-9" {
+		t.Fatalf("WELCOME %v", w)
+	}
+	if s := g.list(); len(s) != 0 {
+		t.Fatalf("strikes %q for a resume that raced a restore", s)
+	}
+	y := dial(t, ts)
+	y.write("RESUME guest-10 " + strings.Repeat("D", 43) + "\n")
+	if l := y.expect("ERR "); !strings.HasPrefix(l, "ERR resume bad_token") {
+		t.Fatalf("got %q for a token nothing expects", l)
+	}
+	waitFor(t, "the strike", func() bool { return len(g.list()) == 1 })
 }
