@@ -52,13 +52,16 @@ type Viewer struct {
 	// seen counts the known entities seen in the current Flush.
 	seen int
 
-	measuring bool
+	// liveBytes is what the live messages of the current Flush take: for
+	// the budget, and the zone's SyncBytes.
 	liveBytes int
 	enc       int
 
 	// Desync report rate limit.
 	desyncWindow uint32
 	desyncCount  int
+	// desynced asks for a whole-view resync, in answer to a DESYNC report.
+	desynced bool
 }
 
 // AddViewer adds a viewer whose messages go to out. It sees nothing until
@@ -130,21 +133,22 @@ func (v *Viewer) Sees(id EntityID) bool {
 // Holds returns how many entities v's client holds.
 func (v *Viewer) Holds() int { return v.known.known }
 
-// send sends a live message, counting its size while a budget applies.
+// send sends a live message and counts its size, for the budget and the
+// zone's SyncBytes. A message shared by viewers passes size, where its size
+// in the viewer's encoding is kept (0 until measured), so it is measured
+// once per tick, not once per viewer.
 func (v *Viewer) send(m any, size *int32) {
 	if v.w.cfg.Drop != nil && v.w.cfg.Drop(v, m) {
 		return
 	}
 	v.out.Send(m)
-	if v.measuring {
-		if size != nil {
-			if *size == 0 {
-				*size = int32(v.w.size(v.encoding(), m))
-			}
-			v.liveBytes += int(*size)
-		} else {
-			v.liveBytes += v.w.size(v.encoding(), m)
+	if size != nil {
+		if *size == 0 {
+			*size = int32(v.w.size(v.encoding(), m))
 		}
+		v.liveBytes += int(*size)
+	} else {
+		v.liveBytes += v.w.size(v.encoding(), m)
 	}
 }
 
@@ -188,18 +192,21 @@ func hashMasked(e *entity, mask uint16) uint32 {
 
 func (w *World) flushViewer(v *Viewer) {
 	v.enc = int(v.out.Encoding())
-	if !v.kindsSent {
-		v.kindsSent = true
-		for _, k := range w.kinds {
-			v.out.Send(k.info)
-		}
-	}
 	v.followSlot = -1
 	if v.follow != 0 {
 		if s, ok := w.byID[v.follow]; ok {
 			e := &w.ents[s]
 			v.followSlot = s
 			v.zone, v.x, v.y = e.zone, e.vals[FieldX], e.vals[FieldY]
+		}
+	}
+	if !v.kindsSent {
+		v.kindsSent = true
+		for _, k := range w.kinds {
+			v.out.Send(k.info)
+			if v.zone >= 0 {
+				w.zones[v.zone].syncBytes += uint64(w.size(v.encoding(), k.info))
+			}
 		}
 	}
 	v.liveBytes = 0
@@ -210,8 +217,7 @@ func (w *World) flushViewer(v *Viewer) {
 		return
 	}
 	tick := w.tick
-	resyncDue := !v.snapping && w.resyncTicks > 0 && tick >= v.nextSlice
-	v.measuring = v.snapping || resyncDue
+	resyncDue := !v.snapping && w.resyncTicks > 0 && (v.desynced || tick >= v.nextSlice)
 	v.seen = 0
 
 	// Who is visible now: enters and deltas.
@@ -261,12 +267,14 @@ func (w *World) flushViewer(v *Viewer) {
 		v.send(a, nil)
 	}
 
+	// The live bytes, ZONE included; the snapshot and resync pieces count
+	// themselves.
+	z.syncBytes += uint64(v.liveBytes)
 	if v.snapping {
 		w.sendSnapshot(v)
 	} else if resyncDue {
 		w.sendSlice(v)
 	}
-	v.measuring = false
 }
 
 // see handles entity e (in slot s) being visible to v this tick.
@@ -375,10 +383,12 @@ func (w *World) beginSnapshot(v *Viewer) {
 	v.pending = v.pending[:0]
 	v.shownZone = v.zone
 	v.snapping = false
+	v.desynced = false // the snapshot re-sends everything
 	if v.zone < 0 {
 		return
 	}
 	z := w.zones[v.zone]
+	z.snapshots++
 	v.snap++
 	v.snapping = true
 	v.tileCursor = 0
@@ -407,12 +417,14 @@ func (w *World) sendSnapshot(v *Viewer) {
 	z := w.zones[v.zone]
 	allow := w.allowance(v)
 	used := 0
+	// fits is asked before each piece is sent, and counts what is.
 	fits := func(m any) bool {
 		n := w.size(v.encoding(), m)
 		if used > 0 && used+n > allow {
 			return false
 		}
 		used += n
+		z.syncBytes += uint64(n)
 		return true
 	}
 	if v.pendingDirty {
@@ -485,8 +497,14 @@ func (w *World) nextCycle(v *Viewer) {
 	v.nextSlice = w.tick + max(w.resyncTicks/v.sliceMod, 1)
 }
 
+// sendSlice sends v's next resync slice, or, when a DESYNC report asked
+// for it, one slice of its whole view (mod 1), after which a new cycle
+// starts.
 func (w *World) sendSlice(v *Viewer) {
 	mod, rem := v.sliceMod, v.sliceRem
+	if v.desynced {
+		mod, rem = 1, 0
+	}
 	var msgs []any
 	var sum uint32
 	size := 0
@@ -516,15 +534,34 @@ func (w *World) sendSlice(v *Viewer) {
 		v.out.Send(m)
 	}
 	v.out.Send(end)
-	v.sliceRem++
+	z := w.zones[v.zone]
+	z.syncBytes += uint64(size)
+	if v.desynced {
+		v.desynced = false
+		v.sliceMod = 0 // everything was just verified: a new cycle
+		z.resyncs++
+	} else {
+		v.sliceRem++
+	}
 	w.nextCycle(v)
 }
 
 // ReportDesync logs a client's DESYNC report at error level, with what the
 // server holds for the entity: it means a sync bug in the game or in
 // replica. Reports are rate-limited per viewer (at most 10 per resync
-// period), since a client may lie; it returns whether it logged.
+// period, or per 30 s if that is longer), since a client may lie; it
+// returns whether it logged. A logged report also asks for a resync of
+// v's whole view: at a following Flush (as soon as the budget allows, or
+// within a second) v is sent one resync slice of every entity it holds,
+// so a client whose copy went wrong is repaired at once rather than over
+// a resync period. Reports that arrive while a snapshot is being sent
+// need none: the snapshot re-sends everything. Resync disabled (a
+// negative ResyncPeriod) disables this too. Every report, logged or not,
+// counts in the Desyncs of v's zone (see ZoneStats).
 func (w *World) ReportDesync(log *slog.Logger, v *Viewer, r *DesyncReport) bool {
+	if v.zone >= 0 && int(v.zone) < len(w.zones) {
+		w.zones[v.zone].desyncs++
+	}
 	window := w.tick / max(w.resyncTicks, w.desyncTicks)
 	if window != v.desyncWindow {
 		v.desyncWindow, v.desyncCount = window, 0
@@ -532,6 +569,9 @@ func (w *World) ReportDesync(log *slog.Logger, v *Viewer, r *DesyncReport) bool 
 	v.desyncCount++
 	if v.desyncCount > 10 {
 		return false
+	}
+	if w.resyncTicks > 0 && !v.Loading() {
+		v.desynced = true
 	}
 	attrs := []any{"entity", r.ID, "reason", r.Reason, "mask", r.Mask}
 	if e := w.ent(EntityID(r.ID)); e != nil {
