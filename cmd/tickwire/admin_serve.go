@@ -117,7 +117,7 @@ func (p *consoleParts) start(ctx context.Context, o consoleOptions) (url string,
 		loopback := isLoopback(o.addr.addr)
 		cfg := admin.Config{
 			Server: o.srv, Store: o.st, HashPool: o.pool, Strikes: p.strikes, Logs: p.logs,
-			Game: o.game, TickRate: o.tickRate, Logger: o.log, Secure: !loopback, ExternalTicks: true,
+			Game: consoleGame(o.game), TickRate: o.tickRate, Logger: o.log, Secure: !loopback, ExternalTicks: true,
 		}
 		if o.guard != nil {
 			cfg.Guard = o.guard
