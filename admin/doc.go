@@ -8,8 +8,9 @@
 // last 15 minutes kept in memory; a players table with kick and ban; the
 // strikes feed and the bans list; account search with disable, enable and
 // forced password reset; the recent warnings and errors of the server log;
-// the game's zones (if the game reports them, see ZoneStater); and the
-// audit log of every operator action.
+// the game's zones (if the game reports them, see ZoneStater: the demo
+// arena does, adapted in cmd/tickwire); and the audit log of every
+// operator action.
 //
 // Only accounts with the admin role (store.RoleAdmin, "tickwire admin
 // add") log in. Passwords are checked with argon2id in the process's

@@ -430,9 +430,11 @@ async function loadZones() {
   state.zonesPrev = data;
   const secs = prev ? (data.at - prev.at) / 1000 : 0;
   const before = new Map((prev?.zones || []).map((z) => [z.id, z]));
+  // The counters are cumulative since the game started: one that went
+  // down means a restart in between, which leaves no rate to show.
   const rate = (z, k, per) => {
     const b = before.get(z.id);
-    return b && secs > 0 ? fmt(((z[k] - b[k]) / secs) * per) : "…";
+    return b && secs > 0 && z[k] >= b[k] ? fmt(((z[k] - b[k]) / secs) * per) : "…";
   };
   $("zones-note").textContent = `${data.zones.length} zones; rates over the last ${secs ? fmt(secs) + " s" : "refresh"}.`;
   $("zone-table").tBodies[0].replaceChildren(...data.zones.map((z) => el("tr", {},
