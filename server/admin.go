@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/msg"
+	"github.com/tickwire/tickwire/transport"
 )
 
 // Operations for tools outside the game (an admin console, tests): safe to
@@ -26,6 +27,26 @@ type SessionInfo struct {
 	Since     time.Time
 	BytesIn   uint64 // bytes read from the connection
 	BytesOut  uint64 // bytes written to it
+	// RTT is the kernel's smoothed round-trip time of the connection's TCP
+	// socket (transport.RTT), read at most every RTTRefresh; 0 when there
+	// is none (pipes, other systems than Linux, WebSockets served by an
+	// HTTP server without transport.ConnContext).
+	RTT time.Duration
+	// RTTAt is when RTT was read (zero with no RTT). A tool that feeds a
+	// histogram observes RTT when RTTAt changes.
+	RTTAt time.Time
+}
+
+// RTTRefresh is how often Sessions reads a connection's round-trip time
+// from the kernel: one system call per connection per RTTRefresh, spread
+// over the period, so that a console sampling every second costs 1,500
+// calls a second at 15,000 connections rather than 15,000.
+const RTTRefresh = 10 * time.Second
+
+// rttSample is a connection's last RTT reading (Sessions).
+type rttSample struct {
+	rtt     time.Duration
+	at, due int64 // unix ns: when it was read, and when to read it again
 }
 
 // Sessions lists the open connections, ordered by connection id. Held seats
@@ -34,7 +55,9 @@ type SessionInfo struct {
 func (s *Server) Sessions() []SessionInfo {
 	s.mu.Lock()
 	out := make([]SessionInfo, 0, len(s.conns))
+	conns := make([]*conn, 0, len(s.conns))
 	for _, c := range s.conns {
+		conns = append(conns, c)
 		si := SessionInfo{
 			ConnID:    c.id,
 			PlayerID:  c.playerID.Load(),
@@ -51,8 +74,36 @@ func (s *Server) Sessions() []SessionInfo {
 		out = append(out, si)
 	}
 	s.mu.Unlock()
+	s.readRTTs(conns, out)
 	sortSessions(out)
 	return out
+}
+
+// readRTTs fills in the sessions' round-trip times (out[i] is conns[i]'s):
+// from the last reading, or from the kernel when that is RTTRefresh old.
+// Readings of closed connections are forgotten.
+func (s *Server) readRTTs(conns []*conn, out []SessionInfo) {
+	now := time.Now().UnixNano()
+	s.rttMu.Lock()
+	defer s.rttMu.Unlock()
+	next := make(map[*conn]rttSample, len(conns))
+	for i, c := range conns {
+		r, ok := s.rtts[c]
+		if !ok || now >= r.due {
+			r.rtt, _ = transport.RTT(c.nc)
+			r.at, r.due = now, now+int64(RTTRefresh)
+			if !ok {
+				// Connections that came together are not all read again
+				// in the same second.
+				r.due -= int64(c.id%10) * int64(RTTRefresh/10)
+			}
+		}
+		next[c] = r
+		if r.rtt > 0 {
+			out[i].RTT, out[i].RTTAt = r.rtt, time.Unix(0, r.at)
+		}
+	}
+	s.rtts = next
 }
 
 func sortSessions(ss []SessionInfo) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickwire/tickwire/msg"
 	"github.com/tickwire/tickwire/server"
@@ -170,6 +172,16 @@ func TestSessionsKickAndCall(t *testing.T) {
 	if len(ss) != 2 || ss[0].Name == "" || ss[0].PlayerID != ss[0].ConnID || ss[1].Name != "" || ss[1].PlayerID != 0 ||
 		ss[0].Transport != "tcp" || ss[0].Encoding != "text" || ss[0].BytesIn == 0 || ss[0].BytesOut == 0 {
 		t.Fatalf("Sessions() = %+v", ss)
+	}
+	// The kernel's round-trip estimate (Linux): read once, then kept for
+	// RTTRefresh, so a second call reports the same reading.
+	if runtime.GOOS == "linux" {
+		if ss[0].RTT <= 0 || ss[0].RTT >= time.Second || ss[0].RTTAt.IsZero() || time.Since(ss[0].RTTAt) > time.Minute {
+			t.Fatalf("RTT %v read at %v", ss[0].RTT, ss[0].RTTAt)
+		}
+		if again := ts.Sessions(); again[0].RTTAt != ss[0].RTTAt || again[0].RTT != ss[0].RTT {
+			t.Fatalf("RTT read again within RTTRefresh: %v at %v, then %v at %v", ss[0].RTT, ss[0].RTTAt, again[0].RTT, again[0].RTTAt)
+		}
 	}
 	var players []string
 	if err := ts.Call(context.Background(), func(t *server.Tick) {

@@ -69,7 +69,9 @@ type Server struct {
 	closed    bool
 	nextID    atomic.Uint64
 	sweeperWG sync.WaitGroup
-	guardSeen uint64 // the Guard's ban version last swept for; sweeper only
+	rttMu     sync.Mutex
+	rtts      map[*conn]rttSample // Sessions' last RTT readings
+	guardSeen uint64              // the Guard's ban version last swept for; sweeper only
 
 	// sweep is closed and replaced once a second by the tick goroutine; idle
 	// writers wait on it to decide when to exit.

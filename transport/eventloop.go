@@ -255,6 +255,15 @@ func (lc *LoopConn) Read([]byte) (int, error) {
 // Close closes the connection (a WebSocket with status 1000).
 func (lc *LoopConn) Close() error { return lc.CloseWithReason("") }
 
+// RTT returns the kernel's smoothed round-trip time of the socket (see the
+// function RTT); false once the connection is closed.
+func (lc *LoopConn) RTT() (time.Duration, bool) {
+	if lc.closed.Load() {
+		return 0, false // the descriptor may already name another socket
+	}
+	return socketRTT(lc.c)
+}
+
 // CloseWithReason closes the connection once what was written before has
 // reached the kernel (or WriteTimeoutOnClose has passed). A WebSocket gets
 // a close frame first, with the status CloseStatus gives for reason and

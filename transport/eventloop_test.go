@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -106,9 +107,15 @@ func TestLoopTCPEcho(t *testing.T) {
 	if err != nil || line != "hello\n" {
 		t.Fatalf("%q %v", line, err)
 	}
+	if d, ok := transport.RTT(h.lc); runtime.GOOS == "linux" && (!ok || d <= 0 || d >= time.Second) {
+		t.Errorf("RTT on the loop = %v, %v; want the loopback socket's estimate", d, ok)
+	}
 	c.Close()
 	if err := <-h.closed; !errors.Is(err, io.EOF) {
 		t.Fatalf("OnClose(%v), want EOF", err)
+	}
+	if d, ok := transport.RTT(h.lc); ok {
+		t.Errorf("RTT %v after the close", d)
 	}
 }
 

@@ -70,7 +70,9 @@ func WebSocketHandler(cfg WebSocketConfig, serve func(net.Conn)) http.Handler {
 			return
 		}
 		c.SetReadLimit(cfg.MaxMessage)
-		serve(NewWebSocketConn(c, r.RemoteAddr, r.Host))
+		wc := NewWebSocketConn(c, r.RemoteAddr, r.Host)
+		wc.raw = rawConn(r.Context())
+		serve(wc)
 	})
 }
 
@@ -82,6 +84,7 @@ type WebSocketConn struct {
 	remote net.Addr
 	local  net.Addr
 	binary atomic.Bool
+	raw    net.Conn // the socket under it, if known (ConnContext); for RTT only
 
 	readMu       sync.Mutex
 	reader       io.Reader
@@ -102,6 +105,11 @@ type WebSocketConn struct {
 
 	closeOnce sync.Once
 }
+
+// NetConn returns the socket under the WebSocket when the HTTP server's
+// ConnContext is ConnContext, else nil. It is for RTT and for reading the
+// socket's state: reading or writing it would corrupt the WebSocket.
+func (wc *WebSocketConn) NetConn() net.Conn { return wc.raw }
 
 // NewWebSocketConn wraps c. remote and local are "host:port" strings used
 // for RemoteAddr and LocalAddr.
