@@ -391,7 +391,10 @@ type PlayerInfo struct {
 	BytesOut  uint64    `json:"bytes_out"`
 	InRate    float64   `json:"in_rate"`  // bytes per second over the last sample
 	OutRate   float64   `json:"out_rate"` // bytes per second over the last sample
-	Guest     bool      `json:"guest"`
+	// RTT is the TCP round-trip time in milliseconds (server.SessionInfo.RTT,
+	// at most server.RTTRefresh old); 0 when unknown.
+	RTT   float64 `json:"rtt_ms"`
+	Guest bool    `json:"guest"`
 }
 
 func (c *Console) handlePlayers(ctx context.Context, w http.ResponseWriter, r *http.Request, s *session) error {
@@ -400,7 +403,7 @@ func (c *Console) handlePlayers(ctx context.Context, w http.ResponseWriter, r *h
 		for _, si := range c.cfg.Server.Sessions() {
 			players = append(players, PlayerInfo{ConnID: si.ConnID, PlayerID: si.PlayerID, Name: si.Name, Addr: hostOf(si.Addr),
 				Transport: si.Transport, Encoding: si.Encoding, Since: si.Since.UTC(), BytesIn: si.BytesIn, BytesOut: si.BytesOut,
-				Guest: strings.HasPrefix(si.Name, guestPrefix)})
+				RTT: millis(si.RTT), Guest: strings.HasPrefix(si.Name, guestPrefix)})
 		}
 	}
 	if players == nil {

@@ -137,6 +137,11 @@ type Config struct {
 	Logs *LogRing
 	// Game is the game; if it is a ZoneStater the console shows its zones.
 	Game any
+	// ObserveRTT, if set, is called by the sampler (once a SampleInterval,
+	// on its goroutine) with every new reading of a connection's round-trip
+	// time (server.SessionInfo.RTT, read every server.RTTRefresh): for a
+	// Prometheus histogram. Default nil.
+	ObserveRTT func(time.Duration)
 	// ExternalTicks means that tick durations come from outside, through
 	// ObserveTick (a WatchTicks loop that feeds other observers too, or a
 	// server hook). Default false: the console runs WatchTicks itself.

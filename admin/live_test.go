@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -140,7 +141,11 @@ func TestEvents(t *testing.T) {
 // TestSamplerStep checks one sample against known input: tick
 // durations, connections, traffic and the counters.
 func TestSamplerStep(t *testing.T) {
-	e := newEnv(t, nil)
+	var rttMu sync.Mutex
+	var rtts []time.Duration
+	e := newEnv(t, func(c *Config) {
+		c.ObserveRTT = func(d time.Duration) { rttMu.Lock(); rtts = append(rtts, d); rttMu.Unlock() }
+	})
 	sm := e.c.sm
 	alice := e.join("127.0.0.2", "alice")
 	e.join("127.0.0.3", "bob")
@@ -183,6 +188,22 @@ func TestSamplerStep(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("players: %+v", sm.lastPlayers())
+	}
+	// Each connection's RTT (Linux: the kernel's, over loopback) is
+	// observed once: read once per server.RTTRefresh, and the samples in
+	// between see the same reading.
+	if runtime.GOOS == "linux" {
+		for _, p := range sm.lastPlayers() {
+			if p.RTT <= 0 || p.RTT >= 1000 {
+				t.Fatalf("%s: RTT %v ms", p.Name, p.RTT)
+			}
+		}
+		rttMu.Lock()
+		n := len(rtts)
+		rttMu.Unlock()
+		if n != 2 {
+			t.Fatalf("ObserveRTT called %d times for 2 connections over 3 samples: %v", n, rtts)
+		}
 	}
 	// The ring keeps HistoryLen samples, oldest first.
 	for i := 0; i < HistoryLen+5; i++ {

@@ -191,7 +191,7 @@ type sampler struct {
 	rt    []metrics.Sample
 
 	prev     counters
-	prevConn map[uint64][2]uint64 // bytes in, out per connection at the last sample
+	prevConn map[uint64]connSample // per connection at the last sample
 
 	mu      sync.Mutex
 	ring    []Sample
@@ -202,7 +202,7 @@ type sampler struct {
 }
 
 func newSampler(c *Console) *sampler {
-	s := &sampler{c: c, ring: make([]Sample, 0, HistoryLen), pub: make(chan struct{}), prevConn: map[uint64][2]uint64{}}
+	s := &sampler{c: c, ring: make([]Sample, 0, HistoryLen), pub: make(chan struct{}), prevConn: map[uint64]connSample{}}
 	for _, name := range []string{metricPauses, metricHeap, metricHeapGoal, metricGoroutines, metricGCCycles} {
 		s.rt = append(s.rt, metrics.Sample{Name: name})
 	}
@@ -316,21 +316,29 @@ func (s *sampler) step(now time.Time) Sample {
 	// bytes per second for the players table.
 	sessions := s.c.cfg.Server.Sessions()
 	players := make([]PlayerInfo, 0, len(sessions))
-	conns := make(map[uint64][2]uint64, len(sessions))
+	conns := make(map[uint64]connSample, len(sessions))
 	for _, si := range sessions {
 		smp.Transports[si.Transport]++
 		smp.Encodings[si.Encoding]++
 		p := PlayerInfo{
 			ConnID: si.ConnID, PlayerID: si.PlayerID, Name: si.Name, Addr: hostOf(si.Addr),
 			Transport: si.Transport, Encoding: si.Encoding, Since: si.Since.UTC(),
-			BytesIn: si.BytesIn, BytesOut: si.BytesOut,
+			BytesIn: si.BytesIn, BytesOut: si.BytesOut, RTT: millis(si.RTT),
 			Guest: strings.HasPrefix(si.Name, guestPrefix),
 		}
-		if old, ok := s.prevConn[si.ConnID]; ok {
-			p.InRate = float64(delta(si.BytesIn, old[0])) / secs
-			p.OutRate = float64(delta(si.BytesOut, old[1])) / secs
+		old, seen := s.prevConn[si.ConnID]
+		if seen {
+			p.InRate = float64(delta(si.BytesIn, old.in)) / secs
+			p.OutRate = float64(delta(si.BytesOut, old.out)) / secs
 		}
-		conns[si.ConnID] = [2]uint64{si.BytesIn, si.BytesOut}
+		cur := connSample{in: si.BytesIn, out: si.BytesOut}
+		if si.RTT > 0 {
+			cur.rttAt = si.RTTAt.UnixNano()
+			if cur.rttAt != old.rttAt && s.c.cfg.ObserveRTT != nil {
+				s.c.cfg.ObserveRTT(si.RTT) // a new reading
+			}
+		}
+		conns[si.ConnID] = cur
 		players = append(players, p)
 	}
 	s.prevConn = conns
@@ -350,6 +358,15 @@ func (s *sampler) step(now time.Time) Sample {
 	s.mu.Unlock()
 	return smp
 }
+
+// connSample is what the sampler keeps of a connection between samples.
+type connSample struct {
+	in, out uint64 // bytes read and written
+	rttAt   int64  // when its RTT was read (unix ns; 0: none)
+}
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // pauseDelta returns the longest pause (its bucket's upper bound) and the
 // total pause time (bucket midpoints) of the pauses between two readings

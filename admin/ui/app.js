@@ -400,7 +400,7 @@ function renderPlayers() {
   const online = state.players.filter((p) => p.player_id).length;
   $("player-count").textContent = `${online} players, ${state.players.length} connections; ${rows.length} shown`;
   if (!rows.length) {
-    $("player-table").tBodies[0].replaceChildren(el("tr", {}, el("td", { colSpan: 9, class: "hint", textContent: state.players.length ? "no connection matches the filter" : "nobody is connected" })));
+    $("player-table").tBodies[0].replaceChildren(el("tr", {}, el("td", { colSpan: 10, class: "hint", textContent: state.players.length ? "no connection matches the filter" : "nobody is connected" })));
     return;
   }
   $("player-table").tBodies[0].replaceChildren(...rows.map((p) => el("tr", { data: { conn: String(p.conn_id), name: p.name || "" } },
@@ -411,6 +411,7 @@ function renderPlayers() {
     td(p.transport),
     td(fmt(p.in_rate), "num"),
     td(fmt(p.out_rate), "num"),
+    td(p.rtt_ms ? p.rtt_ms.toFixed(1) : "–", "num"),
     td(when(p.since)),
     el("td", {},
       el("button", { class: "small danger", textContent: "Kick", on: { click: () => kickDialog(p) } }), " ",

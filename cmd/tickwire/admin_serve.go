@@ -31,11 +31,12 @@ const consoleStopGrace = 50 * time.Millisecond
 
 // consoleParts are what "tickwire serve" installs for the admin console
 // and the extra Prometheus metrics: a log ring in the logger, a strike log
-// in front of the guard, and the tick-duration histogram.
+// in front of the guard, and the tick-duration and RTT histograms.
 type consoleParts struct {
 	logs     *admin.LogRing
 	strikes  *admin.StrikeLog
 	tickHist prometheus.Histogram
+	rttHist  prometheus.Histogram
 }
 
 // withConsoleLog wraps log's handler with a LogRing keeping the recent
@@ -44,6 +45,7 @@ func withConsoleLog(log *slog.Logger) (*slog.Logger, *consoleParts) {
 	p := &consoleParts{
 		logs:     admin.NewLogRing(consoleLogRecords, slog.LevelWarn, admin.CountedMessages...),
 		tickHist: newTickHistogram(),
+		rttHist:  newRTTHistogram(),
 	}
 	return slog.New(p.logs.Handler(log.Handler())), p
 }
@@ -57,7 +59,7 @@ func (p *consoleParts) watch(g *guard.Guard) *admin.StrikeLog {
 
 // collectors are the extra Prometheus collectors for /metrics.
 func (p *consoleParts) collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{p.tickHist, logCountCollector{p.logs}}
+	cs := []prometheus.Collector{p.tickHist, p.rttHist, logCountCollector{p.logs}}
 	if p.strikes != nil {
 		cs = append(cs, strikeCollector{p.strikes})
 	}
@@ -118,6 +120,7 @@ func (p *consoleParts) start(ctx context.Context, o consoleOptions) (url string,
 		cfg := admin.Config{
 			Server: o.srv, Store: o.st, HashPool: o.pool, Strikes: p.strikes, Logs: p.logs,
 			Game: consoleGame(o.game), TickRate: o.tickRate, Logger: o.log, Secure: !loopback, ExternalTicks: true,
+			ObserveRTT: func(d time.Duration) { p.rttHist.Observe(d.Seconds()) },
 		}
 		if o.guard != nil {
 			cfg.Guard = o.guard

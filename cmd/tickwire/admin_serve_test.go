@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +104,7 @@ func TestServeConsole(t *testing.T) {
 			Name      string
 			Transport string
 			Guest     bool
+			RTT       float64 `json:"rtt_ms"`
 		}
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -113,8 +116,8 @@ func TestServeConsole(t *testing.T) {
 		_, body := c.do("GET", "/api/players", "")
 		json.Unmarshal(body, &players)
 	}
-	if p := players.Players[0]; !p.Guest || p.Transport != "tcp" {
-		t.Fatalf("player %+v", p)
+	if p := players.Players[0]; !p.Guest || p.Transport != "tcp" || (runtime.GOOS == "linux" && (p.RTT <= 0 || p.RTT >= 1000)) {
+		t.Fatalf("player %+v (RTT: the kernel's estimate in ms)", p)
 	}
 
 	// The live stream: samples with the tick durations from WatchTicks.
@@ -184,6 +187,10 @@ func TestServeConsole(t *testing.T) {
 	}
 	if strings.Contains(string(metrics), "tickwire_tick_duration_seconds_count 0\n") {
 		t.Error("the tick histogram saw no tick")
+	}
+	// The player's RTT was read by the console's sampler and observed.
+	if runtime.GOOS == "linux" && !regexp.MustCompile(`(?m)^tickwire_rtt_seconds_count [1-9]`).Match(metrics) {
+		t.Error("the RTT histogram saw no reading")
 	}
 }
 

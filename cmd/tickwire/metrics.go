@@ -101,6 +101,18 @@ func newTickHistogram() prometheus.Histogram {
 	})
 }
 
+// rttBuckets span loopback to a bad mobile link, seconds.
+var rttBuckets = []float64{0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2}
+
+func newRTTHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "tickwire_rtt_seconds",
+		Help: "Round-trip times of the game connections' TCP sockets, as the kernel estimates them " +
+			"(each connection read every 10 s by the admin console's sampler; none without the console).",
+		Buckets: rttBuckets,
+	})
+}
+
 // strikeCollector reports the strikes a StrikeLog saw and how many ended
 // in a ban.
 type strikeCollector struct{ l *admin.StrikeLog }

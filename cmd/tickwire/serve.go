@@ -391,6 +391,7 @@ flags:
 		// own timeouts take over.
 		httpSrv = &http.Server{
 			Handler:           f.trustedProxies.Handler(mux),
+			ConnContext:       transport.ConnContext, // WebSocket players' RTT
 			ReadHeaderTimeout: auth.ReadHeaderTimeout,
 			ReadTimeout:       auth.ReadTimeout,
 			WriteTimeout:      auth.WriteTimeout,

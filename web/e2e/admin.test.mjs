@@ -141,6 +141,8 @@ if (!haveChromium()) {
     await page.waitForFunction(() => document.querySelectorAll("#player-table tbody tr").length === 4);
     const rows = await page.$$eval("#player-table tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
     for (const b of bots) assert.ok(rows.some((r) => r[0].startsWith(b.name) && r[2] === b.from), `row of ${b.name} from ${b.from}`);
+    // RTT ms: the kernel's estimate for each TCP socket, over loopback well under a second.
+    for (const r of rows) assert.match(r[7], /^\d{1,3}\.\d$/, `RTT column of ${r[0]}: ${JSON.stringify(r)}`);
     await shot(page, "players");
 
     // Kick the first bot: it sees BYE with the reason.
