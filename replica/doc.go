@@ -36,7 +36,8 @@
 // The client side is a Model, which applies those messages, verifies the
 // checksums, repairs itself from resync slices and reports every
 // difference as a Desync to send back (DESYNC; the server logs it with
-// World.ReportDesync), and a Predictor, which applies the player's inputs
+// World.ReportDesync, which also resyncs the client's whole view at once),
+// and a Predictor, which applies the player's inputs
 // at once with the game's deterministic step function and reconciles them
 // with the server's ACKs. Neither does I/O.
 //
