@@ -52,10 +52,15 @@ type Viewer struct {
 	// seen counts the known entities seen in the current Flush.
 	seen int
 
-	// liveBytes is what the live messages of the current Flush take: for
-	// the budget, and the zone's SyncBytes.
+	// measuring is set while a budget applies to the current Flush (a
+	// snapshot or a resync slice is due): liveBytes then counts what the
+	// live messages take in the viewer's encoding, which the budget needs.
+	measuring bool
 	liveBytes int
-	enc       int
+	// liveSync is what the live messages of the current Flush take in
+	// MessagePack, for the zone's SyncBytes (see syncSize).
+	liveSync int
+	enc      int
 
 	// Desync report rate limit.
 	desyncWindow uint32
@@ -133,15 +138,20 @@ func (v *Viewer) Sees(id EntityID) bool {
 // Holds returns how many entities v's client holds.
 func (v *Viewer) Holds() int { return v.known.known }
 
-// send sends a live message and counts its size, for the budget and the
-// zone's SyncBytes. A message shared by viewers passes size, where its size
-// in the viewer's encoding is kept (0 until measured), so it is measured
-// once per tick, not once per viewer.
+// send sends a live message and counts its size: in MessagePack for the
+// zone's SyncBytes, and in the viewer's encoding while a budget applies. A
+// message shared by viewers passes size, where its size in the viewer's
+// encoding is kept (0 until measured), so it is measured once per tick,
+// not once per viewer.
 func (v *Viewer) send(m any, size *int32) {
 	if v.w.cfg.Drop != nil && v.w.cfg.Drop(v, m) {
 		return
 	}
 	v.out.Send(m)
+	v.liveSync += v.w.size(msg.MsgPack, m)
+	if !v.measuring {
+		return
+	}
 	if size != nil {
 		if *size == 0 {
 			*size = int32(v.w.size(v.encoding(), m))
@@ -153,6 +163,18 @@ func (v *Viewer) send(m any, size *int32) {
 }
 
 func (v *Viewer) encoding() msg.Encoding { return msg.Encoding(v.enc) }
+
+// syncSize is what m, which takes n bytes in v's encoding, counts for in
+// its zone's SyncBytes: its MessagePack size. Counting every viewer in one
+// unit keeps the live updates cheap to count (mpSize works them out
+// without encoding; measuring text and JSON exactly would encode each one
+// twice on the tick goroutine).
+func (w *World) syncSize(v *Viewer, m any, n int) int {
+	if v.encoding() == msg.MsgPack {
+		return n
+	}
+	return w.size(msg.MsgPack, m)
+}
 
 func (w *World) mask(v *Viewer, e *entity) uint16 {
 	if w.cfg.FieldMask == nil {
@@ -205,11 +227,11 @@ func (w *World) flushViewer(v *Viewer) {
 		for _, k := range w.kinds {
 			v.out.Send(k.info)
 			if v.zone >= 0 {
-				w.zones[v.zone].syncBytes += uint64(w.size(v.encoding(), k.info))
+				w.zones[v.zone].syncBytes += uint64(w.size(msg.MsgPack, k.info))
 			}
 		}
 	}
-	v.liveBytes = 0
+	v.liveBytes, v.liveSync = 0, 0
 	if v.zone != v.shownZone {
 		w.beginSnapshot(v)
 	}
@@ -218,6 +240,7 @@ func (w *World) flushViewer(v *Viewer) {
 	}
 	tick := w.tick
 	resyncDue := !v.snapping && w.resyncTicks > 0 && (v.desynced || tick >= v.nextSlice)
+	v.measuring = v.snapping || resyncDue
 	v.seen = 0
 
 	// Who is visible now: enters and deltas.
@@ -267,14 +290,15 @@ func (w *World) flushViewer(v *Viewer) {
 		v.send(a, nil)
 	}
 
-	// The live bytes, ZONE included; the snapshot and resync pieces count
+	// The live messages; ZONE and the snapshot and resync pieces count
 	// themselves.
-	z.syncBytes += uint64(v.liveBytes)
+	z.syncBytes += uint64(v.liveSync)
 	if v.snapping {
 		w.sendSnapshot(v)
 	} else if resyncDue {
 		w.sendSlice(v)
 	}
+	v.measuring = false
 }
 
 // see handles entity e (in slot s) being visible to v this tick.
@@ -394,7 +418,9 @@ func (w *World) beginSnapshot(v *Viewer) {
 	v.tileCursor = 0
 	m := &ZoneStart{Zone: uint16(z.ID), Snap: v.snap, W: uint16(z.W), H: uint16(z.H), Unit: uint16(z.Unit)}
 	v.out.Send(m)
-	v.liveBytes += w.size(v.encoding(), m)
+	n := w.size(v.encoding(), m)
+	v.liveBytes += n
+	z.syncBytes += uint64(w.syncSize(v, m, n))
 }
 
 // dist2 is the squared distance from v to the entity in slot s; the
@@ -424,7 +450,7 @@ func (w *World) sendSnapshot(v *Viewer) {
 			return false
 		}
 		used += n
-		z.syncBytes += uint64(n)
+		z.syncBytes += uint64(w.syncSize(v, m, n))
 		return true
 	}
 	if v.pendingDirty {
@@ -507,7 +533,7 @@ func (w *World) sendSlice(v *Viewer) {
 	}
 	var msgs []any
 	var sum uint32
-	size := 0
+	size, sync := 0, 0
 	for i := range v.known.tab {
 		st := &v.known.tab[i]
 		if st.state() != stKnown || uint32(st.id)%mod != rem {
@@ -520,11 +546,15 @@ func (w *World) sendSlice(v *Viewer) {
 		e := &w.ents[s]
 		m := &State{ID: uint32(e.id), Kind: e.kind.num, Vals: maskedVals(e, st.mask, true), Name: e.name}
 		sum += hashMasked(e, st.mask)
-		size += w.size(v.encoding(), m)
+		n := w.size(v.encoding(), m)
+		size += n
+		sync += w.syncSize(v, m, n)
 		msgs = append(msgs, m)
 	}
 	end := &SliceEnd{Mod: mod, Rem: rem, Count: uint32(len(msgs)), Sum: sum}
-	size += w.size(v.encoding(), end)
+	n := w.size(v.encoding(), end)
+	size += n
+	sync += w.syncSize(v, end, n)
 	if size > w.allowance(v) && v.postponed < w.postpone {
 		v.postponed++
 		return
@@ -535,7 +565,7 @@ func (w *World) sendSlice(v *Viewer) {
 	}
 	v.out.Send(end)
 	z := w.zones[v.zone]
-	z.syncBytes += uint64(size)
+	z.syncBytes += uint64(sync)
 	if v.desynced {
 		v.desynced = false
 		v.sliceMod = 0 // everything was just verified: a new cycle

@@ -172,10 +172,12 @@ type ZoneStats struct {
 	// SyncBytes is the bytes of every replica message sent to viewers
 	// while they looked at the zone: KIND (once per viewer), snapshots,
 	// live updates (ENTER, DELTA, EVENT, REMOVE, ACK) and resync slices,
-	// each as msg.Codec frames it in its viewer's encoding (MessagePack's
-	// length prefix and the line end of text and JSON included; WebSocket
-	// and TLS add their own). Messages the Config.Drop test hook drops are
-	// not counted.
+	// each as the MessagePack codec frames it (its length prefix
+	// included; WebSocket and TLS add their own). For MessagePack viewers
+	// that is what was sent; text and JSON viewers are counted in the same
+	// unit (their wire bytes are more), because measuring them exactly
+	// would encode every update twice on the tick goroutine. Messages the
+	// Config.Drop test hook drops are not counted.
 	SyncBytes uint64
 	// Snapshots is the snapshots begun in the zone: one each time a
 	// viewer enters it or first looks at it.

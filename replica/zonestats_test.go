@@ -90,12 +90,13 @@ func zoneStats(t *testing.T, w *World, id int) ZoneStats {
 	return st
 }
 
-// encodedSize is what msgs take as enc's codec frames them.
-func encodedSize(t *testing.T, enc msg.Encoding, msgs []any) uint64 {
+// encodedSize is what msgs count for in a zone's SyncBytes: their size
+// as the MessagePack codec frames them, whatever the viewer's encoding.
+func encodedSize(t *testing.T, msgs []any) uint64 {
 	t.Helper()
 	reg := msg.NewRegistry()
 	Register(reg)
-	c := reg.NewCodec(enc)
+	c := reg.NewCodec(msg.MsgPack)
 	var n uint64
 	for _, m := range msgs {
 		b, err := c.Append(nil, m, 0)
@@ -110,8 +111,8 @@ func encodedSize(t *testing.T, enc msg.Encoding, msgs []any) uint64 {
 // TestZoneStats follows one viewer, in each encoding, from zone 1 to zone
 // 2 and checks every counter against what it was sent: the entities and
 // viewers of each zone, one snapshot per zone entered, the sync bytes
-// exactly what the viewer's codec writes for every message it got while
-// looking at the zone, and a DESYNC report counted and answered with one
+// exactly what the MessagePack codec writes for every message it got while
+// looking at the zone (the unit of SyncBytes in every encoding), and a DESYNC report counted and answered with one
 // resync of the whole view (one slice, mod 1, of every entity it holds),
 // which the client's model accepts.
 func TestZoneStats(t *testing.T) {
@@ -138,7 +139,7 @@ func TestZoneStats(t *testing.T) {
 				w.Emit(me, evHit, 3)
 				w.Flush()
 			}
-			inZone1 := encodedSize(t, enc, r.all())
+			inZone1 := encodedSize(t, r.all())
 			if inZone1 == 0 {
 				t.Fatal("nothing sent")
 			}
@@ -158,7 +159,7 @@ func TestZoneStats(t *testing.T) {
 			settle(t, w, v, r, model)
 			w.SetPos(me, 111, 100)
 			w.Flush()
-			inZone2 := encodedSize(t, enc, r.all()) - inZone1
+			inZone2 := encodedSize(t, r.all()) - inZone1
 			want1 = ZoneStats{Entities: 2, SyncBytes: inZone1, Snapshots: 1}
 			if got := zoneStats(t, w, 1); got != want1 {
 				t.Fatalf("zone 1 after the viewer left: %+v, want %+v", got, want1)
@@ -197,7 +198,7 @@ func TestZoneStats(t *testing.T) {
 				}
 			}
 			want2.Resyncs = 1
-			want2.SyncBytes += encodedSize(t, enc, got)
+			want2.SyncBytes += encodedSize(t, got)
 			if st := zoneStats(t, w, 2); st != want2 {
 				t.Fatalf("zone 2 after the resync: %+v, want %+v", st, want2)
 			}
