@@ -66,38 +66,13 @@ func (c *consoleClient) login(name, password string) {
 // the page does: log in, see a player, watch the live samples, kick; and
 // checks the metrics the console adds to /metrics.
 func TestServeConsole(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := runAdminCapture(t, "correct horse battery\n", "add", "root", "--create", "--data-dir", dir); err != nil {
-		t.Fatal(err)
-	}
-	console := freeAddr(t)
-	game, web, _ := startServe(t, "--data-dir", dir, "--admin", console)
-	waitListening(t, console, nil) // bound after the game's and the page's listeners
-	c := newConsoleClient(t, "http://"+console, nil)
+	game, web, console, c := serveConsole(t)
 	if status, body := c.do("GET", "/", ""); status != 200 || !strings.Contains(string(body), "tickwire console") {
 		t.Fatalf("page: %d", status)
 	}
-	c.login("root", "correct horse battery")
 
 	// A player connects; the console lists it and can kick it.
-	nc, err := net.Dial("tcp", game)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.Write([]byte("AUTH guest\n"))
-	rd := bufio.NewReader(nc)
-	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	var name string
-	for name == "" {
-		l, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f := strings.Fields(l); len(f) == 3 && f[0] == "WELCOME" {
-			name = f[2]
-		}
-	}
+	_, rd, name := dialGuest(t, game)
 	var players struct {
 		Players []struct {
 			ConnID    uint64 `json:"conn_id"`
@@ -191,6 +166,46 @@ func TestServeConsole(t *testing.T) {
 	// The player's RTT was read by the console's sampler and observed.
 	if runtime.GOOS == "linux" && !regexp.MustCompile(`(?m)^tickwire_rtt_seconds_count [1-9]`).Match(metrics) {
 		t.Error("the RTT histogram saw no reading")
+	}
+}
+
+// serveConsole runs "tickwire serve --admin" on free ports with the admin
+// account root, and returns the game's, the page's and the console's
+// addresses and a console client logged in as root.
+func serveConsole(t *testing.T) (game, web, console string, c *consoleClient) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := runAdminCapture(t, "correct horse battery\n", "add", "root", "--create", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	console = freeAddr(t)
+	game, web, _ = startServe(t, "--data-dir", dir, "--admin", console)
+	waitListening(t, console, nil) // bound after the game's and the page's listeners
+	c = newConsoleClient(t, "http://"+console, nil)
+	c.login("root", "correct horse battery")
+	return game, web, console, c
+}
+
+// dialGuest logs a guest in over TCP at game and returns the connection
+// (closed when the test ends), its reader and the guest's name.
+func dialGuest(t *testing.T, game string) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	nc, err := net.Dial("tcp", game)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.Write([]byte("AUTH guest\n"))
+	rd := bufio.NewReader(nc)
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		l, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "WELCOME" {
+			return nc, rd, f[2]
+		}
 	}
 }
 

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
-	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,37 +45,13 @@ func TestConsoleGameZones(t *testing.T) {
 // data shows the guest in zone 1 with the snapshot it got and the bytes
 // of its view, and the other zones without either.
 func TestServeConsoleZones(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := runAdminCapture(t, "correct horse battery\n", "add", "root", "--create", "--data-dir", dir); err != nil {
-		t.Fatal(err)
-	}
-	console := freeAddr(t)
-	game, _, _ := startServe(t, "--data-dir", dir, "--admin", console)
-	waitListening(t, console, nil) // bound after the game's and the page's listeners
-	c := newConsoleClient(t, "http://"+console, nil)
-	c.login("root", "correct horse battery")
+	game, _, _, c := serveConsole(t)
 	var sess admin.SessionResponse
 	if _, body := c.do("GET", "/api/session", ""); json.Unmarshal(body, &sess) != nil || !sess.Zones {
 		t.Fatalf("session %s: the console does not know the arena reports zones", body)
 	}
 
-	nc, err := net.Dial("tcp", game)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.Write([]byte("AUTH guest\n"))
-	rd := bufio.NewReader(nc)
-	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		l, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(l, "WELCOME ") {
-			break
-		}
-	}
+	dialGuest(t, game)
 
 	var zones struct {
 		Available bool
