@@ -40,7 +40,8 @@ type SessionInfo struct {
 // RTTRefresh is how often Sessions reads a connection's round-trip time
 // from the kernel: one system call per connection per RTTRefresh, spread
 // over the period, so that a console sampling every second costs 1,500
-// calls a second at 15,000 connections rather than 15,000.
+// calls a second at 15,000 connections rather than 15,000. A connection
+// the kernel has no estimate for yet is asked again a second later.
 const RTTRefresh = 10 * time.Second
 
 // rttSample is a connection's last RTT reading (Sessions).
@@ -90,9 +91,15 @@ func (s *Server) readRTTs(conns []*conn, out []SessionInfo) {
 	for i, c := range conns {
 		r, ok := s.rtts[c]
 		if !ok || now >= r.due {
-			r.rtt, _ = transport.RTT(c.nc)
+			var got bool
+			r.rtt, got = transport.RTT(c.nc)
 			r.at, r.due = now, now+int64(RTTRefresh)
-			if !ok {
+			switch {
+			case !got:
+				// No estimate yet (or no TCP under it): ask again in a
+				// second rather than show none for RTTRefresh.
+				r.due = now + int64(time.Second)
+			case !ok:
 				// Connections that came together are not all read again
 				// in the same second.
 				r.due -= int64(c.id%10) * int64(RTTRefresh/10)
