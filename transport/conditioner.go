@@ -182,6 +182,35 @@ func (c *ManualClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// At returns a channel that receives once Advance has moved the clock to t
+// (at once when it is there). Waiting for a time rather than a duration
+// cannot miss an Advance that lands between reading Now and asking.
+func (c *ManualClock) At(t time.Time) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !t.After(c.now) {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, manualWaiter{at: t, ch: ch})
+	return ch
+}
+
+// atClock is a Clock that can wait for a time (ManualClock).
+type atClock interface {
+	At(time.Time) <-chan time.Time
+}
+
+// until returns a channel that receives once clk reaches t: through At on a
+// clock that has it (ManualClock), else After(t - Now).
+func until(clk Clock, t time.Time) <-chan time.Time {
+	if a, ok := clk.(atClock); ok {
+		return a.At(t)
+	}
+	return clk.After(t.Sub(clk.Now()))
+}
+
 // Advance moves the clock forward by d and fires every After that is due.
 func (c *ManualClock) Advance(d time.Duration) {
 	c.mu.Lock()
@@ -510,7 +539,7 @@ func (l *linkConn) sleepUntil(t time.Time) bool {
 			return true
 		}
 		select {
-		case <-l.clk.After(t.Sub(now)):
+		case <-until(l.clk, t):
 		case <-l.done:
 			return false
 		case <-l.killed:
@@ -567,7 +596,7 @@ func (l *linkConn) waitFor(ch <-chan struct{}, wake time.Time, dl *linkDeadline)
 	}
 	var timer <-chan time.Time
 	if !wake.IsZero() {
-		timer = l.clk.After(wake.Sub(now))
+		timer = until(l.clk, wake)
 	}
 	select {
 	case <-ch:
@@ -664,11 +693,12 @@ func (l *linkConn) deliverLoop() {
 		seg := ln.segs[ln.head]
 		ln.mu.Unlock()
 		if wait := seg.due.Sub(now); wait > 0 {
-			if closed {
-				wait = min(wait, lingerUntil.Sub(now))
+			at := seg.due
+			if closed && lingerUntil.Before(at) {
+				at = lingerUntil
 			}
 			select {
-			case <-l.clk.After(wait):
+			case <-until(l.clk, at):
 			case <-ln.ready: // Close sets the linger bound
 			case <-l.killed:
 				return

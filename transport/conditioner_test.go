@@ -597,3 +597,39 @@ func TestConditionListenerOutage(t *testing.T) {
 	ln.Close()
 	waitNoLinkGoroutines(t)
 }
+
+// TestManualClockAt: a wait for a time cannot miss an Advance that lands
+// between reading Now and asking, which a wait for a duration does (the
+// lost wake-up that made the link tests flaky under load).
+func TestManualClockAt(t *testing.T) {
+	clk := NewManualClock(time.Unix(1000, 0))
+	now := clk.Now()
+	clk.Advance(100 * time.Millisecond) // lands between Now and the wait
+	select {
+	case <-clk.At(now.Add(100 * time.Millisecond)):
+	default:
+		t.Fatal("At a time the clock has reached did not fire at once")
+	}
+	late := clk.After(now.Add(100 * time.Millisecond).Sub(now))
+	select {
+	case <-late:
+		t.Fatal("After fired early")
+	default:
+	}
+	ch := clk.At(now.Add(150 * time.Millisecond))
+	clk.Advance(49 * time.Millisecond)
+	select {
+	case <-ch:
+		t.Fatal("At fired before its time")
+	default:
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case <-ch:
+	default:
+		t.Fatal("At did not fire at its time")
+	}
+	if n := clk.Waiters(); n != 1 { // the After above, still waiting
+		t.Fatalf("%d waiters", n)
+	}
+}
