@@ -339,3 +339,45 @@ func TestConfigVerify(t *testing.T) {
 		t.Fatalf("defaults: %v %+v", err, c)
 	}
 }
+
+// TestTargetDiesMidHandoff: n2, the target of a committed handoff, dies
+// before a checkpoint of its zone carries the player's own seat keys (it
+// learns them from the commit note, after the checkpoint its prepare
+// wrote). The node that takes zone b over restores the arrival and learns
+// the keys from zone a's departure record, so the client, which could not
+// reach n2 with its ticket, resumes there with its own token, coins kept.
+// While the restored zone is settling, a RESUME is told to retry, never
+// refused.
+func TestTargetDiesMidHandoff(t *testing.T) {
+	n1, n2 := pairOfNodes(t)
+	c, name, token := login(t, n1.addr)
+	c.SkipTo("COINS 0 a")
+	for i := 1; i <= 3; i++ {
+		c.Send("EARN")
+		c.SkipTo("COINS ")
+	}
+	c.Send("CROSS b")
+	c.SkipTo("MOVED ")
+	n2.kill() // before its next checkpoint (every 100 ms), most likely
+	c.SkipTo("BYE moved")
+	waitFor(t, 5*time.Second, "n1 takes zone b over", func() bool { return n1.node.Owns("b") })
+	for {
+		c2 := servertest.DialLine(t, n1.addr)
+		c2.Send("RESUME " + name + " " + token)
+		l := c2.ReadLine()
+		for strings.HasPrefix(l, "INFO") {
+			l = c2.ReadLine()
+		}
+		if strings.HasPrefix(l, "ERR resume unavailable") {
+			time.Sleep(50 * time.Millisecond) // settling: as a client, after a back-off
+			continue
+		}
+		if !strings.HasPrefix(l, "WELCOME ") {
+			t.Fatalf("RESUME with the own token on the zone's new node: %q", l)
+		}
+		if got := c2.SkipTo("COINS "); got != "COINS 3 b" {
+			t.Fatalf("after the handoff and the failover: %q, want COINS 3 b", got)
+		}
+		break
+	}
+}

@@ -284,7 +284,7 @@ func (n *Node) Depart(t *server.Tick, p *server.Player, from string, h Prepared)
 	n.mu.Lock()
 	l := n.leases[from]
 	if l != nil {
-		l.rec.Departed = append(l.rec.Departed, Departure{ID: h.ID, Player: p.Name(), Zone: h.Zone, At: time.Now().UnixMilli()})
+		l.rec.Departed = append(l.rec.Departed, Departure{ID: h.ID, Player: p.Name(), Zone: h.Zone, At: time.Now().UnixMilli(), Keys: p.SeatKeys()})
 	}
 	n.mu.Unlock()
 	if l == nil {
@@ -451,7 +451,7 @@ func (n *Node) Locate(user string) (server.Location, bool) {
 		return server.Location{Retry: true}, true
 	}
 	if o.Node == n.cfg.Node {
-		if n.Owns(zone) {
+		if n.settled(zone) {
 			return server.Location{}, false // here, and no seat: nothing to find
 		}
 		return server.Location{Retry: true}, true // being restored here

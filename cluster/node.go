@@ -72,6 +72,10 @@ type Departure struct {
 	Player string `json:"player"`
 	Zone   string `json:"zone"` // where it went
 	At     int64  `json:"at"`   // unix ms
+	// Keys are the player's own seat keys (hashes of its tokens) at the
+	// commit. The target learns them from the commit note; a node that
+	// restores the target zone after its owner died learns them here.
+	Keys []server.SeatKey `json:"keys,omitempty"`
 }
 
 // nodeRecord is a node's entry in the nodes bucket, rewritten every
@@ -89,6 +93,11 @@ type lease struct {
 	rev       uint64 // the key's revision after our last write
 	rec       zoneRecord
 	lastWrite time.Time
+	// settling is set from the restore of a claimed zone until its
+	// arrivals have the seat keys their sources committed
+	// (addDepartedKeys): Locate answers "retry" meanwhile rather than
+	// "no seat here".
+	settling bool
 }
 
 // Stats are a node's counters.
@@ -290,6 +299,15 @@ func (n *Node) Owns(zone string) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leases[zone] != nil
+}
+
+// settled reports whether this node runs zone and has finished restoring
+// it (its arrivals hold every seat key they will get).
+func (n *Node) settled(zone string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.leases[zone]
+	return l != nil && !l.settling
 }
 
 // Owned lists the zones this node runs, sorted.
@@ -702,7 +720,7 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 	}
 	state := old.State
 	rec.State = nil
-	l := &lease{rev: newRev, rec: rec, lastWrite: now}
+	l := &lease{rev: newRev, rec: rec, lastWrite: now, settling: true}
 	ctx, cancel = context.WithTimeout(context.Background(), n.cfg.LeaseTTL)
 	defer cancel()
 	var rerr error
@@ -742,6 +760,10 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 		n.log.Error("zone claimed but not restored; leaving it to lapse", "zone", zone, "err", err)
 		return false
 	}
+	n.addDepartedKeys(zone)
+	n.mu.Lock()
+	l.settling = false
+	n.mu.Unlock()
 	n.claims.Add(1)
 	took := old.Owner != "" && old.Owner != n.cfg.Node && old.LeaseUntil != 0
 	if took {
@@ -754,6 +776,39 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 		n.log.Info("zone claimed", "zone", zone, "epoch", rec.Epoch, "fresh", true)
 	}
 	return true
+}
+
+// addDepartedKeys lets the players' own seat tokens claim the arrivals the
+// restore of zone made for handoffs their source zones committed. The
+// target of a handoff learns those tokens from the commit note (onCommit);
+// when the target died before its next checkpoint, the node restoring the
+// zone learns them from the source zone's departure record, so that a
+// player moving when the node died resumes with its own token. It reads
+// NATS, one record per source zone.
+func (n *Node) addDepartedKeys(zone string) {
+	bySource := map[string][]string{} // source zone -> arrival ids
+	for _, a := range n.srv.Arrivals() {
+		if from, _, ok := strings.Cut(a.ID, "/"); ok && from != "" && from != zone && a.Tag == zone {
+			bySource[from] = append(bySource[from], a.ID)
+		}
+	}
+	for from, ids := range bySource {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
+		e, err := n.zkv.Get(ctx, zoneKey(from))
+		cancel()
+		if err != nil {
+			continue
+		}
+		var rec zoneRecord
+		if json.Unmarshal(e.Value(), &rec) != nil {
+			continue
+		}
+		for _, d := range rec.Departed {
+			if len(d.Keys) > 0 && slices.Contains(ids, d.ID) && n.srv.AddKeys(d.ID, d.Keys) {
+				n.log.Info("restored arrival takes the player's own seat token", "zone", zone, "id", d.ID, "player", d.Player)
+			}
+		}
+	}
 }
 
 // Close leaves the cluster cleanly: every zone this node runs gets a last
