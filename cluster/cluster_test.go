@@ -361,23 +361,8 @@ func TestTargetDiesMidHandoff(t *testing.T) {
 	n2.kill() // before its next checkpoint (every 100 ms), most likely
 	c.SkipTo("BYE moved")
 	waitFor(t, 5*time.Second, "n1 takes zone b over", func() bool { return n1.node.Owns("b") })
-	for {
-		c2 := servertest.DialLine(t, n1.addr)
-		c2.Send("RESUME " + name + " " + token)
-		l := c2.ReadLine()
-		for strings.HasPrefix(l, "INFO") {
-			l = c2.ReadLine()
-		}
-		if strings.HasPrefix(l, "ERR resume unavailable") {
-			time.Sleep(50 * time.Millisecond) // settling: as a client, after a back-off
-			continue
-		}
-		if !strings.HasPrefix(l, "WELCOME ") {
-			t.Fatalf("RESUME with the own token on the zone's new node: %q", l)
-		}
-		if got := c2.SkipTo("COINS "); got != "COINS 3 b" {
-			t.Fatalf("after the handoff and the failover: %q, want COINS 3 b", got)
-		}
-		break
+	c2 := resume(t, n1.addr, name, token) // retries while the zone settles
+	if got := c2.SkipTo("COINS "); got != "COINS 3 b" {
+		t.Fatalf("after the handoff and the failover: %q, want COINS 3 b", got)
 	}
 }

@@ -165,6 +165,14 @@ func (g *Game) Disconnected(t *server.Tick, p *server.Player, reason error) {
 // Reconnected sends a resumed player a fresh snapshot of its view.
 func (g *Game) Reconnected(t *server.Tick, p *server.Player) {
 	g.reconnect(p)
+	if g.opts.node != nil {
+		// The resume gave the player a new seat token; commit it before
+		// the client hears it (SEAT goes out after this tick), so that a
+		// node dying now is restored with the token the client holds.
+		if pl := g.players[p.ID()]; pl != nil {
+			g.commit(t, pl.tank.zone)
+		}
+	}
 }
 
 var _ server.SeatHolder = (*Game)(nil)
