@@ -47,11 +47,7 @@ func TestHandoffMovesThePlayerOnce(t *testing.T) {
 	n1, n2 := pairOfNodes(t)
 
 	c, name, _ := login(t, n1.addr)
-	c.SkipTo("COINS 0 a")
-	for i := 1; i <= 3; i++ {
-		c.Send("EARN")
-		c.SkipTo("COINS ")
-	}
+	earn(c, 3)
 	c.Send("CROSS b")
 	moved := strings.Fields(c.SkipTo("MOVED "))
 	if moved[1] != n2.addr {
@@ -94,6 +90,15 @@ func pairOfNodes(t *testing.T) (n1, n2 *testNode) {
 	return n1, n2
 }
 
+// earn waits for a new player's first COINS line, then earns n coins.
+func earn(c *servertest.LineConn, n int) {
+	c.SkipTo("COINS 0 a")
+	for range n {
+		c.Send("EARN")
+		c.SkipTo("COINS ")
+	}
+}
+
 func countPlayers(n *testNode) int { return n.srv.Stats().Players }
 
 func TestHandoffToAZoneWithoutOwnerLeavesThePlayer(t *testing.T) {
@@ -122,11 +127,7 @@ func TestFailoverRestoresPlayersFromTheCheckpoint(t *testing.T) {
 	n1, n2 := pairOfNodes(t)
 
 	c, name, token := login(t, n1.addr)
-	c.SkipTo("COINS 0 a")
-	for i := 0; i < 5; i++ {
-		c.Send("EARN")
-		c.SkipTo("COINS ")
-	}
+	earn(c, 5)
 	killed := time.Now()
 	n1.kill()
 	took := waitFor(t, 5*time.Second, "n2 takes zone a over", func() bool { return n2.node.Owns("a") })
@@ -351,11 +352,7 @@ func TestConfigVerify(t *testing.T) {
 func TestTargetDiesMidHandoff(t *testing.T) {
 	n1, n2 := pairOfNodes(t)
 	c, name, token := login(t, n1.addr)
-	c.SkipTo("COINS 0 a")
-	for i := 1; i <= 3; i++ {
-		c.Send("EARN")
-		c.SkipTo("COINS ")
-	}
+	earn(c, 3)
 	c.Send("CROSS b")
 	c.SkipTo("MOVED ")
 	n2.kill() // before its next checkpoint (every 100 ms), most likely
