@@ -140,26 +140,30 @@ func (v *Viewer) Holds() int { return v.known.known }
 
 // send sends a live message and counts its size: in MessagePack for the
 // zone's SyncBytes, and in the viewer's encoding while a budget applies. A
-// message shared by viewers passes size, where its size in the viewer's
-// encoding is kept (0 until measured), so it is measured once per tick,
-// not once per viewer.
-func (v *Viewer) send(m any, size *int32) {
+// message shared by viewers passes sizes, where its size in each encoding
+// is kept (0 until measured), so it is measured once per tick, not once
+// per viewer.
+func (v *Viewer) send(m any, sizes *[3]int32) {
 	if v.w.cfg.Drop != nil && v.w.cfg.Drop(v, m) {
 		return
 	}
 	v.out.Send(m)
-	v.liveSync += v.w.size(msg.MsgPack, m)
-	if !v.measuring {
-		return
+	v.liveSync += v.w.sizeOf(msg.MsgPack, m, sizes)
+	if v.measuring {
+		v.liveBytes += v.w.sizeOf(v.encoding(), m, sizes)
 	}
-	if size != nil {
-		if *size == 0 {
-			*size = int32(v.w.size(v.encoding(), m))
-		}
-		v.liveBytes += int(*size)
-	} else {
-		v.liveBytes += v.w.size(v.encoding(), m)
+}
+
+// sizeOf is size, through the cache sizes of a shared message (nil: none).
+func (w *World) sizeOf(enc msg.Encoding, m any, sizes *[3]int32) int {
+	if sizes == nil {
+		return w.size(enc, m)
 	}
+	c := &sizes[int(enc)%len(sizes)]
+	if *c == 0 {
+		*c = int32(w.size(enc, m))
+	}
+	return int(*c)
 }
 
 func (v *Viewer) encoding() msg.Encoding { return msg.Encoding(v.enc) }
@@ -347,7 +351,7 @@ func (w *World) see(v *Viewer, s int32, e *entity) {
 			if e.delta == nil {
 				e.delta = deltaMsg(e, e.dirty, m, m)
 			}
-			v.send(e.delta, &e.deltaSize[v.enc%3])
+			v.send(e.delta, &e.deltaSize)
 		} else if d := deltaMsg(e, change, m, st.mask); d.Mask != 0 {
 			v.send(d, nil)
 		}
