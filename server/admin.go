@@ -47,7 +47,8 @@ const RTTRefresh = 10 * time.Second
 // rttSample is a connection's last RTT reading (Sessions).
 type rttSample struct {
 	rtt     time.Duration
-	at, due int64 // unix ns: when it was read, and when to read it again
+	at, due int64  // unix ns: when it was read, and when to read it again
+	gen     uint64 // the Sessions call that last saw the connection
 }
 
 // Sessions lists the open connections, ordered by connection id. Held seats
@@ -87,7 +88,10 @@ func (s *Server) readRTTs(conns []*conn, out []SessionInfo) {
 	now := time.Now().UnixNano()
 	s.rttMu.Lock()
 	defer s.rttMu.Unlock()
-	next := make(map[*conn]rttSample, len(conns))
+	if s.rtts == nil {
+		s.rtts = map[*conn]rttSample{}
+	}
+	s.rttGen++
 	for i, c := range conns {
 		r, ok := s.rtts[c]
 		if !ok || now >= r.due {
@@ -105,12 +109,19 @@ func (s *Server) readRTTs(conns []*conn, out []SessionInfo) {
 				r.due -= int64(c.id%10) * int64(RTTRefresh/10)
 			}
 		}
-		next[c] = r
+		r.gen = s.rttGen
+		s.rtts[c] = r
 		if r.rtt > 0 {
 			out[i].RTT, out[i].RTTAt = r.rtt, time.Unix(0, r.at)
 		}
 	}
-	s.rtts = next
+	if len(s.rtts) > len(conns) {
+		for c, r := range s.rtts {
+			if r.gen != s.rttGen {
+				delete(s.rtts, c) // closed
+			}
+		}
+	}
 }
 
 func sortSessions(ss []SessionInfo) {

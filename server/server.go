@@ -71,6 +71,7 @@ type Server struct {
 	sweeperWG sync.WaitGroup
 	rttMu     sync.Mutex
 	rtts      map[*conn]rttSample // Sessions' last RTT readings
+	rttGen    uint64              // Sessions calls, to forget closed connections
 	guardSeen uint64              // the Guard's ban version last swept for; sweeper only
 
 	// sweep is closed and replaced once a second by the tick goroutine; idle
