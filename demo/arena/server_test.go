@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,6 +242,8 @@ type ncPlayer struct {
 	name  string
 	conn  io.Writer
 	lines chan string
+	// dropped counts lines that arrived while lines was full.
+	dropped atomic.Int64
 }
 
 func dialNC(t *testing.T, ln *transport.PipeListener, name string) *ncPlayer {
@@ -251,13 +254,17 @@ func dialNC(t *testing.T, ln *transport.PipeListener, name string) *ncPlayer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	p := &ncPlayer{t: t, name: name, conn: c, lines: make(chan string, 4096)}
+	// A player the test does not read for a while (b, while a hunts it)
+	// still gets the narration of everything it sees: room for a minute
+	// of it, and a count of what did not fit, so a timeout says why.
+	p := &ncPlayer{t: t, name: name, conn: c, lines: make(chan string, 1<<16)}
 	go func() {
 		sc := bufio.NewScanner(c)
 		for sc.Scan() {
 			select {
 			case p.lines <- sc.Text():
 			default:
+				p.dropped.Add(1)
 			}
 		}
 		close(p.lines)
@@ -289,7 +296,7 @@ func (p *ncPlayer) until(what string, ok func(string) bool) string {
 				return l
 			}
 		case <-timeout:
-			p.t.Fatalf("%s: no %s", p.name, what)
+			p.t.Fatalf("%s: no %s (%d lines dropped unread)", p.name, what, p.dropped.Load())
 		}
 	}
 }
@@ -337,7 +344,7 @@ func TestNetcatFindAimDestroyAndChest(t *testing.T) {
 	a, b := dialNC(t, ln, "a"), dialNC(t, ln, "b")
 	a.prefix("INFO tickwire arena on pipe: type AUTH guest within 5 s")
 	a.say("AUTH guest")
-	a.prefix("WELCOME ")
+	aName := strings.Fields(a.prefix("WELCOME "))[2] // guest-<connection id>: a's may be 1 or 2
 	a.prefix("INFO in view: ")
 	b.say("AUTH guest")
 	bName := strings.Fields(b.prefix("WELCOME "))[2]
@@ -415,7 +422,7 @@ func TestNetcatFindAimDestroyAndChest(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	b.prefix("INFO you are hit by " + strings.Replace(bName, "2", "1", 1))
+	b.prefix("INFO you are hit by " + aName)
 	b.prefix("INFO destroyed by ")
 	b.prefix("GONE " + bTank)
 	b.prefix("INFO your tank is back: respawned at tile ")
