@@ -13,7 +13,7 @@ import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { haveChromium, chromiumPath, launch } from "./browser.mjs";
+import { haveChromium, chromiumPath, launch, waitFor } from "./browser.mjs";
 import { freePort, startServer } from "../testutil/server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -64,15 +64,6 @@ class Bot {
   }
 }
 
-async function waitFor(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 if (!haveChromium()) {
   test("admin console end-to-end", (t) => t.skip(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM)`));

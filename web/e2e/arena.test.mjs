@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { haveChromium, chromiumPath, launch } from "./browser.mjs";
+import { haveChromium, chromiumPath, launch, shot, waitFor } from "./browser.mjs";
 import { repoRoot, startServer } from "../testutil/server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,16 +66,6 @@ if (!haveChromium()) {
       return null;
     }, name);
 
-  async function waitFor(what, fn, ms = 20000) {
-    const end = Date.now() + ms;
-    let last;
-    for (;;) {
-      last = await fn();
-      if (last) return last;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   /** clickWorld clicks the canvas of page at position x, y (units). */
   async function clickWorld(page, x, y, opts = {}) {
@@ -306,13 +296,6 @@ if (!haveChromium()) {
       };
     });
 
-  async function shot(page, name, t) {
-    mkdirSync(shots, { recursive: true });
-    const file = join(shots, name);
-    await page.screenshot({ path: file });
-    t.diagnostic(`screenshot: ${file}`);
-    console.log(`screenshot: ${file}`);
-  }
 
   test("the chest panel when the connection drops, is lost and is quit; quit only while playing; the net graph's legend", { timeout: 180000 }, async (t) => {
     const problemsBefore = problems.length;

@@ -1,9 +1,10 @@
 // Launches Debian's Chromium through playwright-core for the end-to-end
 // tests. Nothing is downloaded: the browser must be installed
 // (apt-get install chromium); without it the tests skip.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The Chromium binary: $CHROMIUM or Debian's /usr/bin/chromium. */
 export const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -46,4 +47,27 @@ export async function launch({ viewport = { width: 1400, height: 900 } } = {}) {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** Where screenshots go: $TICKWIRE_SCREENSHOTS or e2e/screenshots. */
+export const shotsDir = process.env.TICKWIRE_SCREENSHOTS || join(dirname(fileURLToPath(import.meta.url)), "screenshots");
+
+/** shot saves a screenshot of page as shotsDir/name and reports it on test t. */
+export async function shot(page, name, t) {
+  mkdirSync(shotsDir, { recursive: true });
+  const file = join(shotsDir, name);
+  await page.screenshot({ path: file });
+  t.diagnostic(`screenshot: ${file}`);
+  console.log(`screenshot: ${file}`);
+}
+
+/** waitFor polls fn every 100 ms until it returns a truthy value, which it returns; it throws after ms. */
+export async function waitFor(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -13,15 +13,10 @@
 // the test skips. Run with `npm run e2e`.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { haveChromium, chromiumPath, launch } from "./browser.mjs";
+import { haveChromium, chromiumPath, launch, shot, waitFor } from "./browser.mjs";
 import { freePort, startServer } from "../testutil/server.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const shots = process.env.TICKWIRE_SCREENSHOTS || join(here, "screenshots");
 const nats = process.env.TICKWIRE_TEST_NATS || "";
 
 if (!haveChromium()) {
@@ -88,15 +83,6 @@ if (!haveChromium()) {
     });
   }
 
-  async function waitFor(what, fn, ms = 20000) {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   before(async () => {
     nodes.n1 = await startNode("n1", 1);
@@ -132,13 +118,6 @@ if (!haveChromium()) {
       return null;
     });
 
-  async function shot(page, name, t) {
-    mkdirSync(shots, { recursive: true });
-    const file = join(shots, name);
-    await page.screenshot({ path: file });
-    t.diagnostic(`screenshot: ${file}`);
-    console.log(`screenshot: ${file}`);
-  }
 
   test("a guest on the page of the node without zone 1 is moved to the node that runs it, seamlessly", { timeout: 120000 }, async (t) => {
     const { n1, n2 } = nodes;

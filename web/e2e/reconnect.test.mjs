@@ -8,14 +8,9 @@
 // connection is lost and offers to log in again. Run with `npm run e2e`.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { haveChromium, chromiumPath, launch } from "./browser.mjs";
+import { haveChromium, chromiumPath, launch, shot, waitFor } from "./browser.mjs";
 import { startServer } from "../testutil/server.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const shots = process.env.TICKWIRE_SCREENSHOTS || join(here, "screenshots");
 
 if (!haveChromium()) {
   test("browser reconnect tests", (t) => t.skip(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM)`));
@@ -62,15 +57,6 @@ if (!haveChromium()) {
       return 0;
     });
 
-  async function waitFor(what, fn, ms = 20000) {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   async function clickWorld(page, x, y) {
     const box = await page.locator("#view").boundingBox();
@@ -78,13 +64,6 @@ if (!haveChromium()) {
     await page.mouse.click(box.x + x * scale, box.y + y * scale);
   }
 
-  async function shot(page, name, t) {
-    mkdirSync(shots, { recursive: true });
-    const file = join(shots, name);
-    await page.screenshot({ path: file });
-    t.diagnostic(`screenshot: ${file}`);
-    console.log(`screenshot: ${file}`);
-  }
 
   test("a dropped connection: banner, resume with the same tank, and the game carries on", { timeout: 180000 }, async (t) => {
     const A = { label: "A", page: await openPage("A") };

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { haveChromium, chromiumPath, launch } from "./browser.mjs";
+import { haveChromium, chromiumPath, launch, waitFor } from "./browser.mjs";
 import { startServer } from "../testutil/server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,15 +32,6 @@ if (!haveChromium()) {
   const js = (page, fn, arg) => page.evaluate(fn, arg);
   const ownPos = (page) => js(page, () => (window.tickwire.game.ready ? { ...window.tickwire.game.predictor.state } : null));
 
-  async function waitFor(what, fn, ms = 20000) {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await fn();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   /** freeSpot returns the centre of a floor tile about n tiles from p, reachable over floor, or null. */
   function freeSpot(map, p, n) {
