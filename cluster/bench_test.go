@@ -29,7 +29,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -39,25 +38,6 @@ import (
 	"github.com/tickwire/tickwire/server"
 	"github.com/tickwire/tickwire/transport"
 )
-
-// benchNATS is natsURL for a benchmark.
-func benchNATS(b testing.TB) string {
-	b.Helper()
-	if u := os.Getenv("TICKWIRE_TEST_NATS"); u != "" {
-		return u
-	}
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
-		StoreDir: b.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		b.Fatal("embedded NATS did not start")
-	}
-	b.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
 
 var benchClusters atomic.Uint64
 
@@ -534,7 +514,7 @@ func BenchmarkClusterHandoff(b *testing.B) {
 }
 
 func benchHandoff(b *testing.B, rate int) {
-	url := benchNATS(b)
+	url := natsURL(b)
 	cl := benchCluster(b, url)
 	n1, n2 := twoNodes(b, url, cl, rate)
 	addrOf := map[string]string{"a": n1.addr, "b": n2.addr}
@@ -642,7 +622,7 @@ func benchHandoff(b *testing.B, rate int) {
 func BenchmarkClusterCheckpoint(b *testing.B) {
 	for _, players := range []int{0, 10, 100} {
 		b.Run(fmt.Sprintf("players=%d", players), func(b *testing.B) {
-			url := benchNATS(b)
+			url := natsURL(b)
 			cl := benchCluster(b, url)
 			n1 := startBenchNode(b, url, benchConfig("n1", cl, "a"), []string{"a"}, 0)
 			waitUntil(b, 10*time.Second, "zone a owned", func() bool { return n1.node.Owns("a") })
@@ -706,7 +686,7 @@ func benchHandoffRate(b *testing.B, clients int) {
 	if v, err := strconv.Atoi(os.Getenv("TICKWIRE_CLUSTER_BENCH_SECONDS")); err == nil && v > 0 {
 		secs = v
 	}
-	url := benchNATS(b)
+	url := natsURL(b)
 	cl := benchCluster(b, url)
 	logs := &logCount{n: map[string]int{}}
 	n1, n2 := twoNodes(b, url, cl, 0, logs)
@@ -818,7 +798,7 @@ func benchHandoffRate(b *testing.B, clients int) {
 // answered WELCOME and its coins). Each iteration is a fresh cluster; the
 // kill comes at a random point of the checkpoint period.
 func BenchmarkClusterFailover(b *testing.B) {
-	url := benchNATS(b)
+	url := natsURL(b)
 	var claimed, resumed []time.Duration
 	tries := 0
 	for i := range b.N {
@@ -917,7 +897,7 @@ func BenchmarkNATSCapacity(b *testing.B) {
 		}
 	}
 	b.Run("publish/size=256", func(b *testing.B) {
-		url := benchNATS(b)
+		url := natsURL(b)
 		pub, err := nats.Connect(url)
 		if err != nil {
 			b.Fatal(err)
@@ -955,7 +935,7 @@ func BenchmarkNATSCapacity(b *testing.B) {
 }
 
 func benchKV(b *testing.B, size, writers int) {
-	url := benchNATS(b)
+	url := natsURL(b)
 	nc, err := nats.Connect(url)
 	if err != nil {
 		b.Fatal(err)
@@ -1023,7 +1003,7 @@ func benchKV(b *testing.B, size, writers int) {
 // and reports its checkpoint (the sum over its zones of what
 // arena.Game.Checkpoint writes) and what each player adds to it.
 func BenchmarkArenaCheckpointSize(b *testing.B) {
-	url := benchNATS(b)
+	url := natsURL(b)
 	size := func(b *testing.B, players int) (total int, perZone map[string]int) {
 		cl := benchCluster(b, url)
 		reg := msg.NewRegistry()

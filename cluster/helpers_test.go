@@ -26,7 +26,7 @@ import (
 // natsURL starts an embedded NATS server with JetStream for the test, or
 // uses TICKWIRE_TEST_NATS (a real one) with a cluster name of the test's
 // own so tests do not share buckets.
-func natsURL(t *testing.T) string {
+func natsURL(t testing.TB) string {
 	t.Helper()
 	if u := os.Getenv("TICKWIRE_TEST_NATS"); u != "" {
 		return u
