@@ -536,9 +536,12 @@ func (b *bot) noteTank() {
 	b.before = b.tankState()
 	// An action whose answer may not have arrived makes that part of the
 	// comparison moot: the server may have applied it.
+	// A shot scores a kill; a TAKE of gold or a gem scores too, and any
+	// TAKE or PUT changes the inventory.
 	settled := b.lastRecv.Add(-SettleTime)
-	b.before.scoreOK = b.before.ok && !b.lastShot.After(settled)
-	b.before.invOK = b.before.ok && !b.lastChest.After(settled) && !b.chest.pending
+	chestSettled := !b.lastChest.After(settled) && !b.chest.pending
+	b.before.scoreOK = b.before.ok && !b.lastShot.After(settled) && chestSettled
+	b.before.invOK = b.before.ok && chestSettled
 }
 
 // onMoved: the client resumed the seat on another server of a cluster

@@ -70,9 +70,11 @@ type Report struct {
 	// as before the drop: the same entity, score and inventory, read from
 	// the fresh snapshot. ResumeMismatches describes those where it was
 	// not: a bug. The entity is always compared; the score only if no
-	// shot was sent within SettleTime of the last message before the drop,
-	// the inventory only if no TAKE or PUT was (the server may have applied
-	// it unseen); ResumesVerified counts those where all three were.
+	// shot, TAKE or PUT was sent within SettleTime of the last message
+	// before the drop (a kill scores, and so does treasure taken from a
+	// chest), the inventory only if no TAKE or PUT was (the server may
+	// have applied it unseen); ResumesVerified counts those where all
+	// three were.
 	ResumesVerified  int      `json:"resumes_verified"`
 	ResumeMismatches []string `json:"resume_mismatches,omitempty"`
 	// ResumePredictionError is the largest difference, in units along an
