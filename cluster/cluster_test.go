@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickwire/tickwire/cluster"
+	"github.com/tickwire/tickwire/server"
 	"github.com/tickwire/tickwire/servertest"
 	"github.com/tickwire/tickwire/store"
 )
@@ -362,4 +363,58 @@ func TestTargetDiesMidHandoff(t *testing.T) {
 	if got := c2.SkipTo("COINS "); got != "COINS 3 b" {
 		t.Fatalf("after the handoff and the failover: %q, want COINS 3 b", got)
 	}
+}
+
+// TestTargetZoneHandedOverMidPrepare: the target stores the arrival, and
+// its zone is handed over (the arrival goes with the zone's last
+// checkpoint) before the checkpoint the prepare waits for. The source must
+// find that arrival on the zone's next owner under the same handoff id:
+// the player moves once and is left in no second place (a CI run of the
+// 3-process test found it in two).
+func TestTargetZoneHandedOverMidPrepare(t *testing.T) {
+	n1, n2 := pairOfNodes(t)
+	c, name, _ := login(t, n1.addr)
+	earn(c, 3)
+	// n2's tick waits while the hand-over is queued first, then the
+	// prepare's Expect happens and its checkpoint is queued behind it.
+	release := make(chan struct{})
+	if err := n2.srv.Post(func(*server.Tick) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.node.PostHandOver("b", n1.node.Self()); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	c.Send("CROSS b")
+	waitFor(t, 5*time.Second, "the arrival stored on n2", func() bool { return len(arrivalsOf(n2, name)) == 1 })
+	close(release)
+
+	l := c.SkipTo("")
+	for !strings.HasPrefix(l, "MOVED ") && !strings.HasPrefix(l, "ERR ") {
+		l = c.ReadLine()
+	}
+	if !strings.HasPrefix(l, "MOVED ") {
+		waitFor(t, 5*time.Second, "zone b owned again", func() bool { return n1.node.Owns("b") || n2.node.Owns("b") })
+		time.Sleep(300 * time.Millisecond)
+		t.Fatalf("the handoff failed (%q); arrivals left for %s: n1 %v, n2 %v", l, name, arrivalsOf(n1, name), arrivalsOf(n2, name))
+	}
+	moved := strings.Fields(l)
+	c2 := resume(t, moved[1], name, moved[len(moved)-1])
+	if got := c2.SkipTo("COINS "); got != "COINS 3 b" {
+		t.Fatalf("after the handoff: %q, want COINS 3 b", got)
+	}
+	waitFor(t, 2*time.Second, "the player in one place, no arrival left", func() bool {
+		return countPlayers(n1)+countPlayers(n2) == 1 && len(arrivalsOf(n1, name))+len(arrivalsOf(n2, name)) == 0
+	})
+}
+
+// arrivalsOf lists the ids of n's arrivals for the player called name.
+func arrivalsOf(n *testNode, name string) []string {
+	var ids []string
+	for _, a := range n.srv.Arrivals() {
+		if a.Ident.Name == name {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
 }

@@ -44,6 +44,9 @@ const (
 	// maxPreparing bounds the handoffs a node prepares at once; beyond
 	// it a source hears "busy" and its player stays where it is.
 	maxPreparing = 256
+	// maxPrepareAttempts bounds the prepare requests one handoff sends
+	// while its target zone changes owner (see prepare).
+	maxPrepareAttempts = 12
 	// maxDeparted is how many recent handoffs a zone's record remembers
 	// (for operators and tests: every committed handoff is accounted
 	// for). It is rewritten with every checkpoint, so it is kept small.

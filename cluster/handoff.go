@@ -23,7 +23,9 @@ import (
 //  1. prepare: the source freezes the player and sends its state to the
 //     target, which Expects it (keyed by the handoff id, so a retry is
 //     harmless), writes its zone's checkpoint with the arrival in it, and
-//     answers with a single-use ticket. Until step 2 the player's state is
+//     answers with a single-use ticket. A zone that changes owner under a
+//     prepare may take the arrival with it: the source then asks the
+//     next owner with the same id (see prepare). Until step 2 the player's state is
 //     in both zones' checkpoints, but only the source's copy can be
 //     claimed: the ticket has not left the source, and the target accepts
 //     no other token yet.
@@ -110,8 +112,15 @@ func (n *Node) answer(id string, h Prepared, err error, done func(t *server.Tick
 	}
 }
 
-// prepare sends step 1, retrying once if the target zone's owner changed
-// under it.
+// prepare sends step 1. A target that answers "not the owner" (the zone
+// is moving: handed over, failing over, or still settling on its new
+// owner) is asked again, with the same id, once the zone's record names
+// the next owner: a target may have stored the arrival in the zone's
+// last checkpoint before the zone left it, and the next owner restores
+// it under that id, so asking it again returns that arrival's ticket
+// instead of leaving a second copy of the player there. It gives up after
+// a failover's worth of time (LeaseTTL plus two ClaimEvery) or
+// maxPrepareAttempts.
 func (n *Node) prepare(req prepareReq) (h Prepared, err error) {
 	var lastErr error
 	asked := map[string]bool{}
@@ -124,14 +133,22 @@ func (n *Node) prepare(req prepareReq) (h Prepared, err error) {
 			}
 		}
 	}()
-	for attempt := 0; attempt < 3; attempt++ {
+	deadline := time.Now().Add(n.cfg.LeaseTTL + 2*n.cfg.ClaimEvery)
+	var pause time.Duration
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if attempt >= maxPrepareAttempts || time.Now().Add(pause).After(deadline) {
+				return Prepared{}, lastErr
+			}
+			time.Sleep(pause)
+		}
 		o, live, err := n.Owner(context.Background(), req.Zone)
 		if err != nil {
 			return Prepared{}, err
 		}
 		if !live {
 			lastErr = fmt.Errorf("zone %s has no live owner", req.Zone)
-			time.Sleep(n.cfg.ClaimEvery)
+			pause = n.cfg.ClaimEvery
 			continue
 		}
 		body, _ := json.Marshal(req)
@@ -139,6 +156,7 @@ func (n *Node) prepare(req prepareReq) (h Prepared, err error) {
 		reply, err := n.nc.Request(n.subject("node", o.Node, "prepare"), body, 2*n.cfg.OpTimeout)
 		if err != nil {
 			lastErr = fmt.Errorf("node %s: %w", o.Node, err)
+			pause = 0
 			continue // same id: a retry is idempotent on the target
 		}
 		var resp prepareResp
@@ -148,13 +166,13 @@ func (n *Node) prepare(req prepareReq) (h Prepared, err error) {
 		if resp.Error != "" {
 			lastErr = fmt.Errorf("node %s: %s", o.Node, resp.Error)
 			if resp.Error == ErrNotOwner.Error() {
+				pause = n.cfg.ClaimEvery / 4
 				continue
 			}
 			return Prepared{}, lastErr
 		}
 		return Prepared{ID: req.ID, Ticket: resp.Ticket, To: resp.Owner, Zone: req.Zone}, nil
 	}
-	return Prepared{}, lastErr
 }
 
 // onPrepare is the target's step 1. It runs on a goroutine of its own (at
@@ -190,7 +208,9 @@ func (n *Node) prepareHere(m *nats.Msg) {
 		answer(prepareResp{Error: "bad request"})
 		return
 	}
-	if !direct && !n.Owns(req.Zone) {
+	// A zone still settling on a new owner may yet restore this very
+	// arrival from its last owner's checkpoint: the source asks again.
+	if !direct && !n.settled(req.Zone) {
 		answer(prepareResp{Error: ErrNotOwner.Error()})
 		return
 	}
@@ -209,6 +229,14 @@ func (n *Node) prepareHere(m *nats.Msg) {
 	// in meanwhile).
 	if serr := n.saveSoon(req.Zone); serr != nil {
 		n.srv.Unexpect(req.ID)
+		if errors.Is(serr, ErrNotOwner) || errors.Is(serr, ErrFenced) {
+			// The zone left this node after Expect: its last checkpoint
+			// may hold the arrival, and then so will its next owner.
+			// "Not the owner" makes the source ask that owner with the
+			// same id, which finds it there (or makes it anew).
+			answer(prepareResp{Error: ErrNotOwner.Error()})
+			return
+		}
 		answer(prepareResp{Error: "checkpoint: " + serr.Error()})
 		return
 	}
