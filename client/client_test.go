@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -652,4 +653,50 @@ func TestLoginDeadlineIgnoresKeepalives(t *testing.T) {
 	if _, _, err := ts.dial(t, opts).LoginGuest(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeFailer fails every write once fail is set, as a socket the server
+// has closed does.
+type writeFailer struct {
+	net.Conn
+	fail atomic.Bool
+}
+
+func (w *writeFailer) Write(p []byte) (int, error) {
+	if w.fail.Load() {
+		return 0, errors.New("write: broken pipe")
+	}
+	return w.Conn.Write(p)
+}
+
+// TestByeWinsOverAFailedWrite: a BYE the client has received is why it
+// ended, even when a write fails (the server closed the connection after
+// its BYE) before the reader reaches the end of the stream. A CI run saw
+// "write: closed pipe" where the server had said BYE shutdown.
+func TestByeWinsOverAFailedWrite(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	conn := &writeFailer{Conn: a}
+	opts := testOptions()
+	opts.PingInterval = -1
+	opts.Keepalive = -1
+	c, err := New(conn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// net.Pipe is synchronous: once Write returns, the client's reader has
+	// the BYE.
+	if _, err := b.Write([]byte("BYE shutdown\n")); err != nil {
+		t.Fatal(err)
+	}
+	conn.fail.Store(true)
+	if err := c.Send(&Echo{Text: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done()
+	var bye *ByeError
+	if _, err := c.Poll(); !errors.As(err, &bye) || bye.Reason != "shutdown" {
+		t.Fatalf("Poll = %v, want BYE shutdown", err)
+	}
+	waitNoClientGoroutines(t)
 }

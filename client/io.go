@@ -22,14 +22,14 @@ func (c *Client) write(l *link, buf []byte) bool {
 		return true
 	}
 	if err := l.conn.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout)); err != nil {
-		l.end(fmt.Errorf("client: write: %w", err), true)
+		l.writeFailed(fmt.Errorf("client: write: %w", err))
 		return false
 	}
 	n, err := l.conn.Write(buf)
 	c.bytesOut.Add(uint64(n))
 	if err != nil {
 		// The reader sees the connection closed and takes it from here.
-		l.end(fmt.Errorf("client: write: %w", err), true)
+		l.writeFailed(fmt.Errorf("client: write: %w", err))
 		return false
 	}
 	return true
@@ -277,7 +277,7 @@ func (c *Client) readError(err error, bye *ByeError, l *link) (error, bool) {
 	case c.isDone():
 		return c.err, false
 	case l.ended():
-		return l.err, l.resumable // Sever, or the writer failed
+		return l.err, l.resumable // Sever
 	case c.quitting.Load() && (bye == nil || bye.Reason == "quit"):
 		return ErrClosed, false
 	case bye != nil:
@@ -285,6 +285,8 @@ func (c *Client) readError(err error, bye *ByeError, l *link) (error, bool) {
 		// MOVED, or, if it was unusable, reconnect as after a drop (the
 		// server the client reaches sends it on).
 		return bye, bye.Reason == "timeout" || bye.Reason == "slow_consumer" || bye.Reason == "moved"
+	case l.werr.Load() != nil:
+		return *l.werr.Load(), true
 	case errors.Is(err, frame.ErrTooLong):
 		return fmt.Errorf("client: server sent a message longer than MaxReceive (%d bytes): %w", c.opts.MaxReceive, err), false
 	case errors.Is(err, os.ErrDeadlineExceeded):

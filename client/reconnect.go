@@ -184,10 +184,11 @@ type link struct {
 	err       error // why it ended; set before done is closed
 	resumable bool  // whether the server holds the seat after err
 	phase     atomic.Int32
-	resumeRID uint32      // the request id of RESUME
-	result    chan error  // resume links: nil on WELCOME, else the refusal or a *redirected
-	addr      string      // where it was dialled ("" for New's first link)
-	moved     *moveTarget // reader only: the MOVED received, to follow after the end
+	resumeRID uint32                // the request id of RESUME
+	result    chan error            // resume links: nil on WELCOME, else the refusal or a *redirected
+	addr      string                // where it was dialled ("" for New's first link)
+	moved     *moveTarget           // reader only: the MOVED received, to follow after the end
+	werr      atomic.Pointer[error] // the writer's failure, for the reader to end l with
 }
 
 func newLink(conn net.Conn) *link {
@@ -202,6 +203,15 @@ func (l *link) end(err error, resumable bool) {
 		close(l.done)
 		l.conn.Close()
 	})
+}
+
+// writeFailed records why a write failed and closes the connection. The
+// reader, woken by the close, ends l: with a BYE it has already read (the
+// server said why, then closed, and the write failed on that), or with
+// this error.
+func (l *link) writeFailed(err error) {
+	l.werr.CompareAndSwap(nil, &err)
+	l.conn.Close()
 }
 
 func (l *link) ended() bool {
