@@ -418,3 +418,73 @@ func arrivalsOf(n *testNode, name string) []string {
 	}
 	return ids
 }
+
+// TestSourceCommitsAfterTargetZoneRestored: the target (n2) stored the
+// arrival and answered, then died; another node (n1) restored the zone
+// with the arrival before the source (n3) committed, so neither the
+// commit note (sent to the dead n2) nor the departure record (read at the
+// claim) gave n1 the player's own seat keys. A client that resumes on n1
+// with its own token must still get its seat: n1 takes the keys from the
+// source's departure record when the RESUME comes.
+func TestSourceCommitsAfterTargetZoneRestored(t *testing.T) {
+	url, cl := natsURL(t), clusterName(t)
+	all := []string{"a", "b", "c", "d"}
+	n1 := startNode(t, url, fastConfig("n1", cl, "a"), all)
+	n2 := startNode(t, url, fastConfig("n2", cl, "b"), all)
+	// n3 runs two zones (so n1 is the least loaded) and looks for more
+	// only every 2 s: zone b goes to n1.
+	cfg3 := fastConfig("n3", cl, "c", "d")
+	cfg3.ClaimEvery, cfg3.LeaseTTL = 2*time.Second, 4*time.Second
+	n3 := startNode(t, url, cfg3, all)
+	waitFor(t, 5*time.Second, "zones owned", func() bool {
+		return n1.node.Owns("a") && n2.node.Owns("b") && n3.node.Owns("c") && n3.node.Owns("d")
+	})
+
+	c, name, token := login(t, n3.addr)
+	c.SkipTo("COINS 0 c")
+	for range 3 {
+		c.Send("EARN")
+		c.SkipTo("COINS ")
+	}
+	// n2 stores the arrival while its tick waits; n3's tick then waits
+	// too, so that its commit comes after n1 has restored zone b.
+	release2, release3 := make(chan struct{}), make(chan struct{})
+	defer func() {
+		select {
+		case <-release3:
+		default:
+			close(release3)
+		}
+	}()
+	if err := n2.srv.Post(func(*server.Tick) { <-release2 }); err != nil {
+		t.Fatal(err)
+	}
+	c.Send("CROSS b")
+	waitFor(t, 5*time.Second, "the arrival stored on n2", func() bool { return len(arrivalsOf(n2, name)) == 1 })
+	if err := n3.srv.Post(func(*server.Tick) { <-release3 }); err != nil {
+		t.Fatal(err)
+	}
+	saved := n2.node.Stats().Checkpoints
+	close(release2)
+	waitFor(t, 5*time.Second, "n2 writes the arrival", func() bool { return n2.node.Stats().Checkpoints > saved })
+	time.Sleep(50 * time.Millisecond) // its answer goes out
+	n2.kill()
+	claims := n1.node.Stats().Claims
+	waitFor(t, 5*time.Second, "n1 restores zone b", func() bool { return n1.node.Stats().Claims > claims && n1.node.Owns("b") })
+	close(release3) // n3 commits the handoff now, and sends MOVED to the dead n2
+
+	c.SkipTo("MOVED ")
+	// A made-up token is still refused (and struck), keys taken or not.
+	bad := servertest.DialLine(t, n1.addr)
+	bad.Send("RESUME " + name + " AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	if l := bad.SkipTo("ERR "); !strings.HasPrefix(l, "ERR resume bad_token") {
+		t.Fatalf("a made-up token: %q, want ERR resume bad_token", l)
+	}
+	c2 := resume(t, n1.addr, name, token) // as a client whose target is gone: its own token, elsewhere
+	if got := c2.SkipTo("COINS "); got != "COINS 3 b" {
+		t.Fatalf("on n1: %q, want COINS 3 b", got)
+	}
+	waitFor(t, 2*time.Second, "the player in one place, no arrival left", func() bool {
+		return countPlayers(n1)+countPlayers(n3) == 1 && len(arrivalsOf(n1, name))+len(arrivalsOf(n3, name)) == 0
+	})
+}

@@ -466,7 +466,16 @@ func playerKey(name string) string { return base64.RawURLEncoding.EncodeToString
 // Locate is a server.Locator: it finds the node that runs the zone the
 // player was last recorded in. A player whose zone has no live owner is
 // told to retry (a failover is under way).
+//
+// A handoff arrival for user waiting here whose source committed after
+// this node restored the zone (so the commit note, with the player's own
+// seat keys, went to the zone's previous owner) first takes those keys
+// from the source's departure record: the server then finds the token and
+// tells the client to retry, which resumes it.
 func (n *Node) Locate(user string) (server.Location, bool) {
+	if n.takeDepartedKeys(func(a server.Arrival) bool { return a.Ident.Name == user }) {
+		return server.Location{}, false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
 	defer cancel()
 	e, err := n.pkv.Get(ctx, "player."+playerKey(user))

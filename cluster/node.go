@@ -786,12 +786,23 @@ func (n *Node) claim(zone string, old zoneRecord, rev uint64) bool {
 // player moving when the node died resumes with its own token. It reads
 // NATS, one record per source zone.
 func (n *Node) addDepartedKeys(zone string) {
-	bySource := map[string][]string{} // source zone -> arrival ids
+	n.takeDepartedKeys(func(a server.Arrival) bool { return a.Tag == zone })
+}
+
+// takeDepartedKeys adds to the waiting handoff arrivals that match, the
+// player's seat keys their source zones' departure records hold (those
+// whose source committed). It reads NATS, one record per source zone, and
+// reports whether any arrival took keys.
+func (n *Node) takeDepartedKeys(match func(server.Arrival) bool) bool {
+	bySource := map[string][]string{}    // source zone -> arrival ids
+	has := map[string][]server.SeatKey{} // arrival id -> its keys now
 	for _, a := range n.srv.Arrivals() {
-		if from, _, ok := strings.Cut(a.ID, "/"); ok && from != "" && from != zone && a.Tag == zone {
+		if from, _, ok := strings.Cut(a.ID, "/"); ok && from != "" && from != a.Tag && match(a) {
 			bySource[from] = append(bySource[from], a.ID)
+			has[a.ID] = a.Keys
 		}
 	}
+	took := false
 	for from, ids := range bySource {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.OpTimeout)
 		e, err := n.zkv.Get(ctx, zoneKey(from))
@@ -804,11 +815,16 @@ func (n *Node) addDepartedKeys(zone string) {
 			continue
 		}
 		for _, d := range rec.Departed {
-			if len(d.Keys) > 0 && slices.Contains(ids, d.ID) && n.srv.AddKeys(d.ID, d.Keys) {
-				n.log.Info("restored arrival takes the player's own seat token", "zone", zone, "id", d.ID, "player", d.Player)
+			if len(d.Keys) == 0 || !slices.Contains(ids, d.ID) || !slices.ContainsFunc(d.Keys, func(k server.SeatKey) bool { return !slices.Contains(has[d.ID], k) }) {
+				continue // not ours, or it has them already
+			}
+			if n.srv.AddKeys(d.ID, d.Keys) {
+				took = true
+				n.log.Info("handoff arrival takes the player's own seat token", "id", d.ID, "player", d.Player)
 			}
 		}
 	}
+	return took
 }
 
 // Close leaves the cluster cleanly: every zone this node runs gets a last
