@@ -488,3 +488,49 @@ func TestSourceCommitsAfterTargetZoneRestored(t *testing.T) {
 		return countPlayers(n1)+countPlayers(n3) == 1 && len(arrivalsOf(n1, name))+len(arrivalsOf(n3, name)) == 0
 	})
 }
+
+// TestClaimedArrivalZoneHandedOver: the client claims its arrival on the
+// target in the tick the target hands the zone over, before the game is
+// given the player. The zone's last checkpoint keeps the arrival, the
+// client is told to retry, and it resumes where the zone went, with its
+// coins (a CI run of the 3-process test lost such a player).
+func TestClaimedArrivalZoneHandedOver(t *testing.T) {
+	n1, n2 := pairOfNodes(t)
+	c, name, token := login(t, n1.addr)
+	earn(c, 3)
+	c.Send("CROSS b")
+	moved := strings.Fields(c.SkipTo("MOVED "))
+	c.SkipTo("BYE moved")
+
+	release := make(chan struct{})
+	if err := n2.srv.Post(func(*server.Tick) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.node.PostHandOver("b", n1.node.Self()); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	c2 := servertest.DialLine(t, moved[1])
+	c2.Send("RESUME " + name + " " + moved[len(moved)-1])
+	c2.Send("RESUME " + name + " " + moved[len(moved)-1]) // answered once the first has claimed
+	if l := c2.SkipTo("ERR "); !strings.HasPrefix(l, "ERR already_logged_in") {
+		close(release)
+		t.Fatalf("second RESUME: %q", l)
+	}
+	close(release)
+	if l := c2.SkipTo("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
+		t.Fatalf("after the hand-over: %q, want ERR resume unavailable", l)
+	}
+	waitFor(t, 5*time.Second, "zone b owned again", func() bool { return n1.node.Owns("b") || n2.node.Owns("b") })
+	at := n1
+	if n2.node.Owns("b") {
+		at = n2
+	}
+	c3 := resume(t, at.addr, name, token) // its own token, where the zone went
+	if got := c3.SkipTo("COINS "); got != "COINS 3 b" {
+		t.Fatalf("after the retry: %q, want COINS 3 b", got)
+	}
+	waitFor(t, 2*time.Second, "the player in one place, no arrival left", func() bool {
+		return countPlayers(n1)+countPlayers(n2) == 1 && len(arrivalsOf(n1, name))+len(arrivalsOf(n2, name)) == 0
+	})
+}

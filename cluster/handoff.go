@@ -24,11 +24,11 @@ import (
 //     target, which Expects it (keyed by the handoff id, so a retry is
 //     harmless), writes its zone's checkpoint with the arrival in it, and
 //     answers with a single-use ticket. A zone that changes owner under a
-//     prepare may take the arrival with it: the source then asks the
-//     next owner with the same id (see prepare). Until step 2 the player's state is
-//     in both zones' checkpoints, but only the source's copy can be
-//     claimed: the ticket has not left the source, and the target accepts
-//     no other token yet.
+//     prepare may take the arrival with it: the source then asks the next
+//     owner with the same id (see prepare). Until step 2 the player's
+//     state is in both zones' checkpoints, but only the source's copy can
+//     be claimed: the ticket has not left the source, and the target
+//     accepts no other token yet.
 //  2. commit: the source takes the player out of its zone and writes its
 //     checkpoint (compare-and-set on the zone's revision) with a Departure
 //     record. This write is the commit point. If it fails, the handoff is

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -178,7 +179,7 @@ func (g *coinGame) Leave(t *server.Tick, p *server.Player, reason error) {
 
 func (g *coinGame) Arrive(t *server.Tick, p *server.Player, a server.Arrival) error {
 	if !g.running[a.Tag] {
-		return server.Refuse("moved", "zone %s is not here", a.Tag)
+		return fmt.Errorf("zone %s is not here: %w", a.Tag, server.ErrArrivalGone)
 	}
 	var coins int32
 	if err := json.Unmarshal(a.Data, &coins); err != nil {

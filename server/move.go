@@ -85,12 +85,23 @@ const MinArrivalHold = 30 * time.Second
 type Arriver interface {
 	// Arrive is called instead of Join for a player that claimed an
 	// Arrival; a.Data is the state the other server sent. An error
-	// refuses the player as a Join error does.
+	// refuses the player as a Join error does; ErrArrivalGone says the
+	// arrival's place left this server after the claim (a cluster handed
+	// the zone over, the arrival in its checkpoint), and the client is
+	// told to retry rather than refused.
 	Arrive(t *Tick, p *Player, a Arrival) error
 	// ArrivalExpired tells the game an arrival was never claimed and is
 	// dropped: its player left the world.
 	ArrivalExpired(t *Tick, a Arrival)
 }
+
+// ErrArrivalGone is what Arriver.Arrive returns when the arrival's place
+// is no longer on this server: its zone left after the client claimed the
+// arrival, and the checkpoint that took the zone away took the arrival
+// along (Arrivals lists claimed arrivals until Arrive). The client gets
+// `ERR resume unavailable` and its connection ends; it retries, and the
+// cluster sends it to the arrival's new place. Its seat here is dropped.
+var ErrArrivalGone = errors.New("server: the arrival's place left this server")
 
 type arrival struct {
 	Arrival
@@ -145,13 +156,19 @@ func (s *Server) Expect(a Arrival) (ticket string, err error) {
 	return ticket, nil
 }
 
-// Arrivals returns the arrivals still waiting for their players, for a
-// game's checkpoint. Any goroutine.
+// Arrivals returns the arrivals still waiting for their players, and
+// those claimed by a connection whose player the game has not been given
+// yet (Arrive comes at the next tick), for a game's checkpoint: a player
+// between the two is in no zone of the game and must not drop out of one
+// written meanwhile. Any goroutine.
 func (s *Server) Arrivals() []Arrival {
 	s.seats.mu.Lock()
 	defer s.seats.mu.Unlock()
-	out := make([]Arrival, 0, len(s.seats.arrivals))
+	out := make([]Arrival, 0, len(s.seats.arrivals)+len(s.seats.claiming))
 	for _, a := range s.seats.arrivals {
+		out = append(out, a.Arrival)
+	}
+	for _, a := range s.seats.claiming {
 		out = append(out, a.Arrival)
 	}
 	return out
@@ -179,13 +196,24 @@ func (s *Server) AddKeys(id string, keys []SeatKey) bool {
 	return true
 }
 
-// Unexpect drops a waiting arrival (its handoff was abandoned). It reports
-// whether the arrival was still waiting: false if it was claimed or never
-// expected.
+// Unexpect drops a waiting arrival (its handoff was abandoned, or the
+// game let its zone go). It reports whether the arrival was still
+// waiting: false if it was claimed or never expected. An arrival claimed
+// whose player the game has not been given yet leaves Arrivals too; the
+// game still gets Arrive for it, and may refuse it (ErrArrivalGone).
 func (s *Server) Unexpect(id string) bool {
 	s.seats.mu.Lock()
 	defer s.seats.mu.Unlock()
+	delete(s.seats.claiming, id)
 	return s.dropArrivalLocked(id) != nil
+}
+
+// arriving takes the arrival id off the claiming list: the game is given
+// its player now, and lists the player itself from here on. Tick only.
+func (s *Server) arriving(id string) {
+	s.seats.mu.Lock()
+	delete(s.seats.claiming, id)
+	s.seats.mu.Unlock()
 }
 
 func (s *Server) dropArrivalLocked(id string) *arrival {
@@ -213,6 +241,10 @@ func (s *Server) claimArrival(user, token string) *Arrival {
 		return nil
 	}
 	s.dropArrivalLocked(a.ID)
+	if s.seats.claiming == nil {
+		s.seats.claiming = map[string]*arrival{}
+	}
+	s.seats.claiming[a.ID] = a
 	return &a.Arrival
 }
 

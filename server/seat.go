@@ -52,6 +52,11 @@ type seats struct {
 	// Arrivals (move.go): by id, and by every key that claims one.
 	arrivals    map[string]*arrival
 	arrivalKeys map[SeatKey]*arrival
+	// claiming are arrivals a connection has claimed whose player the
+	// game has not been given yet (Arrive runs at the next tick). They
+	// are still listed by Arrivals, so that a checkpoint taken meanwhile
+	// keeps the player.
+	claiming map[string]*arrival
 }
 
 // holdable reports whether a connection that ended for reason keeps its

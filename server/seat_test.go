@@ -3,10 +3,13 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -475,4 +478,87 @@ func TestResumeDuringRestoreIsRetried(t *testing.T) {
 		t.Fatalf("got %q for a token nothing expects", l)
 	}
 	waitFor(t, "the strike", func() bool { return len(g.list()) == 1 })
+}
+
+// arriverGame takes arrivals as joins, or answers ErrArrivalGone once
+// gone is set (as a cluster game does for a zone it let go).
+type arriverGame struct {
+	*testGame
+	gone atomic.Bool
+}
+
+func (g *arriverGame) Arrive(t *server.Tick, p *server.Player, a server.Arrival) error {
+	if g.gone.Load() {
+		return fmt.Errorf("zone %s left: %w", a.Tag, server.ErrArrivalGone)
+	}
+	return g.testGame.Join(t, p)
+}
+
+func (g *arriverGame) ArrivalExpired(*server.Tick, server.Arrival) {}
+
+// TestClaimedArrivalStaysListedUntilArrive: between a RESUME claiming an
+// arrival and the tick giving the player to the game, the arrival is still
+// in Arrivals, so a checkpoint written then (a cluster handing the zone
+// over) keeps the player. If the game then answers ErrArrivalGone, the
+// client is told to retry, not refused, and nothing is struck. Without
+// the listing, a CI run of the 3-process test lost a player that claimed
+// its arrival in the tick its zone was handed over.
+func TestClaimedArrivalStaysListedUntilArrive(t *testing.T) {
+	cfg := seatConfig(time.Minute)
+	g := &fakeGuard{}
+	cfg.Guard = g
+	game := &arriverGame{testGame: newTestGame()}
+	ts := startTCP(t, cfg, game)
+	listed := func(id string) bool {
+		return slices.ContainsFunc(ts.Arrivals(), func(a server.Arrival) bool { return a.ID == id })
+	}
+	claim := func(id string) *client {
+		ticket, err := ts.Expect(server.Arrival{ID: id, Ident: server.Identity{Name: "traveller-" + id, Guest: true}, Tag: "z"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := dial(t, ts)
+		x.write("RESUME traveller-" + id + " " + ticket + "\n")
+		// The reader claims the arrival, then answers the second RESUME
+		// itself: once that answer is here, the claim is done.
+		x.write("RESUME traveller-" + id + " " + ticket + "\n")
+		x.expect("ERR already_logged_in")
+		return x
+	}
+
+	// Arrive says the place left: retry, no strike, no seat.
+	release := make(chan struct{})
+	if err := ts.Post(func(*server.Tick) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	x := claim("1")
+	if !listed("1") {
+		close(release)
+		t.Fatal("a claimed arrival left Arrivals before the game was given its player")
+	}
+	ts.Unexpect("1") // the game lets the zone go, as a cluster's Release does
+	game.gone.Store(true)
+	if listed("1") {
+		t.Error("Unexpect left a claimed arrival in Arrivals")
+	}
+	close(release)
+	if l := x.expect("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
+		t.Fatalf("got %q, want ERR resume unavailable", l)
+	}
+	x.expect("BYE moved")
+	if s := g.list(); len(s) != 0 {
+		t.Fatalf("strikes %q for an arrival whose place moved", s)
+	}
+	if st := ts.Stats(); st.Players != 0 || st.Held != 0 {
+		t.Fatalf("%d players, %d seats held after ErrArrivalGone", st.Players, st.Held)
+	}
+
+	// Arrive takes the player: from then on the game lists it, not
+	// Arrivals.
+	game.gone.Store(false)
+	y := claim("2")
+	y.skipTo("WELCOME ")
+	if listed("2") {
+		t.Fatal("an arrival the game took is still in Arrivals")
+	}
 }

@@ -523,6 +523,7 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 		var err error
 		if a := p.arriving; a != nil {
 			p.arriving = nil
+			s.arriving(a.ID)
 			if ar, ok := s.game.(Arriver); ok {
 				err = ar.Arrive(t, p, *a)
 			} else {
@@ -530,6 +531,12 @@ func (s *Server) tick(now time.Time, period time.Duration) {
 			}
 		} else {
 			err = s.game.Join(t, p)
+		}
+		if errors.Is(err, ErrArrivalGone) {
+			s.dropSeat(p)
+			p.Send(&msg.Err{Code: "resume", Text: codeResumeUnavailable + " your place moved to another server as you arrived; retry in a second"})
+			p.Kick("moved")
+			continue
 		}
 		if err != nil {
 			s.dropSeat(p)

@@ -433,7 +433,10 @@ func (g *Game) Arrive(t *server.Tick, p *server.Player, a server.Arrival) error 
 		return err
 	}
 	if !g.live(z) {
-		return server.Refuse("moved", "zone %s is not run here any more; log in again", a.Tag)
+		// Handed over after the client claimed the arrival: the zone's
+		// last checkpoint took the arrival along, and the client, told
+		// to retry, is sent there.
+		return fmt.Errorf("arena: zone %s is not run here any more: %w", a.Tag, server.ErrArrivalGone)
 	}
 	var ts tankState
 	if err := json.Unmarshal(a.Data, &ts); err != nil {
