@@ -129,6 +129,9 @@ func (s *Server) Expect(a Arrival) (ticket string, err error) {
 			}
 			return old.ticket, nil
 		}
+		if s.seats.claiming[a.ID] != nil {
+			return "", errors.New("server: Expect: that arrival is being claimed")
+		}
 	}
 	var raw [seatTokenBytes]byte
 	if _, err := rand.Read(raw[:]); err != nil {

@@ -536,6 +536,9 @@ func TestClaimedArrivalStaysListedUntilArrive(t *testing.T) {
 		close(release)
 		t.Fatal("a claimed arrival left Arrivals before the game was given its player")
 	}
+	if _, err := ts.Expect(server.Arrival{ID: "1", Ident: server.Identity{Name: "traveller-1", Guest: true}, Tag: "z"}); err == nil {
+		t.Error("Expect of an arrival being claimed made a second one")
+	}
 	ts.Unexpect("1") // the game lets the zone go, as a cluster's Release does
 	game.gone.Store(true)
 	if listed("1") {
