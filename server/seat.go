@@ -237,7 +237,15 @@ func (s *Server) expireSeats(t *Tick) {
 // (and tells the client) when the seat went away after the token was
 // claimed.
 func (s *Server) resume(c *conn, p *Player) bool {
-	if s.players[p.id] != p || p.gone || p.moveRelease {
+	if p.moveRelease {
+		// The game moved the held player to another server after this
+		// RESUME claimed the seat (a cluster handed its zone over in
+		// this tick): the seat lives there now. Retry, not refused.
+		c.send(&msg.Err{Code: "resume", Text: codeResumeUnavailable + " your seat moved to another server as you came back; retry in a second"}, 0)
+		c.bye("moved", ErrMoved)
+		return false
+	}
+	if s.players[p.id] != p || p.gone {
 		c.send(&msg.Err{Code: "resume", Text: codeBadToken + " the seat was released"}, 0)
 		c.bye("seat_expired", ErrSeatExpired)
 		return false

@@ -565,3 +565,49 @@ func TestClaimedArrivalStaysListedUntilArrive(t *testing.T) {
 		t.Fatal("an arrival the game took is still in Arrivals")
 	}
 }
+
+// TestResumeOfASeatMovedMeanwhile: a RESUME claims a held seat, and before
+// the tick resumes it the game moves the held player to another server (a
+// cluster handing its zone over). The client is told to retry (it will be
+// sent where the seat went), not refused, and nothing is struck.
+func TestResumeOfASeatMovedMeanwhile(t *testing.T) {
+	cfg := seatConfig(time.Minute)
+	g := &fakeGuard{}
+	cfg.Guard = g
+	game := newSeatGame()
+	ts := startTCP(t, cfg, game)
+	a := dial(t, ts)
+	st := seatLogin(t, a)
+	game.waitJoin(t)
+	a.nc.Close()
+	waitChan(t, game.disconnected, "Disconnected")
+
+	release := make(chan struct{})
+	if err := ts.Post(func(*server.Tick) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	// Queued behind the wait, so it runs before the tick takes the
+	// RESUME below: the game moves the held player away.
+	if err := ts.Post(func(tk *server.Tick) {
+		for _, p := range tk.Players() {
+			if p.Name() == st.name {
+				p.Move("other.test:1", "", "-")
+			}
+		}
+	}); err != nil {
+		close(release)
+		t.Fatal(err)
+	}
+	x := dial(t, ts)
+	x.write("RESUME " + st.name + " " + st.token + "\n")
+	x.write("RESUME " + st.name + " " + st.token + "\n") // answered once the first has claimed the seat
+	x.expect("ERR already_logged_in")
+	close(release)
+	if l := x.expect("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
+		t.Fatalf("got %q, want ERR resume unavailable", l)
+	}
+	x.expect("BYE moved")
+	if s := g.list(); len(s) != 0 {
+		t.Fatalf("strikes %q for a seat that moved", s)
+	}
+}
