@@ -295,6 +295,12 @@ func (p *Player) SeatKeys() []SeatKey {
 	if p.hasPrev {
 		keys = append(keys, p.prevSeat)
 	}
+	// A RESUME that claimed the seat with its previous token, not yet
+	// resumed: a checkpoint written meanwhile (its zone handed over in
+	// this tick) must let that token claim the seat where it goes.
+	if p.claimed != ([32]byte{}) && p.claimed != p.seat && !(p.hasPrev && p.claimed == p.prevSeat) {
+		keys = append(keys, p.claimed)
+	}
 	return keys
 }
 

@@ -581,16 +581,26 @@ func TestResumeOfASeatMovedMeanwhile(t *testing.T) {
 	game.waitJoin(t)
 	a.nc.Close()
 	waitChan(t, game.disconnected, "Disconnected")
+	// Resume once and drop again, so that the RESUME below uses the
+	// previous token (as a client that never got its last SEAT does).
+	b := dial(t, ts)
+	resume(t, b, st)
+	waitChan(t, game.reconnected, "Reconnected")
+	b.nc.Close()
+	waitChan(t, game.disconnected, "Disconnected")
 
 	release := make(chan struct{})
 	if err := ts.Post(func(*server.Tick) { <-release }); err != nil {
 		t.Fatal(err)
 	}
 	// Queued behind the wait, so it runs before the tick takes the
-	// RESUME below: the game moves the held player away.
+	// RESUME below: the game checkpoints the held player (its keys must
+	// include the token being claimed) and moves it away.
+	var keys []server.SeatKey
 	if err := ts.Post(func(tk *server.Tick) {
 		for _, p := range tk.Players() {
 			if p.Name() == st.name {
+				keys = p.SeatKeys()
 				p.Move("other.test:1", "", "-")
 			}
 		}
@@ -609,5 +619,8 @@ func TestResumeOfASeatMovedMeanwhile(t *testing.T) {
 	x.expect("BYE moved")
 	if s := g.list(); len(s) != 0 {
 		t.Fatalf("strikes %q for a seat that moved", s)
+	}
+	if !slices.Contains(keys, server.KeyOf(st.token)) {
+		t.Fatal("the held player's keys, read while its RESUME was pending, miss the token it used")
 	}
 }
