@@ -298,7 +298,7 @@ func (p *Player) SeatKeys() []SeatKey {
 	// A RESUME that claimed the seat with its previous token, not yet
 	// resumed: a checkpoint written meanwhile (its zone handed over in
 	// this tick) must let that token claim the seat where it goes.
-	if p.claimed != ([32]byte{}) && p.claimed != p.seat && !(p.hasPrev && p.claimed == p.prevSeat) {
+	if p.hasSeat && p.claimed != ([32]byte{}) && p.claimed != p.seat && !(p.hasPrev && p.claimed == p.prevSeat) {
 		keys = append(keys, p.claimed)
 	}
 	return keys
