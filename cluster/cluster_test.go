@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -377,17 +378,13 @@ func TestTargetZoneHandedOverMidPrepare(t *testing.T) {
 	earn(c, 3)
 	// n2's tick waits while the hand-over is queued first, then the
 	// prepare's Expect happens and its checkpoint is queued behind it.
-	release := make(chan struct{})
-	if err := n2.srv.Post(func(*server.Tick) { <-release }); err != nil {
-		t.Fatal(err)
-	}
+	release := blockTick(t, n2)
 	if err := n2.node.PostHandOver("b", n1.node.Self()); err != nil {
-		close(release)
 		t.Fatal(err)
 	}
 	c.Send("CROSS b")
 	waitFor(t, 5*time.Second, "the arrival stored on n2", func() bool { return len(arrivalsOf(n2, name)) == 1 })
-	close(release)
+	release()
 
 	l := c.SkipTo("")
 	for !strings.HasPrefix(l, "MOVED ") && !strings.HasPrefix(l, "ERR ") {
@@ -448,30 +445,18 @@ func TestSourceCommitsAfterTargetZoneRestored(t *testing.T) {
 	}
 	// n2 stores the arrival while its tick waits; n3's tick then waits
 	// too, so that its commit comes after n1 has restored zone b.
-	release2, release3 := make(chan struct{}), make(chan struct{})
-	defer func() {
-		select {
-		case <-release3:
-		default:
-			close(release3)
-		}
-	}()
-	if err := n2.srv.Post(func(*server.Tick) { <-release2 }); err != nil {
-		t.Fatal(err)
-	}
+	release2 := blockTick(t, n2)
 	c.Send("CROSS b")
 	waitFor(t, 5*time.Second, "the arrival stored on n2", func() bool { return len(arrivalsOf(n2, name)) == 1 })
-	if err := n3.srv.Post(func(*server.Tick) { <-release3 }); err != nil {
-		t.Fatal(err)
-	}
+	release3 := blockTick(t, n3)
 	saved := n2.node.Stats().Checkpoints
-	close(release2)
+	release2()
 	waitFor(t, 5*time.Second, "n2 writes the arrival", func() bool { return n2.node.Stats().Checkpoints > saved })
 	time.Sleep(50 * time.Millisecond) // its answer goes out
 	n2.kill()
 	claims := n1.node.Stats().Claims
 	waitFor(t, 5*time.Second, "n1 restores zone b", func() bool { return n1.node.Stats().Claims > claims && n1.node.Owns("b") })
-	close(release3) // n3 commits the handoff now, and sends MOVED to the dead n2
+	release3() // n3 commits the handoff now, and sends MOVED to the dead n2
 
 	c.SkipTo("MOVED ")
 	// A made-up token is still refused (and struck), keys taken or not.
@@ -502,22 +487,17 @@ func TestClaimedArrivalZoneHandedOver(t *testing.T) {
 	moved := strings.Fields(c.SkipTo("MOVED "))
 	c.SkipTo("BYE moved")
 
-	release := make(chan struct{})
-	if err := n2.srv.Post(func(*server.Tick) { <-release }); err != nil {
-		t.Fatal(err)
-	}
+	release := blockTick(t, n2)
 	if err := n2.node.PostHandOver("b", n1.node.Self()); err != nil {
-		close(release)
 		t.Fatal(err)
 	}
 	c2 := servertest.DialLine(t, moved[1])
 	c2.Send("RESUME " + name + " " + moved[len(moved)-1])
 	c2.Send("RESUME " + name + " " + moved[len(moved)-1]) // answered once the first has claimed
 	if l := c2.SkipTo("ERR "); !strings.HasPrefix(l, "ERR already_logged_in") {
-		close(release)
 		t.Fatalf("second RESUME: %q", l)
 	}
-	close(release)
+	release()
 	if l := c2.SkipTo("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
 		t.Fatalf("after the hand-over: %q, want ERR resume unavailable", l)
 	}
@@ -533,4 +513,19 @@ func TestClaimedArrivalZoneHandedOver(t *testing.T) {
 	waitFor(t, 2*time.Second, "the player in one place, no arrival left", func() bool {
 		return countPlayers(n1)+countPlayers(n2) == 1 && len(arrivalsOf(n1, name))+len(arrivalsOf(n2, name)) == 0
 	})
+}
+
+// blockTick makes n's tick wait until the returned release is called (at
+// the latest when the test ends), so a test can queue tick work in a known
+// order around what other goroutines do meanwhile.
+func blockTick(t *testing.T, n *testNode) (release func()) {
+	t.Helper()
+	ch := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(release)
+	if err := n.srv.Post(func(*server.Tick) { <-ch }); err != nil {
+		t.Fatal(err)
+	}
+	return release
 }

@@ -545,13 +545,7 @@ func TestClaimedArrivalStaysListedUntilArrive(t *testing.T) {
 		t.Error("Unexpect left a claimed arrival in Arrivals")
 	}
 	close(release)
-	if l := x.expect("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
-		t.Fatalf("got %q, want ERR resume unavailable", l)
-	}
-	x.expect("BYE moved")
-	if s := g.list(); len(s) != 0 {
-		t.Fatalf("strikes %q for an arrival whose place moved", s)
-	}
+	expectRetry(t, x, g)
 	if st := ts.Stats(); st.Players != 0 || st.Held != 0 {
 		t.Fatalf("%d players, %d seats held after ErrArrivalGone", st.Players, st.Held)
 	}
@@ -613,14 +607,22 @@ func TestResumeOfASeatMovedMeanwhile(t *testing.T) {
 	x.write("RESUME " + st.name + " " + st.token + "\n") // answered once the first has claimed the seat
 	x.expect("ERR already_logged_in")
 	close(release)
+	expectRetry(t, x, g)
+	if !slices.Contains(keys, server.KeyOf(st.token)) {
+		t.Fatal("the held player's keys, read while its RESUME was pending, miss the token it used")
+	}
+}
+
+// expectRetry checks that x's RESUME, accepted just as the player's place
+// moved to another server, is answered "retry" (ERR resume unavailable,
+// then BYE moved) and struck nothing.
+func expectRetry(t *testing.T, x *client, g *fakeGuard) {
+	t.Helper()
 	if l := x.expect("ERR "); !strings.HasPrefix(l, "ERR resume unavailable") {
 		t.Fatalf("got %q, want ERR resume unavailable", l)
 	}
 	x.expect("BYE moved")
 	if s := g.list(); len(s) != 0 {
-		t.Fatalf("strikes %q for a seat that moved", s)
-	}
-	if !slices.Contains(keys, server.KeyOf(st.token)) {
-		t.Fatal("the held player's keys, read while its RESUME was pending, miss the token it used")
+		t.Fatalf("strikes %q for a RESUME whose place moved", s)
 	}
 }
